@@ -1,0 +1,49 @@
+"""Deep residual networks (He, Zhang, Ren, Sun, 2015) for Keras 3."""
+
+from keras_resnet.architectures import IMAGENET, Architecture, cifar
+from keras_resnet.builders import (
+    CifarPlainNet,
+    CifarResNet,
+    PlainNet18,
+    PlainNet34,
+    PlainNet50,
+    PlainNet101,
+    PlainNet152,
+    ResNet18,
+    ResNet34,
+    ResNet50,
+    ResNet101,
+    ResNet152,
+    build_by_id,
+    build_resnet,
+)
+from keras_resnet.features import feature_extractor, pyramid_outputs
+from keras_resnet.flops import count_flops, count_trainable_params
+from keras_resnet.layers import ZeroPadShortcut
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "IMAGENET",
+    "Architecture",
+    "CifarPlainNet",
+    "CifarResNet",
+    "PlainNet18",
+    "PlainNet34",
+    "PlainNet50",
+    "PlainNet101",
+    "PlainNet152",
+    "ResNet18",
+    "ResNet34",
+    "ResNet50",
+    "ResNet101",
+    "ResNet152",
+    "ZeroPadShortcut",
+    "build_by_id",
+    "build_resnet",
+    "cifar",
+    "count_flops",
+    "count_trainable_params",
+    "feature_extractor",
+    "pyramid_outputs",
+]

@@ -1,0 +1,209 @@
+"""One generic builder over the architecture table, and the public entries: ResNet18-152,
+PlainNet18-152, CifarResNet(n), CifarPlainNet(n), with the keras.applications signature."""
+
+from __future__ import annotations
+
+import re
+import sys
+from typing import Callable
+
+import keras
+from keras import layers
+
+from keras_resnet import pretrained
+from keras_resnet.architectures import IMAGENET, SHORTCUTS, VARIANTS, Architecture, cifar
+from keras_resnet.blocks import block, conv_bn
+from keras_resnet.validation import check_choice, check_classes, check_input_shape
+
+POOLINGS = (None, "avg", "max")
+
+
+def build_resnet(
+    arch: Architecture,
+    *,
+    residual: bool = True,
+    shortcut: str | None = None,
+    variant: str = "v1",
+    include_top: bool = True,
+    weights: str | None = None,
+    input_tensor=None,
+    input_shape: tuple | None = None,
+    pooling: str | None = None,
+    classes: int | None = None,
+    classifier_activation: str | Callable | None = "softmax",
+    name: str | None = None,
+) -> keras.Model:
+    """Build any network of the paper from its architecture row.
+
+    `shortcut=None` takes the paper's choice: option A on CIFAR, option B on ImageNet.
+    Plain nets have no shortcut, so they accept only `shortcut=None`.
+    """
+    model_id = pretrained.model_id(arch, residual)
+    if residual:
+        shortcut = shortcut if shortcut is not None else ("A" if arch.stem == "cifar" else "B")
+        check_choice("shortcut", shortcut, SHORTCUTS)
+    elif shortcut is not None:
+        raise ValueError(f"Plain nets have no shortcuts: `shortcut` must be None; received {shortcut!r}.")
+    check_choice("variant", variant, VARIANTS)
+    check_choice("pooling", pooling, POOLINGS)
+    classes = check_classes(arch.default_classes if classes is None else classes)
+    if input_shape is None and input_tensor is not None:
+        input_shape = tuple(input_tensor.shape[1:])
+    input_shape = check_input_shape(input_shape, arch.default_size, include_top)
+    source = pretrained.resolve(weights, model_id, variant=variant, shortcut=shortcut)
+    if isinstance(source, dict):  # a registry entry; a user's own file is checked on loading
+        pretrained.check_compatible(source, include_top=include_top, classes=classes, input_shape=input_shape)
+
+    if input_tensor is None:
+        inputs = layers.Input(shape=input_shape)
+    elif keras.backend.is_keras_tensor(input_tensor):
+        inputs = input_tensor
+    else:
+        inputs = layers.Input(tensor=input_tensor, shape=input_shape)
+
+    x = _stem(inputs, arch)
+    for stage, (blocks, filters) in enumerate(zip(arch.blocks, arch.filters), start=2):
+        for index in range(1, blocks + 1):
+            x = block(
+                x,
+                filters,
+                kind=arch.kind,
+                stride=2 if index == 1 and stage > 2 else 1,
+                shortcut=shortcut,
+                variant=variant,
+                residual=residual,
+                name=f"conv{stage}_block{index}",
+            )
+
+    if include_top:
+        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
+    elif pooling == "avg":
+        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    elif pooling == "max":
+        x = layers.GlobalMaxPooling2D(name="max_pool")(x)
+
+    model_inputs = inputs if input_tensor is None else keras.utils.get_source_inputs(input_tensor)
+    _allow_graph_depth(len(arch.blocks) * max(arch.blocks) * 8)
+    model = keras.Model(model_inputs, x, name=name or model_id)
+    if source is not None:
+        pretrained.load(model, source, skip_top=not include_top)
+    return model
+
+
+def build_by_id(model: str, **kwargs) -> keras.Model:
+    """Build from a registry id: resnet50, plainnet34, cifar_resnet20, cifar_plainnet56, ..."""
+    m = re.fullmatch(r"(cifar_)?(resnet|plainnet)(\d+)", model)
+    depth = int(m[3]) if m else 0
+    if m and m[1] and depth % 6 == 2 and depth >= 8:
+        arch = cifar((depth - 2) // 6)
+    elif m and not m[1] and depth in IMAGENET:
+        arch = IMAGENET[depth]
+    else:
+        raise ValueError(
+            f"`model` must be resnet|plainnet{{{','.join(map(str, IMAGENET))}}} or "
+            f"cifar_resnet|cifar_plainnet{{6n+2}}; received model={model!r}."
+        )
+    return build_resnet(arch, residual=m[2] == "resnet", **kwargs)
+
+
+def _allow_graph_depth(layers_count: int) -> None:
+    """Keras walks functional graphs recursively (building, cloning, `load_model`): the
+    1202-layer net (4,210 layers) needs more than Python's default stack depth of 1,000.
+    Raised for the process, never lowered, so the built model can also be saved and reloaded."""
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 2 * layers_count + 1000))
+
+
+def _stem(x, arch: Architecture):
+    if arch.stem == "imagenet":  # 7x7/2 conv, 3x3/2 max-pool (ReLU output >= 0, so zero-pad = -inf pad)
+        x = layers.Activation("relu", name="conv1_relu")(conv_bn(x, 64, 7, 2, "conv1"))
+        x = layers.ZeroPadding2D(1, name="pool1_pad")(x)
+        return layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
+    return layers.Activation("relu", name="conv1_relu")(conv_bn(x, arch.filters[0], 3, 1, "conv1"))
+
+
+def _imagenet_builder(depth: int, residual: bool) -> Callable[..., keras.Model]:
+    arch = IMAGENET[depth]
+    family = "ResNet" if residual else "PlainNet"
+
+    def builder(
+        include_top: bool = True,
+        weights: str | None = None,
+        input_tensor=None,
+        input_shape: tuple | None = None,
+        pooling: str | None = None,
+        classes: int = 1000,
+        classifier_activation: str | Callable | None = "softmax",
+        name: str | None = None,
+        shortcut: str | None = None,
+        variant: str = "v1",
+    ) -> keras.Model:
+        return build_resnet(
+            arch,
+            residual=residual,
+            shortcut=shortcut,
+            variant=variant,
+            include_top=include_top,
+            weights=weights,
+            input_tensor=input_tensor,
+            input_shape=input_shape,
+            pooling=pooling,
+            classes=classes,
+            classifier_activation=classifier_activation,
+            name=name,
+        )
+
+    builder.__name__ = builder.__qualname__ = f"{family}{depth}"
+    builder.__doc__ = (
+        f"{family}-{depth} for ImageNet ({arch.kind} blocks {list(arch.blocks)}"
+        f"{'' if residual else ', no shortcuts'}), keras.applications signature.\n\n"
+        "`variant`: \"v1\" (paper: a bottleneck strides in its first 1x1 conv) or \"v1.5\" "
+        "(torchvision/timm: in the 3x3).\n"
+        + ("`shortcut`: \"A\", \"B\" (default) or \"C\".\n" if residual else "")
+    )
+    return builder
+
+
+def _cifar_builder(residual: bool) -> Callable[..., keras.Model]:
+    family = "CifarResNet" if residual else "CifarPlainNet"
+
+    def builder(
+        n: int,
+        include_top: bool = True,
+        weights: str | None = None,
+        input_tensor=None,
+        input_shape: tuple | None = None,
+        pooling: str | None = None,
+        classes: int = 10,
+        classifier_activation: str | Callable | None = "softmax",
+        name: str | None = None,
+        shortcut: str | None = None,
+    ) -> keras.Model:
+        return build_resnet(
+            cifar(n),
+            residual=residual,
+            shortcut=shortcut,
+            include_top=include_top,
+            weights=weights,
+            input_tensor=input_tensor,
+            input_shape=input_shape,
+            pooling=pooling,
+            classes=classes,
+            classifier_activation=classifier_activation,
+            name=name,
+        )
+
+    builder.__name__ = builder.__qualname__ = family
+    builder.__doc__ = (
+        "The 6n+2-layer CIFAR-10 {'ResNet' if residual else 'plain net'} of Section 4.2: 3x3 conv 16, "
+        "three stages of n basic blocks on 32/16/8 maps with 16/32/64 filters, global average "
+        "pool, 10-way classifier. Any n >= 1 (n=200 is the 1202-layer net).\n"
+        + ("`shortcut`: \"A\" (paper, default), \"B\" or \"C\".\n" if residual else "")
+    )
+    return builder
+
+
+ResNet18, ResNet34, ResNet50, ResNet101, ResNet152 = (_imagenet_builder(d, True) for d in IMAGENET)
+PlainNet18, PlainNet34, PlainNet50, PlainNet101, PlainNet152 = (_imagenet_builder(d, False) for d in IMAGENET)
+CifarResNet = _cifar_builder(True)
+CifarPlainNet = _cifar_builder(False)

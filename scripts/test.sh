@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The test command: install (scripts/setup.sh) and run the suite against the installed copy
+# (pytest runs from tests/, so the source tree is not on sys.path).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+cd tests && TF_CPP_MIN_LOG_LEVEL=3 ../.venv/bin/python -m pytest -q -p no:cacheprovider "$@"

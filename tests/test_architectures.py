@@ -1,0 +1,136 @@
+"""The builders reproduce the paper's networks: parameters (torchvision's and the reference
+CIFAR nets' counts), multiply-adds (paper Table 1, torchvision), structure, and
+keras.applications' names, shapes and outputs."""
+
+import keras
+import numpy as np
+import pytest
+from conftest import trainable_params
+
+import keras_resnet as kr
+from keras_resnet.convert import from_keras_applications
+
+IMAGENET_PARAMS = {  # torchvision's resnet18..152 (= the paper's option B nets)
+    kr.ResNet18: 11_689_512,
+    kr.ResNet34: 21_797_672,
+    kr.ResNet50: 25_557_032,
+    kr.ResNet101: 44_549_160,
+    kr.ResNet152: 60_192_808,
+    kr.PlainNet34: 21_623_848,
+}
+CIFAR_PARAMS = {3: 269_722, 5: 464_154, 7: 658_586, 9: 853_018, 18: 1_727_962, 200: 19_421_274}
+PAPER_GFLOPS = {kr.ResNet18: 1.8, kr.ResNet34: 3.6, kr.ResNet50: 3.8, kr.ResNet101: 7.6, kr.ResNet152: 11.3}
+TORCHVISION_GFLOPS = {kr.ResNet18: 1.814, kr.ResNet34: 3.664, kr.ResNet50: 4.089, kr.ResNet101: 7.801, kr.ResNet152: 11.514}
+BUILDERS = [kr.ResNet18, kr.ResNet34, kr.ResNet50, kr.ResNet101, kr.ResNet152]
+PLAIN = [kr.PlainNet18, kr.PlainNet34, kr.PlainNet50, kr.PlainNet101, kr.PlainNet152]
+
+
+@pytest.mark.parametrize("builder", list(IMAGENET_PARAMS), ids=lambda b: b.__name__)
+def test_imagenet_parameters(builder):
+    assert trainable_params(builder()) == IMAGENET_PARAMS[builder]
+
+
+@pytest.mark.parametrize("n", list(CIFAR_PARAMS))
+def test_cifar_parameters(n):
+    model = kr.CifarResNet(n)
+    assert trainable_params(model) == CIFAR_PARAMS[n]
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert len(convs) + 1 == 6 * n + 2  # option A: the weighted layers are exactly 6n+2
+    assert model.predict(np.zeros((1, 32, 32, 3), "float32"), verbose=0).shape == (1, 10)
+
+
+@pytest.mark.parametrize("builder", BUILDERS, ids=lambda b: b.__name__)
+def test_flops_match_paper_and_torchvision(builder):
+    assert abs(kr.count_flops(builder(variant="v1")) / 1e9 - PAPER_GFLOPS[builder]) <= 0.1
+    assert abs(kr.count_flops(builder(variant="v1.5")) / 1e9 - TORCHVISION_GFLOPS[builder]) <= 0.01
+
+
+def test_count_flops_by_hand():
+    inputs = keras.Input((10, 12, 3))
+    x = keras.layers.Conv2D(8, 3, strides=2, padding="same")(inputs)  # 5x6 outputs, 27 MACs each x 8
+    x = keras.layers.Dense(4)(keras.layers.Flatten()(x))
+    assert kr.count_flops(keras.Model(inputs, x)) == 5 * 6 * 27 * 8 + 5 * 6 * 8 * 4
+
+
+def test_count_flops_needs_fixed_size():
+    with pytest.raises(ValueError, match="fixed input size"):
+        kr.count_flops(kr.ResNet18(include_top=False))
+
+
+def _adds(model):
+    return sum(isinstance(layer, keras.layers.Add) for layer in model.layers)
+
+
+@pytest.mark.parametrize("residual, plain", zip(BUILDERS, PLAIN), ids=lambda b: b.__name__)
+def test_plain_twin_has_no_additions(residual, plain):
+    blocks = sum(kr.IMAGENET[int(residual.__name__[6:])].blocks)
+    assert _adds(residual()) == blocks
+    plain_model = plain()
+    assert _adds(plain_model) == 0
+    assert not any("_0_" in layer.name for layer in plain_model.layers)
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_cifar_plain_twin(n):
+    assert _adds(kr.CifarResNet(n)) == 3 * n
+    assert _adds(kr.CifarPlainNet(n)) == 0
+
+
+@pytest.mark.parametrize("depth", [50, 101, 152])
+def test_keras_applications_names_and_shapes(depth):
+    theirs = getattr(keras.applications, f"ResNet{depth}")(weights=None)
+    ours = getattr(kr, f"ResNet{depth}")()
+    their_weights = {layer.name: [w.shape for w in layer.weights] for layer in theirs.layers if layer.weights}
+    our_weights = {layer.name: [w.shape for w in layer.weights] for layer in ours.layers if layer.weights}
+    assert our_weights.keys() == their_weights.keys()
+    for name, shapes in their_weights.items():
+        expected = shapes[:1] if name.endswith("_conv") else shapes  # our convs have no bias
+        assert our_weights[name] == expected, name
+    for name in ("conv1_relu", "pool1_pool", "conv2_block3_out", "conv4_block1_out", "avg_pool"):
+        assert ours.get_layer(name).output.shape == theirs.get_layer(name).output.shape
+
+
+def test_keras_applications_outputs_equal():
+    """keras.applications ResNet50 with random weights *and* random BN statistics and conv
+    biases gives the same logits as our v1 ResNet50 with those weights folded in."""
+    rng = np.random.default_rng(0)
+    theirs = keras.applications.ResNet50(weights=None, input_shape=(64, 64, 3), classifier_activation=None)
+    for layer in theirs.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            c = layer.gamma.shape[0]
+            layer.set_weights([rng.uniform(0.5, 1.5, c), rng.normal(0, 0.1, c), rng.normal(0, 0.1, c), rng.uniform(0.5, 2, c)])
+        elif isinstance(layer, keras.layers.Conv2D):
+            layer.bias.assign(rng.normal(0, 0.1, layer.bias.shape))
+    ours = kr.ResNet50(input_shape=(64, 64, 3), classifier_activation=None)
+    arrays = {layer.name: [np.asarray(w) for w in layer.weights] for layer in theirs.layers if layer.weights}
+    kr.pretrained.assign(ours, from_keras_applications(arrays), source="keras.applications")
+    x = rng.uniform(-1, 1, (2, 64, 64, 3)).astype("float32")
+    np.testing.assert_allclose(ours.predict(x, verbose=0), theirs.predict(x, verbose=0), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("variant, strided", [("v1", "conv3_block1_1_conv"), ("v1.5", "conv3_block1_2_conv")])
+def test_bottleneck_stride_placement(variant, strided):
+    model = kr.ResNet50(variant=variant, include_top=False, input_shape=(64, 64, 3))
+    assert model.get_layer(strided).strides == (2, 2)
+    other = {"conv3_block1_1_conv", "conv3_block1_2_conv"} - {strided}
+    assert model.get_layer(other.pop()).strides == (1, 1)
+    # explicit symmetric padding wherever a 3x3/7x7 conv strides
+    if variant == "v1.5":
+        assert model.get_layer("conv3_block1_2_pad").padding == ((1, 1), (1, 1))
+    assert model.get_layer("conv1_pad").padding == ((3, 3), (3, 3))
+
+
+@pytest.mark.parametrize("shortcut, projections", [("A", 0), ("B", 3), ("C", 16)])
+def test_shortcut_options(shortcut, projections):
+    """ResNet-34 has 16 blocks, 3 of which change shape (conv3..conv5 block1)."""
+    model = kr.ResNet34(shortcut=shortcut, include_top=False, input_shape=(32, 32, 3))
+    assert sum(layer.name.endswith("_0_conv") for layer in model.layers) == projections
+    pads = [layer for layer in model.layers if isinstance(layer, kr.ZeroPadShortcut)]
+    assert len(pads) == (3 if shortcut == "A" else 0)
+
+
+def test_option_a_is_the_reference_subsample_and_pad():
+    x = np.random.default_rng(1).normal(size=(2, 8, 8, 16)).astype("float32")
+    y = np.asarray(kr.ZeroPadShortcut(32, 2)(x))
+    expected = np.pad(x[:, ::2, ::2, :], [(0, 0), (0, 0), (0, 0), (8, 8)])  # shared/README.md
+    np.testing.assert_array_equal(y, expected)

@@ -1,0 +1,52 @@
+"""Bad arguments raise ValueError naming the argument and what is accepted."""
+
+import numpy as np
+import pytest
+
+import keras_resnet as kr
+
+
+@pytest.mark.parametrize(
+    "build, match",
+    [
+        (lambda: kr.ResNet50(shortcut="D"), r"`shortcut` must be one of \['A', 'B', 'C'\]"),
+        (lambda: kr.CifarResNet(3, shortcut="b"), r"`shortcut` must be one of"),
+        (lambda: kr.PlainNet34(shortcut="B"), r"Plain nets have no shortcuts"),
+        (lambda: kr.ResNet50(variant="v2"), r"`variant` must be one of \['v1', 'v1.5'\]"),
+        (lambda: kr.CifarResNet(0), r"`n` must be an integer >= 1"),
+        (lambda: kr.CifarPlainNet(-2), r"`n` must be an integer >= 1"),
+        (lambda: kr.CifarResNet(2.5), r"`n` must be an integer >= 1"),
+        (lambda: kr.CifarResNet(True), r"`n` must be an integer >= 1"),
+        (lambda: kr.ResNet18(input_shape=(31, 64, 3), include_top=False), r"at least 32x32"),
+        (lambda: kr.CifarResNet(3, input_shape=(16, 16, 3)), r"at least 32x32"),
+        (lambda: kr.ResNet18(input_shape=(64, 64)), r"`input_shape` must be \(height, width, channels\)"),
+        (lambda: kr.ResNet18(input_shape=(64, 64, None)), r"number of channels"),
+        (lambda: kr.ResNet18(pooling="mean", include_top=False), r"`pooling` must be one of \[None, 'avg', 'max'\]"),
+        (lambda: kr.ResNet18(classes=0), r"`classes` must be a positive integer"),
+        (lambda: kr.ResNet18(weights="imagenet21k"), r"`weights` must be None, a registry name \(cifar10\)"),
+        (lambda: kr.ResNet18(weights="/no/such/file.h5"), r"`weights` must be None"),
+        (lambda: kr.ResNet18(weights="cifar10"), r"weights='cifar10' exist for .*cifar_resnet20.*not for 'resnet18'"),
+        (lambda: kr.CifarResNet(3, weights="cifar10", input_shape=(32, 32, 1)), r"must have 3 channels"),
+        (lambda: kr.CifarResNet(3, weights="cifar10", classes=100), r"need classes=10; received classes=100"),
+        (lambda: kr.CifarResNet(3, weights="cifar10", shortcut="B"), r"need variant='v1' and shortcut='A'"),
+        (lambda: kr.build_by_id("resnet51"), r"`model` must be"),
+    ],
+)
+def test_bad_arguments(build, match):
+    with pytest.raises(ValueError, match=match):
+        build()
+
+
+def test_pretrained_allows_new_head_and_grey_input_without_weights():
+    """The same arguments are fine where no pretrained weights constrain them."""
+    assert kr.CifarResNet(3, weights="cifar10", include_top=False, classes=100).output.shape[-1] == 64
+    assert kr.CifarResNet(3, input_shape=(32, 32, 1), classes=100).output.shape == (None, 100)
+
+
+def test_input_tensor():
+    import keras
+
+    tensor = keras.Input((48, 48, 3))
+    model = kr.ResNet18(input_tensor=tensor, include_top=False, pooling="max")
+    assert model.inputs[0] is tensor
+    assert model.predict(np.zeros((1, 48, 48, 3), "float32"), verbose=0).shape == (1, 512)

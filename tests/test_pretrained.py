@@ -1,0 +1,107 @@
+"""Shipped CIFAR-10 weights equal the original PyTorch checkpoints; weight files load all or
+nothing."""
+
+import h5py
+import numpy as np
+import pytest
+from conftest import torch_normalise
+
+import keras_resnet as kr
+from keras_resnet import convert, pretrained
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+CHECKPOINTS = {3: "resnet20-12fca82f.th", 5: "resnet32-d509ac18.th", 7: "resnet44-014dd654.th", 9: "resnet56-4bfd9763.th"}
+PUBLISHED_ERROR = {3: 8.27, 5: 7.37, 7: 6.90, 9: 6.61}  # full test set, with the checkpoints
+
+
+def reference_forward(state_dict, x, n):
+    """The reference CIFAR ResNet in plain PyTorch, from the facts in shared/README.md."""
+    sd = {k.removeprefix("module."): v for k, v in state_dict.items()}
+
+    def bn(t, p):
+        return F.batch_norm(t, sd[f"{p}.running_mean"], sd[f"{p}.running_var"], sd[f"{p}.weight"], sd[f"{p}.bias"], False, 0.0, 1e-5)
+
+    h = F.relu(bn(F.conv2d(x, sd["conv1.weight"], padding=1), "bn1"))
+    for s in (1, 2, 3):
+        for b in range(n):
+            p, stride = f"layer{s}.{b}", 2 if b == 0 and s > 1 else 1
+            y = F.relu(bn(F.conv2d(h, sd[f"{p}.conv1.weight"], stride=stride, padding=1), f"{p}.bn1"))
+            y = bn(F.conv2d(y, sd[f"{p}.conv2.weight"], padding=1), f"{p}.bn2")
+            if y.shape != h.shape:
+                pad = y.shape[1] // 4
+                h = F.pad(h[:, :, ::2, ::2], (0, 0, 0, 0, pad, pad))
+            h = F.relu(y + h)
+    return F.linear(h.mean((2, 3)), sd["linear.weight"], sd["linear.bias"])
+
+
+@pytest.mark.parametrize("n", list(CHECKPOINTS))
+def test_shipped_weights_match_pytorch_on_real_images(n, shared, cifar_test):
+    images, labels = cifar_test
+    x = torch_normalise(images)
+    checkpoint = torch.load(shared / "pretrained/akamaster-cifar10" / CHECKPOINTS[n], map_location="cpu", weights_only=True)
+    with torch.no_grad():
+        expected = reference_forward(checkpoint["state_dict"], torch.from_numpy(x.transpose(0, 3, 1, 2)), n).numpy()
+    model = kr.CifarResNet(n, weights="cifar10", classifier_activation=None)
+    logits = model.predict(x, batch_size=256, verbose=0)
+    np.testing.assert_array_equal(logits.argmax(1), expected.argmax(1))
+    np.testing.assert_allclose(logits, expected, atol=1e-3)
+    error = 100 * np.mean(logits.argmax(1) != labels)
+    assert abs(error - PUBLISHED_ERROR[n]) < 3.0, error  # 1,017-image subset of the test set
+
+
+def test_headless_load_and_new_head():
+    top = kr.CifarResNet(3, weights="cifar10")
+    headless = kr.CifarResNet(3, weights="cifar10", include_top=False, pooling="avg")
+    np.testing.assert_array_equal(headless.get_layer("conv4_block3_2_conv").kernel, top.get_layer("conv4_block3_2_conv").kernel)
+    assert headless.output.shape == (None, 64)
+
+
+def test_save_load_round_trip_and_all_or_nothing(tmp_path):
+    source = kr.CifarResNet(3, weights="cifar10")
+    pretrained.save_weights(source, tmp_path / "w.h5")
+    fresh = kr.CifarResNet(3, weights=str(tmp_path / "w.h5"))
+    for a, b in zip(source.weights, fresh.weights):
+        np.testing.assert_array_equal(a, b)
+
+    with h5py.File(tmp_path / "w.h5", "a") as f:  # damage one layer deep inside
+        del f["conv4_block3_2_bn/3"]
+        f["conv4_block3_2_bn"].create_dataset("3", data=np.ones(5, "float32"))
+    target = kr.CifarResNet(3)
+    before = [np.array(w) for w in target.weights]
+    with pytest.raises(ValueError, match=r"conv4_block3_2_bn.*shape \(5,\) there, \(64,\) in the model"):
+        pretrained.load_weights(target, tmp_path / "w.h5")
+    for a, b in zip(before, target.weights):  # nothing was assigned
+        np.testing.assert_array_equal(a, b)
+
+
+def test_wrong_architecture_and_bad_files(tmp_path):
+    pretrained.save_weights(kr.CifarResNet(3), tmp_path / "n3.h5")
+    with pytest.raises(ValueError, match=r"no weights for layer 'conv2_block4_1_conv'"):
+        kr.CifarResNet(5, weights=str(tmp_path / "n3.h5"))
+    with pytest.raises(ValueError, match=r"conv2_block1_0_conv"):  # option B needs projections
+        kr.CifarResNet(3, shortcut="C", weights=str(tmp_path / "n3.h5"))
+    (tmp_path / "junk.h5").write_bytes(b"not an hdf5 file")
+    with pytest.raises(ValueError, match="not a readable HDF5 weights file"):
+        kr.CifarResNet(3, weights=str(tmp_path / "junk.h5"))
+    data = (tmp_path / "n3.h5").read_bytes()
+    (tmp_path / "cut.h5").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="not a readable HDF5"):
+        kr.CifarResNet(3, weights=str(tmp_path / "cut.h5"))
+
+
+def test_registry_files_are_installed_and_verified():
+    entries = [e for e in pretrained.registry() if e["weights"] == "cifar10"]
+    assert sorted(e["model"] for e in entries) == ["cifar_resnet20", "cifar_resnet32", "cifar_resnet44", "cifar_resnet56"]
+    for entry in entries:
+        path = pretrained.weights_dir() / entry["file"]
+        assert convert.sha256(path) == entry["sha256"]
+        assert (pretrained.weights_dir() / entry["license_file"]).read_text().startswith("Copyright (c) 2018, Yerlan Idelbayev")
+
+
+def test_converter_reproduces_shipped_file(tmp_path, shared):
+    entry = next(e for e in pretrained.registry() if e["model"] == "cifar_resnet20")
+    digest = convert.convert_torch_checkpoint(
+        shared / "pretrained/akamaster-cifar10" / CHECKPOINTS[3], tmp_path / "r20.h5", "cifar_resnet20"
+    )
+    assert digest == entry["sha256"]
