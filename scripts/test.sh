@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-cd tests && TF_CPP_MIN_LOG_LEVEL=3 ../.venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+cd tests && KERAS_RESNET_EXPECT_INSTALLED=1 TF_CPP_MIN_LOG_LEVEL=3 ../.venv/bin/python -m pytest -q -p no:cacheprovider "$@"
