@@ -50,9 +50,9 @@ def build_resnet(
     if input_shape is None and input_tensor is not None:
         input_shape = tuple(input_tensor.shape[1:])
     input_shape = check_input_shape(input_shape, arch.default_size, include_top)
-    source = pretrained.resolve(weights, model_id, variant=variant, shortcut=shortcut)
-    if isinstance(source, dict):  # a registry entry; a user's own file is checked on loading
-        pretrained.check_compatible(source, include_top=include_top, classes=classes, input_shape=input_shape)
+    weights_source = pretrained.resolve(weights, model_id, variant=variant, shortcut=shortcut)
+    if isinstance(weights_source, dict):  # a registry entry; a user's own file is checked on loading
+        pretrained.check_compatible(weights_source, include_top=include_top, classes=classes, input_shape=input_shape)
 
     if input_tensor is None:
         inputs = layers.Input(shape=input_shape)
@@ -84,10 +84,10 @@ def build_resnet(
         x = layers.GlobalMaxPooling2D(name="max_pool")(x)
 
     model_inputs = inputs if input_tensor is None else keras.utils.get_source_inputs(input_tensor)
-    _allow_graph_depth(len(arch.blocks) * max(arch.blocks) * 8)
+    _allow_graph_depth(8 * sum(arch.blocks))  # <= 7 layers a block, plus stem and head
     model = keras.Model(model_inputs, x, name=name or model_id)
-    if source is not None:
-        pretrained.load(model, source, skip_top=not include_top)
+    if weights_source is not None:
+        pretrained.load(model, weights_source, skip_top=not include_top)
     return model
 
 
