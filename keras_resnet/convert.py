@@ -6,12 +6,15 @@ share its names (`conv1`, `bn1`, `layer{s}.{b}.conv{i}`, `downsample.0/1`; `fc` 
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from collections.abc import Mapping
 
 import numpy as np
+
+from keras_resnet.blocks import BN_EPSILON
+from keras_resnet.builders import build_by_id
+from keras_resnet.pretrained import assign, save_weights, sha256
 
 _BN = ("weight", "bias", "running_mean", "running_var")  # = gamma, beta, moving mean, variance
 _KEY = re.compile(
@@ -77,21 +80,10 @@ def convert_torch_checkpoint(
     checkpoint: str | os.PathLike, output: str | os.PathLike, model: str, **build_kwargs
 ) -> str:
     """Convert a PyTorch checkpoint into a weights file of ours; returns the file's SHA-256."""
-    from keras_resnet.builders import build_by_id
-    from keras_resnet.pretrained import assign, save_weights
-
     keras_model = build_by_id(model, **{k: v for k, v in build_kwargs.items() if v is not None})
     assign(keras_model, from_torch_state_dict(read_torch_checkpoint(checkpoint)), source=str(checkpoint))
     save_weights(keras_model, output)
     return sha256(output)
-
-
-def sha256(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 KERAS_APPLICATIONS_BN_EPSILON = 1.001e-5
@@ -101,8 +93,6 @@ def from_keras_applications(arrays: Mapping[str, list[np.ndarray]]) -> dict[str,
     """{layer name: weights} of a keras.applications ResNet (the paper authors' Caffe weights)
     into our bias-free layout, exactly: BN((conv + b) - mean) = BN(conv - (mean - b)), and the
     1.001e-5 epsilon moves into the variance, so our epsilon-1e-5 BN gives the same outputs."""
-    from keras_resnet.blocks import BN_EPSILON
-
     out: dict[str, list[np.ndarray]] = {}
     for name, values in arrays.items():
         if name.endswith("_conv"):

@@ -3,6 +3,7 @@ format that loads into a model with or without its classifier, all or nothing.""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -15,7 +16,6 @@ import keras
 import numpy as np
 
 from keras_resnet.architectures import Architecture
-from keras_resnet.convert import sha256
 
 TOP_LAYERS = ("predictions",)
 
@@ -75,6 +75,14 @@ def check_compatible(entry: dict, *, include_top: bool, classes: int, input_shap
             f"weights={entry['weights']!r} with include_top=True need classes={entry['classes']}; "
             f"received classes={classes}. Use include_top=False for a new classifier."
         )
+
+
+def sha256(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def load(model: keras.Model, source: dict | Path, *, skip_top: bool = False) -> None:

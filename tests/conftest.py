@@ -35,10 +35,6 @@ def torch_normalise(images_uint8: np.ndarray) -> np.ndarray:
     return ((images_uint8 / 255.0 - mean) / std).astype("float32")
 
 
-def trainable_params(model) -> int:
-    return int(sum(np.prod(w.shape) for w in model.trainable_weights))
-
-
 def run_python(code: str, **env) -> str:
     """Run code in a fresh interpreter (another Keras backend, a clean process)."""
     result = subprocess.run(

@@ -5,7 +5,6 @@ keras.applications' names, shapes and outputs."""
 import keras
 import numpy as np
 import pytest
-from conftest import trainable_params
 
 import keras_resnet as kr
 from keras_resnet.convert import from_keras_applications
@@ -27,13 +26,13 @@ PLAIN = [kr.PlainNet18, kr.PlainNet34, kr.PlainNet50, kr.PlainNet101, kr.PlainNe
 
 @pytest.mark.parametrize("builder", list(IMAGENET_PARAMS), ids=lambda b: b.__name__)
 def test_imagenet_parameters(builder):
-    assert trainable_params(builder()) == IMAGENET_PARAMS[builder]
+    assert kr.count_trainable_params(builder()) == IMAGENET_PARAMS[builder]
 
 
 @pytest.mark.parametrize("n", list(CIFAR_PARAMS))
 def test_cifar_parameters(n):
     model = kr.CifarResNet(n)
-    assert trainable_params(model) == CIFAR_PARAMS[n]
+    assert kr.count_trainable_params(model) == CIFAR_PARAMS[n]
     convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
     assert len(convs) + 1 == 6 * n + 2  # option A: the weighted layers are exactly 6n+2
     assert model.predict(np.zeros((1, 32, 32, 3), "float32"), verbose=0).shape == (1, 10)

@@ -95,7 +95,7 @@ def test_registry_files_are_installed_and_verified():
     assert sorted(e["model"] for e in entries) == ["cifar_resnet20", "cifar_resnet32", "cifar_resnet44", "cifar_resnet56"]
     for entry in entries:
         path = pretrained.weights_dir() / entry["file"]
-        assert convert.sha256(path) == entry["sha256"]
+        assert pretrained.sha256(path) == entry["sha256"]
         assert (pretrained.weights_dir() / entry["license_file"]).read_text().startswith("Copyright (c) 2018, Yerlan Idelbayev")
 
 
