@@ -19,8 +19,8 @@ setup(
     # weights/ (registry and shipped weight files) is installed as keras_resnet/weights.
     packages=["keras_resnet", "keras_resnet.weights"],
     package_dir={"keras_resnet.weights": "weights"},
-    package_data={"keras_resnet.weights": ["registry.json", "*.h5", "LICENSE-*", "README.md"]},
-    install_requires=["keras>=3.8", "numpy", "h5py"],
+    package_data={"keras_resnet.weights": ["*.json", "*.h5", "LICENSE-*", "README.md"]},
+    install_requires=["keras>=3.8", "numpy", "h5py", "safetensors"],
     extras_require={
         "tensorflow": ["tensorflow>=2.16"],
         "tensorflow-cpu": ["tensorflow-cpu>=2.16"],

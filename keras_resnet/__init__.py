@@ -18,16 +18,20 @@ from keras_resnet.builders import (
     build_resnet,
 )
 from keras_resnet.features import feature_extractor, pyramid_outputs
+from keras_resnet.finetune import freeze_batchnorm
 from keras_resnet.flops import count_flops, count_trainable_params
 from keras_resnet.layers import ZeroPadShortcut
+from keras_resnet.preprocessing import CentreCrop, ImageNormalization, decode_predictions, preprocess_input
 
 __version__ = "0.1.0"
 
 __all__ = [
     "IMAGENET",
     "Architecture",
+    "CentreCrop",
     "CifarPlainNet",
     "CifarResNet",
+    "ImageNormalization",
     "PlainNet18",
     "PlainNet34",
     "PlainNet50",
@@ -44,6 +48,9 @@ __all__ = [
     "cifar",
     "count_flops",
     "count_trainable_params",
+    "decode_predictions",
     "feature_extractor",
+    "freeze_batchnorm",
+    "preprocess_input",
     "pyramid_outputs",
 ]

@@ -10,9 +10,10 @@ from typing import Callable
 import keras
 from keras import layers
 
-from keras_resnet import pretrained
+from keras_resnet import pretrained, registry
 from keras_resnet.architectures import IMAGENET, SHORTCUTS, VARIANTS, Architecture, cifar
 from keras_resnet.blocks import block, conv_bn
+from keras_resnet.preprocessing import MODES, CentreCrop, ImageNormalization
 from keras_resnet.validation import check_choice, check_classes, check_input_shape
 
 POOLINGS = (None, "avg", "max")
@@ -32,13 +33,17 @@ def build_resnet(
     classes: int | None = None,
     classifier_activation: str | Callable | None = "softmax",
     name: str | None = None,
+    include_preprocessing: bool | str = False,
 ) -> keras.Model:
     """Build any network of the paper from its architecture row.
 
     `shortcut=None` takes the paper's choice: option A on CIFAR, option B on ImageNet.
     Plain nets have no shortcut, so they accept only `shortcut=None`.
+    `include_preprocessing`: True bakes the pretrained weights' input normalisation (and, for
+    ImageNet nets, a centre crop to the default size from images of any size) into the model,
+    so it takes raw RGB 0-255 images; a mode ("caffe", "torch", "tf") chooses it by hand.
     """
-    model_id = pretrained.model_id(arch, residual)
+    model_id = registry.model_id(arch, residual)
     if residual:
         shortcut = shortcut if shortcut is not None else ("A" if arch.stem == "cifar" else "B")
         check_choice("shortcut", shortcut, SHORTCUTS)
@@ -49,10 +54,13 @@ def build_resnet(
     classes = check_classes(arch.default_classes if classes is None else classes)
     if input_shape is None and input_tensor is not None:
         input_shape = tuple(input_tensor.shape[1:])
-    input_shape = check_input_shape(input_shape, arch.default_size, include_top)
-    weights_source = pretrained.resolve(weights, model_id, variant=variant, shortcut=shortcut)
+    weights_source = registry.resolve(weights, model_id, variant=variant, shortcut=shortcut, kind=arch.kind)
+    preprocessing = _preprocessing(include_preprocessing, weights_source)
+    crop = preprocessing is not None and arch.stem == "imagenet"  # raw images of any size
+    input_shape = check_input_shape(input_shape, arch.default_size, include_top and not crop)
+    network_shape = (arch.default_size, arch.default_size, input_shape[2]) if crop else input_shape
     if isinstance(weights_source, dict):  # a registry entry; a user's own file is checked on loading
-        pretrained.check_compatible(weights_source, include_top=include_top, classes=classes, input_shape=input_shape)
+        registry.check_compatible(weights_source, include_top=include_top, classes=classes, input_shape=network_shape)
 
     if input_tensor is None:
         inputs = layers.Input(shape=input_shape)
@@ -61,7 +69,12 @@ def build_resnet(
     else:
         inputs = layers.Input(tensor=input_tensor, shape=input_shape)
 
-    x = _stem(inputs, arch)
+    x = inputs
+    if crop:
+        x = CentreCrop(arch.default_size, preprocessing.get("crop_fraction", 0.875), name="preprocessing_crop")(x)
+    if preprocessing is not None:
+        x = ImageNormalization(preprocessing["mode"], name="preprocessing_normalization")(x)
+    x = _stem(x, arch)
     for stage, (blocks, filters) in enumerate(zip(arch.blocks, arch.filters), start=2):
         for index in range(1, blocks + 1):
             x = block(
@@ -87,7 +100,7 @@ def build_resnet(
     _allow_graph_depth(8 * sum(arch.blocks))  # <= 7 layers a block, plus stem and head
     model = keras.Model(model_inputs, x, name=name or model_id)
     if weights_source is not None:
-        pretrained.load(model, weights_source, skip_top=not include_top)
+        pretrained.load(model, weights_source, include_top=include_top)
     return model
 
 
@@ -105,6 +118,26 @@ def build_by_id(model: str, **kwargs) -> keras.Model:
             f"cifar_resnet|cifar_plainnet{{6n+2}}; received model={model!r}."
         )
     return build_resnet(arch, residual=m[2] == "resnet", **kwargs)
+
+
+def _preprocessing(include_preprocessing: bool | str, weights_source) -> dict | None:
+    """{mode, crop_fraction} to bake in: the registry weights' own for True, or a named mode."""
+    if not isinstance(include_preprocessing, bool) and include_preprocessing not in MODES:
+        raise ValueError(
+            f"`include_preprocessing` must be one of {[False, True, *MODES]}; "
+            f"received include_preprocessing={include_preprocessing!r}."
+        )
+    if include_preprocessing is False:
+        return None
+    if include_preprocessing is True:
+        if not isinstance(weights_source, dict):
+            raise ValueError(
+                "include_preprocessing=True uses the normalisation of registry weights; with "
+                f"weights={weights_source if weights_source is None else str(weights_source)!r} "
+                f"pass the mode instead: include_preprocessing one of {list(MODES)}."
+            )
+        return weights_source["preprocessing"]
+    return {"mode": include_preprocessing}
 
 
 def _allow_graph_depth(layers_count: int) -> None:
@@ -137,6 +170,7 @@ def _imagenet_builder(depth: int, residual: bool) -> Callable[..., keras.Model]:
         name: str | None = None,
         shortcut: str | None = None,
         variant: str = "v1",
+        include_preprocessing: bool | str = False,
     ) -> keras.Model:
         return build_resnet(
             arch,
@@ -151,6 +185,7 @@ def _imagenet_builder(depth: int, residual: bool) -> Callable[..., keras.Model]:
             classes=classes,
             classifier_activation=classifier_activation,
             name=name,
+            include_preprocessing=include_preprocessing,
         )
 
     builder.__name__ = builder.__qualname__ = f"{family}{depth}"
@@ -178,6 +213,7 @@ def _cifar_builder(residual: bool) -> Callable[..., keras.Model]:
         classifier_activation: str | Callable | None = "softmax",
         name: str | None = None,
         shortcut: str | None = None,
+        include_preprocessing: bool | str = False,
     ) -> keras.Model:
         return build_resnet(
             cifar(n),
@@ -191,6 +227,7 @@ def _cifar_builder(residual: bool) -> Callable[..., keras.Model]:
             classes=classes,
             classifier_activation=classifier_activation,
             name=name,
+            include_preprocessing=include_preprocessing,
         )
 
     builder.__name__ = builder.__qualname__ = family

@@ -58,20 +58,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     t.add_argument("--plain", action="store_true", help="add the plain (no-shortcut) twins")
     t.add_argument("--cifar", type=int, nargs="*", default=[], metavar="N",
                    help="add CifarResNet(N) rows (6N+2 layers, 32x32 input), e.g. --cifar 3 5 7 9 18")
-    c = commands.add_parser("convert", help="convert a PyTorch ResNet checkpoint into a keras_resnet weights file")
-    c.add_argument("checkpoint", help="torchvision-layout .pth/.th file (read with weights_only=True)")
+    c = commands.add_parser("convert", help="convert published weights into a keras_resnet weights file")
+    c.add_argument("source", help="keras.applications .h5, torchvision/timm .safetensors or .pth, CIFAR .th")
     c.add_argument("output", help="weights file to write (.h5, layer-name keyed)")
-    c.add_argument("--model", required=True, help="e.g. resnet18, cifar_resnet20")
-    c.add_argument("--variant", choices=VARIANTS, default="v1.5", help="torchvision bottlenecks are v1.5")
-    c.add_argument("--shortcut", default=None, help="shortcut option of the checkpoint (default: the paper's)")
-    c.add_argument("--classes", type=int, default=None)
+    c.add_argument("--model", required=True, help="e.g. resnet50, resnet18, cifar_resnet20")
+    c.add_argument("--variant", choices=VARIANTS, default=None,
+                   help="bottleneck stride placement (default: the source's, v1 keras.applications, v1.5 torch)")
+    c.add_argument("--shortcut", default=None, help="shortcut option of the source (default: the paper's)")
+    c.add_argument("--classes", type=int, default=None, help="default: the source classifier's")
     args = parser.parse_args(argv)
     if args.command == "convert":
-        from keras_resnet.convert import convert_torch_checkpoint
+        from keras_resnet.convert import convert_file
 
-        digest = convert_torch_checkpoint(
-            args.checkpoint, args.output, args.model,
-            variant=args.variant, shortcut=args.shortcut, classes=args.classes,
+        digest = convert_file(
+            args.source, args.output, args.model, variant=args.variant, shortcut=args.shortcut, classes=args.classes
         )
         print(f"wrote {args.output}  sha256 {digest}")
     elif args.command == "table":

@@ -1,9 +1,9 @@
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 import keras_resnet
@@ -29,12 +29,6 @@ def cifar_test(shared):
     return load_cifar10(shared / "cifar-10-batches-py", "test")
 
 
-def torch_normalise(images_uint8: np.ndarray) -> np.ndarray:
-    """The CIFAR checkpoints' input: [0, 1] then per-channel mean/std (shared/README.md)."""
-    mean, std = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
-    return ((images_uint8 / 255.0 - mean) / std).astype("float32")
-
-
 def run_python(code: str, **env) -> str:
     """Run code in a fresh interpreter (another Keras backend, a clean process)."""
     result = subprocess.run(
@@ -43,3 +37,10 @@ def run_python(code: str, **env) -> str:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout
+
+
+def keras_resnet_cli(*args) -> subprocess.CompletedProcess:
+    """The installed `keras-resnet` console script."""
+    exe = shutil.which("keras-resnet") or str(Path(sys.executable).parent / "keras-resnet")
+    return subprocess.run([exe, *args], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})

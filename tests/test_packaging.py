@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import keras_resnet
-from keras_resnet import pretrained
+from keras_resnet import registry
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -19,8 +19,8 @@ REPO = Path(__file__).resolve().parents[1]
 def test_tests_run_against_the_installed_copy():
     package = Path(keras_resnet.__file__).parent
     assert "site-packages" in package.parts, package
-    assert pretrained.weights_dir() == package / "weights"
-    assert len(pretrained.registry()) >= 4
+    assert registry.weights_dir() == package / "weights"
+    assert len(registry.registry()) >= 4
 
 
 def test_sdist_carries_weights(tmp_path):
@@ -28,7 +28,8 @@ def test_sdist_carries_weights(tmp_path):
                    capture_output=True)
     (sdist,) = tmp_path.glob("*.tar.gz")
     names = {name.split("/", 1)[1] for name in tarfile.open(sdist).getnames() if "/" in name}
-    for entry in pretrained.registry():
-        assert f"weights/{entry['file']}" in names
-        assert f"weights/{entry['license_file']}" in names
-    assert {"weights/registry.json", "setup.py", "README.md", "LICENSE", ".ci/run"} <= names
+    for entry in registry.registry():
+        if entry["file"]["url"] is None:
+            assert f"weights/{entry['file']['name']}" in names
+            assert f"weights/{entry['license_file']}" in names
+    assert {"weights/registry.json", "weights/imagenet_class_index.json", "setup.py", "README.md", "LICENSE", ".ci/run"} <= names

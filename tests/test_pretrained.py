@@ -1,13 +1,15 @@
 """Shipped CIFAR-10 weights equal the original PyTorch checkpoints; weight files load all or
 nothing."""
 
+from pathlib import Path
+
 import h5py
 import numpy as np
 import pytest
-from conftest import torch_normalise
 
 import keras_resnet as kr
-from keras_resnet import convert, pretrained
+from keras_resnet import download, formats, pretrained, registry
+from keras_resnet.preprocessing import MODES
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
@@ -15,9 +17,11 @@ CHECKPOINTS = {3: "resnet20-12fca82f.th", 5: "resnet32-d509ac18.th", 7: "resnet4
 PUBLISHED_ERROR = {3: 8.27, 5: 7.37, 7: 6.90, 9: 6.61}  # full test set, with the checkpoints
 
 
-def reference_forward(state_dict, x, n):
+def reference_forward(state_dict, images_uint8, n):
     """The reference CIFAR ResNet in plain PyTorch, from the facts in shared/README.md."""
     sd = {k.removeprefix("module."): v for k, v in state_dict.items()}
+    x = torch.from_numpy(images_uint8.transpose(0, 3, 1, 2)).float() / 255
+    x = (x - torch.tensor([0.485, 0.456, 0.406])[:, None, None]) / torch.tensor([0.229, 0.224, 0.225])[:, None, None]
 
     def bn(t, p):
         return F.batch_norm(t, sd[f"{p}.running_mean"], sd[f"{p}.running_var"], sd[f"{p}.weight"], sd[f"{p}.bias"], False, 0.0, 1e-5)
@@ -38,12 +42,11 @@ def reference_forward(state_dict, x, n):
 @pytest.mark.parametrize("n", list(CHECKPOINTS))
 def test_shipped_weights_match_pytorch_on_real_images(n, shared, cifar_test):
     images, labels = cifar_test
-    x = torch_normalise(images)
     checkpoint = torch.load(shared / "pretrained/akamaster-cifar10" / CHECKPOINTS[n], map_location="cpu", weights_only=True)
     with torch.no_grad():
-        expected = reference_forward(checkpoint["state_dict"], torch.from_numpy(x.transpose(0, 3, 1, 2)), n).numpy()
+        expected = reference_forward(checkpoint["state_dict"], images, n).numpy()
     model = kr.CifarResNet(n, weights="cifar10", classifier_activation=None)
-    logits = model.predict(x, batch_size=256, verbose=0)
+    logits = model.predict(kr.preprocess_input(images, mode="torch"), batch_size=256, verbose=0)
     np.testing.assert_array_equal(logits.argmax(1), expected.argmax(1))
     np.testing.assert_allclose(logits, expected, atol=1e-3)
     error = 100 * np.mean(logits.argmax(1) != labels)
@@ -90,18 +93,28 @@ def test_wrong_architecture_and_bad_files(tmp_path):
         kr.CifarResNet(3, weights=str(tmp_path / "cut.h5"))
 
 
-def test_registry_files_are_installed_and_verified():
-    entries = [e for e in pretrained.registry() if e["weights"] == "cifar10"]
+def test_registry_entries_are_complete_and_buildable():
+    """Every entry names a buildable model, a well-formed source and hash, and how to use it."""
+    lengths = {"md5": 32, "sha256": 64}
+    for entry in registry.registry():
+        model = kr.build_by_id(entry["model"], variant=entry["variant"], shortcut=entry["shortcut"],
+                               classes=entry["classes"], input_shape=(32, 32, 3))
+        assert model.get_layer("predictions").units == entry["classes"]
+        assert entry["format"] in formats.FORMATS and entry["preprocessing"]["mode"] in MODES
+        for spec in (entry["file"], entry.get("notop")):
+            if spec is None:
+                continue
+            assert len(spec["hash"]) == lengths[spec["hash_algorithm"]] and int(spec["hash"], 16) >= 0
+            assert spec["url"] is None or (spec["url"].startswith("https://") and spec["url"].endswith(Path(spec["name"]).suffix))
+        assert entry["license"] and entry["source"] and entry["accuracy"]["source"]
+    pairs = [(e["weights"], e["model"], e["variant"]) for e in registry.registry()]
+    assert len(pairs) == len(set(pairs))
+
+
+def test_shipped_files_are_installed_and_verified():
+    entries = [e for e in registry.registry() if e["file"]["url"] is None]
     assert sorted(e["model"] for e in entries) == ["cifar_resnet20", "cifar_resnet32", "cifar_resnet44", "cifar_resnet56"]
     for entry in entries:
-        path = pretrained.weights_dir() / entry["file"]
-        assert pretrained.sha256(path) == entry["sha256"]
-        assert (pretrained.weights_dir() / entry["license_file"]).read_text().startswith("Copyright (c) 2018, Yerlan Idelbayev")
-
-
-def test_converter_reproduces_shipped_file(tmp_path, shared):
-    entry = next(e for e in pretrained.registry() if e["model"] == "cifar_resnet20")
-    digest = convert.convert_torch_checkpoint(
-        shared / "pretrained/akamaster-cifar10" / CHECKPOINTS[3], tmp_path / "r20.h5", "cifar_resnet20"
-    )
-    assert digest == entry["sha256"]
+        path = registry.weights_dir() / entry["file"]["name"]
+        assert download.sha256(path) == entry["file"]["hash"]
+        assert (registry.weights_dir() / entry["license_file"]).read_text().startswith("Copyright (c) 2018, Yerlan Idelbayev")

@@ -1,0 +1,124 @@
+"""Inputs as the pretrained weights expect them, and their class names.
+
+`preprocess_input` gives keras.applications' modes ("caffe": BGR minus the ImageNet mean,
+the paper authors' weights; "torch": [0, 1] then ImageNet mean/std, torchvision's and the
+CIFAR-10 checkpoints'; "tf": [-1, 1]); the layers bake the same into a model
+(`include_preprocessing=True`) so that raw RGB images in 0-255 go straight in.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+
+import keras
+import numpy as np
+
+from keras_resnet.data import CIFAR10_CLASSES
+from keras_resnet.registry import weights_dir
+from keras_resnet.validation import check_choice
+
+MODES = ("caffe", "torch", "tf")
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+CLASS_NAMES = ("imagenet", "cifar10")
+
+
+def _normalise(x, mode: str, xp, const):
+    """One formula for numpy (`xp=np`) and backend tensors (`xp=keras.ops`), in the same
+    operation order as keras.applications, so float32 results are bit-identical."""
+    if mode == "caffe":
+        return xp.subtract(xp.flip(x, axis=-1), const(CAFFE_MEAN_BGR))
+    if mode == "torch":
+        return xp.divide(xp.subtract(xp.divide(x, const(255.0)), const(IMAGENET_MEAN)), const(IMAGENET_STD))
+    return xp.subtract(xp.divide(x, const(127.5)), const(1.0))
+
+
+def preprocess_input(x, mode: str = "caffe"):
+    """RGB images in 0-255 (channels last; numpy array or tensor) normalised for `mode`.
+    Integer inputs become float32; the input is never modified in place."""
+    check_choice("mode", mode, MODES)
+    if isinstance(x, (np.ndarray, list, tuple)):
+        x = np.asarray(x)
+        x = x if np.issubdtype(x.dtype, np.floating) else x.astype(np.float32)
+        return _normalise(x, mode, np, lambda v: np.asarray(v, x.dtype))
+    x = keras.ops.convert_to_tensor(x)
+    if "float" not in str(x.dtype):
+        x = keras.ops.cast(x, "float32")
+    return _normalise(x, mode, keras.ops, lambda v: keras.ops.convert_to_tensor(v, x.dtype))
+
+
+@keras.saving.register_keras_serializable(package="keras_resnet")
+class ImageNormalization(keras.layers.Layer):
+    """`preprocess_input(x, mode)` as a layer (no weights)."""
+
+    def __init__(self, mode: str, **kwargs):
+        super().__init__(**kwargs)
+        check_choice("mode", mode, MODES)
+        self.mode = mode
+
+    def call(self, images):
+        images = keras.ops.cast(images, self.compute_dtype)
+        return _normalise(images, self.mode, keras.ops, lambda v: keras.ops.convert_to_tensor(v, self.compute_dtype))
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "mode": self.mode}
+
+
+@keras.saving.register_keras_serializable(package="keras_resnet")
+class CentreCrop(keras.layers.Layer):
+    """ImageNet evaluation crop for images of any size: the central square of side
+    `crop_fraction` x the shorter side, resized to `size` x `size`; the same region as
+    torchvision's Resize(size / crop_fraction) + CenterCrop(size)."""
+
+    def __init__(self, size: int = 224, crop_fraction: float = 0.875, interpolation: str = "bilinear", **kwargs):
+        super().__init__(**kwargs)
+        if not 0 < crop_fraction <= 1:
+            raise ValueError(f"`crop_fraction` must be in (0, 1]; received crop_fraction={crop_fraction!r}.")
+        self.size, self.crop_fraction, self.interpolation = size, crop_fraction, interpolation
+
+    def call(self, images):
+        shape = keras.ops.shape(images)
+        height, width = shape[1], shape[2]
+        side = keras.ops.cast(
+            keras.ops.floor(keras.ops.cast(keras.ops.minimum(height, width), "float32") * self.crop_fraction), "int32"
+        )
+        top, left = (height - side) // 2, (width - side) // 2
+        crop = images[:, top : top + side, left : left + side, :]
+        return keras.ops.image.resize(
+            keras.ops.cast(crop, self.compute_dtype), (self.size, self.size), interpolation=self.interpolation, antialias=True
+        )
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.size, self.size, input_shape[3])
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "size": self.size, "crop_fraction": self.crop_fraction,
+                "interpolation": self.interpolation}
+
+
+@cache
+def class_names(dataset: str = "imagenet") -> tuple[tuple[str, str], ...]:
+    """(class id, name) per output index: ImageNet WordNet ids from the bundled class index
+    (never downloaded); CIFAR-10 names, whose id is the label."""
+    check_choice("dataset", dataset, CLASS_NAMES)
+    if dataset == "cifar10":
+        return tuple((str(i), name) for i, name in enumerate(CIFAR10_CLASSES))
+    with open(weights_dir() / "imagenet_class_index.json", encoding="utf-8") as f:
+        index = json.load(f)
+    return tuple(tuple(index[str(i)]) for i in range(len(index)))
+
+
+def decode_predictions(preds, top: int = 5, dataset: str = "imagenet") -> list[list[tuple[str, str, float]]]:
+    """keras.applications' format: per image, the `top` (class id, name, score), best first."""
+    names = class_names(dataset)
+    preds = np.asarray(keras.ops.convert_to_numpy(preds))
+    if preds.ndim != 2 or preds.shape[1] != len(names):
+        raise ValueError(
+            f"`preds` must be a batch of {len(names)} {dataset} scores, shape (samples, {len(names)}); "
+            f"received shape {preds.shape}."
+        )
+    if isinstance(top, bool) or not isinstance(top, int) or not 1 <= top <= len(names):
+        raise ValueError(f"`top` must be an integer in [1, {len(names)}]; received top={top!r}.")
+    return [[(*names[i], float(p[i])) for i in np.argsort(p)[::-1][:top]] for p in preds]

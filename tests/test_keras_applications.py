@@ -1,0 +1,86 @@
+"""keras.applications ResNet50/101/152 weight files (the paper authors' weights, v1) load into
+our bias-free v1 models and give the same outputs, from both legacy HDF5 layouts."""
+
+import h5py
+import keras
+import numpy as np
+import pytest
+from conftest import keras_resnet_cli
+
+import keras_resnet as kr
+from keras_resnet import formats
+
+SIZE = 64  # any size >= 32 builds both; small keeps the test fast
+
+
+def random_keras_applications(depth: int, include_top: bool, seed: int) -> keras.Model:
+    """keras.applications model with random weights, BN statistics and conv biases."""
+    rng = np.random.default_rng(seed)
+    model = getattr(keras.applications, f"ResNet{depth}")(
+        weights=None, include_top=include_top, input_shape=(SIZE, SIZE, 3), classifier_activation=None
+    )
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            c = layer.gamma.shape[0]
+            layer.set_weights([rng.uniform(0.5, 1.5, c), rng.normal(0, 0.1, c), rng.normal(0, 0.1, c), rng.uniform(0.5, 2, c)])
+        elif isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):
+            layer.bias.assign(rng.normal(0, 0.1, layer.bias.shape))
+    return model
+
+
+def write_keras2_weights(model: keras.Model, path) -> None:
+    """The layout of the published files (Keras 2 `save_weights` to HDF5): `layer_names`,
+    and per layer `weight_names` such as `conv1_conv/kernel:0`."""
+    with h5py.File(path, "w") as f:
+        f.attrs["layer_names"] = [layer.name.encode() for layer in model.layers]
+        f.attrs["backend"], f.attrs["keras_version"] = b"tensorflow", b"2.2.4"
+        for layer in model.layers:
+            group = f.create_group(layer.name)
+            names = [f"{layer.name}/{w.name}:0" for w in layer.weights]
+            group.attrs["weight_names"] = [n.encode() for n in names]
+            for n, w in zip(names, layer.weights):
+                group.create_dataset(n, data=np.asarray(w))
+
+
+@pytest.mark.parametrize("include_top", [True, False], ids=["top", "notop"])
+@pytest.mark.parametrize("depth", [50, 101, 152])
+def test_published_layout_gives_keras_applications_outputs(tmp_path, depth, include_top):
+    theirs = random_keras_applications(depth, include_top, seed=depth)
+    write_keras2_weights(theirs, tmp_path / "keras2.h5")
+    # the file is what keras.applications itself loads
+    check = getattr(keras.applications, f"ResNet{depth}")(
+        weights=None, include_top=include_top, input_shape=(SIZE, SIZE, 3), classifier_activation=None
+    )
+    check.load_weights(tmp_path / "keras2.h5")
+    x = np.random.default_rng(0).uniform(-1, 1, (2, SIZE, SIZE, 3)).astype("float32")
+    expected = theirs.predict(x, verbose=0)
+    np.testing.assert_array_equal(check.predict(x, verbose=0), expected)
+
+    ours = getattr(kr, f"ResNet{depth}")(
+        weights=str(tmp_path / "keras2.h5"), include_top=include_top, input_shape=(SIZE, SIZE, 3),
+        classifier_activation=None,
+    )
+    np.testing.assert_allclose(ours.predict(x, verbose=0), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_keras3_legacy_writer_and_converter(tmp_path):
+    """Keras 3's legacy HDF5 writer (`model.save("*.h5")`: no `:0`, under `model_weights`),
+    converted by `keras-resnet convert` into our format, loads with the same outputs."""
+    theirs = random_keras_applications(50, True, seed=1)
+    theirs.save(tmp_path / "keras3.h5")
+    with h5py.File(tmp_path / "keras3.h5") as f:
+        names = [getattr(n, "decode", lambda: n)() for n in f["model_weights/conv1_conv"].attrs["weight_names"]]
+    assert names == ["conv1_conv/kernel", "conv1_conv/bias"]
+    result = keras_resnet_cli("convert", str(tmp_path / "keras3.h5"), str(tmp_path / "ours.h5"), "--model", "resnet50")
+    assert result.returncode == 0, result.stderr
+    assert formats.detect_format(tmp_path / "ours.h5") == "keras_resnet"
+    ours = kr.ResNet50(weights=str(tmp_path / "ours.h5"), input_shape=(SIZE, SIZE, 3), classifier_activation=None)
+    x = np.random.default_rng(0).uniform(-1, 1, (2, SIZE, SIZE, 3)).astype("float32")
+    np.testing.assert_allclose(ours.predict(x, verbose=0), theirs.predict(x, verbose=0), rtol=1e-4, atol=1e-5)
+
+
+def test_other_architecture_names_first_mismatched_layer(tmp_path):
+    theirs = random_keras_applications(50, False, seed=2)
+    write_keras2_weights(theirs, tmp_path / "w.h5")
+    with pytest.raises(ValueError, match=r"weight 'conv2_block1_1_conv/kernel' has shape \(1, 1, 64, 64\) there, \(3, 3, 64, 64\)"):
+        kr.ResNet34(weights=str(tmp_path / "w.h5"), include_top=False)

@@ -1,0 +1,108 @@
+"""Inputs and class names as the pretrained weights expect them: keras.applications'
+preprocessing modes bit for bit, the same baked into models, the bundled class index."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+from keras.applications import imagenet_utils
+
+import keras_resnet as kr
+from keras_resnet.preprocessing import MODES
+
+RNG = np.random.default_rng(0)
+IMAGES = RNG.integers(0, 256, (4, 40, 48, 3), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", ["uint8", "float32"])
+def test_preprocess_input_equals_keras_applications(mode, dtype):
+    x = IMAGES.astype(dtype)
+    before = x.copy()
+    expected = imagenet_utils.preprocess_input(x.copy(), mode=mode)  # it works in place on floats
+    ours = kr.preprocess_input(x, mode=mode)
+    assert ours.dtype == expected.dtype == np.float32
+    np.testing.assert_array_equal(ours, expected)
+    np.testing.assert_array_equal(x, before)  # ours leaves the input alone
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(kr.preprocess_input(keras.ops.convert_to_tensor(x), mode)), expected)
+    layer = kr.ImageNormalization(mode)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(x)), expected, rtol=1e-6, atol=1e-5)
+
+
+def test_cifar_model_takes_raw_images(cifar_test):
+    """include_preprocessing=True bakes in the weights' normalisation (the checkpoints'
+    mean/std, shared/README.md): raw uint8 CIFAR images give the predictions of the plain
+    model on normalised ones."""
+    images, _ = cifar_test
+    raw = kr.CifarResNet(3, weights="cifar10", include_preprocessing=True)
+    plain = kr.CifarResNet(3, weights="cifar10")
+    mean, std = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
+    normalised = ((images[:256] / 255.0 - mean) / std).astype("float32")
+    np.testing.assert_allclose(raw.predict(images[:256], verbose=0), plain.predict(normalised, verbose=0), atol=1e-5)
+
+
+def test_imagenet_model_takes_raw_images_of_any_size(tmp_path):
+    model = kr.ResNet18(include_preprocessing="torch", classes=5)
+    assert model.input_shape == (None, None, None, 3)
+    assert model.get_layer("conv1_pad").input.shape == (None, 224, 224, 3)
+    for shape in ((1, 256, 320, 3), (2, 500, 375, 3)):
+        assert model.predict(RNG.integers(0, 256, shape, dtype=np.uint8), verbose=0).shape == (shape[0], 5)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras", safe_mode=True)
+    x = RNG.integers(0, 256, (1, 240, 260, 3)).astype("float32")
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+
+
+def test_centre_crop_takes_the_central_region():
+    """A 300x400 image whose central 262x262 square (0.875 x 300) is one colour and the rest
+    another comes out as that colour only; a square image at crop 1 comes out unchanged."""
+    image = np.zeros((1, 300, 400, 3), "float32")
+    image[:, 19:281, 69:331] = 200.0
+    out = keras.ops.convert_to_numpy(kr.CentreCrop(224, 0.875)(image))
+    assert out.shape == (1, 224, 224, 3)
+    np.testing.assert_allclose(out, 200.0, rtol=1e-5)
+    square = RNG.uniform(0, 255, (1, 224, 224, 3)).astype("float32")
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(kr.CentreCrop(224, 1.0)(square)), square, atol=1e-3)
+
+
+def test_decode_predictions_equals_keras_applications(shared, monkeypatch):
+    """The bundled class index is the standard one, and decoding matches keras.applications'
+    (given that index, so nothing is downloaded)."""
+    from keras_resnet.registry import weights_dir
+
+    bundled = json.loads((weights_dir() / "imagenet_class_index.json").read_text())
+    assert bundled == json.loads((shared / "imagenet_class_index.json").read_text())
+    assert bundled["0"] == ["n01440764", "tench"] and bundled["999"] == ["n15075141", "toilet_tissue"]
+    from keras.src.applications import imagenet_utils as implementation  # holds the loaded index
+
+    monkeypatch.setattr(implementation, "CLASS_INDEX", bundled)
+    preds = RNG.dirichlet(np.ones(1000), size=3).astype("float32")
+    ours = kr.decode_predictions(preds, top=5)
+    theirs = imagenet_utils.decode_predictions(preds, top=5)
+    assert [[(i, n, float(s)) for i, n, s in row] for row in theirs] == ours
+
+
+def test_decode_cifar10_predictions(cifar_test):
+    images, labels = cifar_test
+    model = kr.CifarResNet(3, weights="cifar10", include_preprocessing=True)
+    decoded = kr.decode_predictions(model.predict(images[:4], verbose=0), top=1, dataset="cifar10")
+    assert [row[0][1] for row in decoded] == ["cat", "ship", "ship", "airplane"]  # shared/README.md
+    assert [int(row[0][0]) for row in decoded] == list(labels[:4])
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: kr.preprocess_input(IMAGES, mode="caffe2"), r"`mode` must be one of \['caffe', 'torch', 'tf'\]"),
+        (lambda: kr.decode_predictions(np.zeros((2, 10))), r"`preds` must be a batch of 1000 imagenet scores.*\(2, 10\)"),
+        (lambda: kr.decode_predictions(np.zeros((2, 10)), top=0, dataset="cifar10"), r"`top` must be an integer in \[1, 10\]"),
+        (lambda: kr.decode_predictions(np.zeros((2, 10)), dataset="cifar100"), r"`dataset` must be one of \['imagenet', 'cifar10'\]"),
+        (lambda: kr.CifarResNet(3, include_preprocessing="yes"), r"`include_preprocessing` must be one of \[False, True, 'caffe'"),
+        (lambda: kr.CifarResNet(3, include_preprocessing=True), r"include_preprocessing=True uses the normalisation of registry weights"),
+        (lambda: kr.CentreCrop(224, crop_fraction=1.5), r"`crop_fraction` must be in \(0, 1\]"),
+    ],
+)
+def test_bad_arguments(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()

@@ -1,0 +1,101 @@
+"""PyTorch-layout weights (torchvision, timm, the CIFAR-10 checkpoints): .safetensors without
+PyTorch, .pth only as tensors (weights_only), and parity with torchvision itself."""
+
+import os
+
+import numpy as np
+import pytest
+from conftest import keras_resnet_cli, run_python
+
+import keras_resnet as kr
+from keras_resnet import registry
+
+torch = pytest.importorskip("torch")
+safetensors_numpy = pytest.importorskip("safetensors.numpy")
+RESNET20 = "pretrained/akamaster-cifar10/resnet20-12fca82f.th"
+
+
+@pytest.fixture
+def resnet20_safetensors(shared, tmp_path):
+    state = torch.load(shared / RESNET20, map_location="cpu", weights_only=True)["state_dict"]
+    path = tmp_path / "resnet20.safetensors"
+    safetensors_numpy.save_file({k: v.numpy() for k, v in state.items()}, path)
+    return path
+
+
+def test_safetensors_load_without_torch(resnet20_safetensors):
+    """The same checkpoint as .safetensors gives the shipped weights, in a process where
+    importing torch fails."""
+    out = run_python(f"""
+import sys
+sys.modules["torch"] = None  # any `import torch` now raises ImportError
+import numpy as np, keras_resnet as kr
+model = kr.CifarResNet(3, weights={str(resnet20_safetensors)!r})
+for a, b in zip(model.weights, kr.CifarResNet(3, weights="cifar10").weights, strict=True):
+    np.testing.assert_array_equal(a, b)
+print("loaded without torch")
+""")
+    assert "loaded without torch" in out
+
+
+def test_convert_command_reproduces_shipped_file(resnet20_safetensors, shared, tmp_path):
+    entry = next(e for e in registry.registry() if e["model"] == "cifar_resnet20")
+    for source in (resnet20_safetensors, shared / RESNET20):
+        result = keras_resnet_cli("convert", str(source), str(tmp_path / "out.h5"), "--model", "cifar_resnet20")
+        assert result.returncode == 0, result.stderr
+        assert f"sha256 {entry['file']['hash']}" in result.stdout
+
+
+class Payload:
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_pth_that_needs_full_unpickling_is_refused(tmp_path):
+    payload = Payload()
+    payload.marker = tmp_path / "code-ran"
+    torch.save({"state_dict": {"conv1.weight": torch.zeros(16, 3, 3, 3)}, "extra": payload}, tmp_path / "evil.pth")
+    with pytest.raises(ValueError, match=r"evil\.pth is not a tensors-only PyTorch checkpoint; it was refused"):
+        kr.CifarResNet(3, weights=str(tmp_path / "evil.pth"))
+    assert not payload.marker.exists()
+
+
+def test_truncated_and_foreign_files(resnet20_safetensors, shared, tmp_path):
+    data = (shared / RESNET20).read_bytes()
+    (tmp_path / "cut.th").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="cut.th is not a tensors-only PyTorch checkpoint"):
+        kr.CifarResNet(3, weights=str(tmp_path / "cut.th"))
+    (tmp_path / "cut.safetensors").write_bytes(resnet20_safetensors.read_bytes()[:5000])
+    with pytest.raises(ValueError, match="cut.safetensors is not a readable .safetensors file"):
+        kr.CifarResNet(3, weights=str(tmp_path / "cut.safetensors"))
+    with pytest.raises(ValueError, match=r"State-dict key 'conv1.weight_orig' is not of the torchvision ResNet layout"):
+        safetensors_numpy.save_file({"conv1.weight_orig": np.zeros(3, "float32")}, tmp_path / "other.safetensors")
+        kr.CifarResNet(3, weights=str(tmp_path / "other.safetensors"))
+
+
+@pytest.mark.torchvision
+@pytest.mark.parametrize("depth", [18, 34, 50])
+def test_torchvision_parity(depth, tmp_path):
+    """Random torchvision weights (and BN statistics), as .pth and .safetensors, give
+    torchvision's logits in our v1.5 model. Needs torchvision: run by hand (README)."""
+    torchvision = pytest.importorskip("torchvision")
+    torch.manual_seed(depth)
+    reference = getattr(torchvision.models, f"resnet{depth}")(weights=None).eval()
+    with torch.no_grad():
+        for module in reference.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.normal_(0, 0.1)
+                module.running_var.uniform_(0.5, 2)
+                module.weight.uniform_(0.5, 1.5)
+                module.bias.normal_(0, 0.1)
+    x = np.random.default_rng(0).normal(size=(2, 96, 96, 3)).astype("float32")
+    with torch.no_grad():
+        expected = reference(torch.from_numpy(x.transpose(0, 3, 1, 2))).numpy()
+    state = reference.state_dict()
+    torch.save(state, tmp_path / "w.pth")
+    safetensors_numpy.save_file({k: v.numpy() for k, v in state.items()}, tmp_path / "w.safetensors")
+    for name in ("w.pth", "w.safetensors"):
+        ours = getattr(kr, f"ResNet{depth}")(
+            weights=str(tmp_path / name), variant="v1.5", input_shape=(96, 96, 3), classifier_activation=None
+        )
+        np.testing.assert_allclose(ours.predict(x, verbose=0), expected, rtol=0, atol=1e-4)
