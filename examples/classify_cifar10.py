@@ -10,6 +10,7 @@ import argparse
 import numpy as np
 
 import keras_resnet as kr
+from keras_resnet.architectures import PAPER_CIFAR10
 from keras_resnet.data import load_cifar10
 from keras_resnet.registry import registry
 
@@ -29,7 +30,7 @@ def main() -> None:
         error = 100 * np.mean(model.predict(images, batch_size=256, verbose=0).argmax(1) != labels)
         accuracy = published[f"cifar_resnet{6 * n + 2}"]
         print(f"{'ResNet-' + str(6 * n + 2):<12}{error:>9.2f}{accuracy['top1_error_percent']:>13.2f}"
-              f"{accuracy['paper_top1_error_percent']:>9.2f}")
+              f"{PAPER_CIFAR10[n]['error']:>9.2f}")
 
 
 if __name__ == "__main__":

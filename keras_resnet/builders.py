@@ -13,7 +13,7 @@ from keras import layers
 from keras_resnet import pretrained, registry
 from keras_resnet.architectures import IMAGENET, SHORTCUTS, VARIANTS, Architecture, cifar
 from keras_resnet.blocks import block, conv_bn
-from keras_resnet.preprocessing import MODES, CentreCrop, ImageNormalization
+from keras_resnet.preprocessing import CROP_FRACTION, MODES, CentreCrop, ImageNormalization
 from keras_resnet.validation import check_choice, check_classes, check_input_shape
 
 POOLINGS = (None, "avg", "max")
@@ -71,7 +71,7 @@ def build_resnet(
 
     x = inputs
     if crop:
-        x = CentreCrop(arch.default_size, preprocessing.get("crop_fraction", 0.875), name="preprocessing_crop")(x)
+        x = CentreCrop(arch.default_size, preprocessing.get("crop_fraction", CROP_FRACTION), name="preprocessing_crop")(x)
     if preprocessing is not None:
         x = ImageNormalization(preprocessing["mode"], name="preprocessing_normalization")(x)
     x = _stem(x, arch)

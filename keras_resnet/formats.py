@@ -172,4 +172,4 @@ def read_torch_checkpoint(path: str | os.PathLike) -> dict[str, np.ndarray]:
     state = obj.get("state_dict", obj) if isinstance(obj, dict) else obj
     if not isinstance(state, Mapping):
         raise ValueError(f"{path} holds no state dict (found {type(state).__name__}).")
-    return {k: v.float().numpy() for k, v in state.items() if isinstance(v, torch.Tensor) and v.is_floating_point()}
+    return {k: v.float().numpy() for k, v in state.items() if isinstance(v, torch.Tensor)}

@@ -23,6 +23,7 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 CLASS_NAMES = ("imagenet", "cifar10")
+CROP_FRACTION = 0.875  # 224 of 256: the paper's and torchvision's evaluation crop
 
 
 def _normalise(x, mode: str, xp, const):
@@ -72,7 +73,7 @@ class CentreCrop(keras.layers.Layer):
     `crop_fraction` x the shorter side, resized to `size` x `size`; the same region as
     torchvision's Resize(size / crop_fraction) + CenterCrop(size)."""
 
-    def __init__(self, size: int = 224, crop_fraction: float = 0.875, interpolation: str = "bilinear", **kwargs):
+    def __init__(self, size: int = 224, crop_fraction: float = CROP_FRACTION, interpolation: str = "bilinear", **kwargs):
         super().__init__(**kwargs)
         if not 0 < crop_fraction <= 1:
             raise ValueError(f"`crop_fraction` must be in (0, 1]; received crop_fraction={crop_fraction!r}.")

@@ -13,12 +13,16 @@ from keras_resnet import formats
 SIZE = 64  # any size >= 32 builds both; small keeps the test fast
 
 
+def keras_applications(depth: int, include_top: bool) -> keras.Model:
+    return getattr(keras.applications, f"ResNet{depth}")(
+        weights=None, include_top=include_top, input_shape=(SIZE, SIZE, 3), classifier_activation=None
+    )
+
+
 def random_keras_applications(depth: int, include_top: bool, seed: int) -> keras.Model:
     """keras.applications model with random weights, BN statistics and conv biases."""
     rng = np.random.default_rng(seed)
-    model = getattr(keras.applications, f"ResNet{depth}")(
-        weights=None, include_top=include_top, input_shape=(SIZE, SIZE, 3), classifier_activation=None
-    )
+    model = keras_applications(depth, include_top)
     for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
             c = layer.gamma.shape[0]
@@ -48,9 +52,7 @@ def test_published_layout_gives_keras_applications_outputs(tmp_path, depth, incl
     theirs = random_keras_applications(depth, include_top, seed=depth)
     write_keras2_weights(theirs, tmp_path / "keras2.h5")
     # the file is what keras.applications itself loads
-    check = getattr(keras.applications, f"ResNet{depth}")(
-        weights=None, include_top=include_top, input_shape=(SIZE, SIZE, 3), classifier_activation=None
-    )
+    check = keras_applications(depth, include_top)
     check.load_weights(tmp_path / "keras2.h5")
     x = np.random.default_rng(0).uniform(-1, 1, (2, SIZE, SIZE, 3)).astype("float32")
     expected = theirs.predict(x, verbose=0)
