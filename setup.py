@@ -25,6 +25,7 @@ setup(
         "tensorflow": ["tensorflow>=2.16"],
         "tensorflow-cpu": ["tensorflow-cpu>=2.16"],
         "torch": ["torch>=2.1"],
+        "train": ["matplotlib"],  # curves.png of training runs
         "test": ["pytest", "hypothesis"],
     },
     entry_points={"console_scripts": ["keras-resnet=keras_resnet.cli:main"]},

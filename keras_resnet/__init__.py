@@ -21,7 +21,8 @@ from keras_resnet.features import feature_extractor, pyramid_outputs
 from keras_resnet.finetune import freeze_batchnorm
 from keras_resnet.flops import count_flops, count_trainable_params
 from keras_resnet.layers import ZeroPadShortcut
-from keras_resnet.preprocessing import CentreCrop, ImageNormalization, decode_predictions, preprocess_input
+from keras_resnet.preprocessing import CentreCrop, ImageNormalization, PixelMean, decode_predictions, preprocess_input
+from keras_resnet.training import ErrorRate
 
 __version__ = "0.1.0"
 
@@ -31,7 +32,9 @@ __all__ = [
     "CentreCrop",
     "CifarPlainNet",
     "CifarResNet",
+    "ErrorRate",
     "ImageNormalization",
+    "PixelMean",
     "PlainNet18",
     "PlainNet34",
     "PlainNet50",

@@ -3,7 +3,6 @@ PlainNet18-152, CifarResNet(n), CifarPlainNet(n), with the keras.applications si
 
 from __future__ import annotations
 
-import re
 import sys
 from typing import Callable
 
@@ -33,7 +32,7 @@ def build_resnet(
     classes: int | None = None,
     classifier_activation: str | Callable | None = "softmax",
     name: str | None = None,
-    include_preprocessing: bool | str = False,
+    include_preprocessing: bool | str | layers.Layer = False,
 ) -> keras.Model:
     """Build any network of the paper from its architecture row.
 
@@ -41,7 +40,8 @@ def build_resnet(
     Plain nets have no shortcut, so they accept only `shortcut=None`.
     `include_preprocessing`: True bakes the pretrained weights' input normalisation (and, for
     ImageNet nets, a centre crop to the default size from images of any size) into the model,
-    so it takes raw RGB 0-255 images; a mode ("caffe", "torch", "tf") chooses it by hand.
+    so it takes raw RGB 0-255 images; a mode ("caffe", "torch", "tf") chooses it by hand;
+    a layer (e.g. `PixelMean`, the paper's training normalisation) is applied as given.
     """
     model_id = registry.model_id(arch, residual)
     if residual:
@@ -55,7 +55,8 @@ def build_resnet(
     if input_shape is None and input_tensor is not None:
         input_shape = tuple(input_tensor.shape[1:])
     weights_source = registry.resolve(weights, model_id, variant=variant, shortcut=shortcut, kind=arch.kind)
-    preprocessing = _preprocessing(include_preprocessing, weights_source)
+    custom = include_preprocessing if isinstance(include_preprocessing, layers.Layer) else None
+    preprocessing = None if custom else _preprocessing(include_preprocessing, weights_source)
     crop = preprocessing is not None and arch.stem == "imagenet"  # raw images of any size
     input_shape = check_input_shape(input_shape, arch.default_size, include_top and not crop)
     network_shape = (arch.default_size, arch.default_size, input_shape[2]) if crop else input_shape
@@ -69,7 +70,7 @@ def build_resnet(
     else:
         inputs = layers.Input(tensor=input_tensor, shape=input_shape)
 
-    x = inputs
+    x = inputs if custom is None else custom(inputs)
     if crop:
         x = CentreCrop(arch.default_size, preprocessing.get("crop_fraction", CROP_FRACTION), name="preprocessing_crop")(x)
     if preprocessing is not None:
@@ -90,7 +91,9 @@ def build_resnet(
 
     if include_top:
         x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        x = layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
+        # Under a mixed-precision policy the classifier (and its softmax) stays float32.
+        head_dtype = "float32" if keras.config.dtype_policy().name.startswith("mixed") else None
+        x = layers.Dense(classes, activation=classifier_activation, name="predictions", dtype=head_dtype)(x)
     elif pooling == "avg":
         x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
     elif pooling == "max":
@@ -106,25 +109,15 @@ def build_resnet(
 
 def build_by_id(model: str, **kwargs) -> keras.Model:
     """Build from a registry id: resnet50, plainnet34, cifar_resnet20, cifar_plainnet56, ..."""
-    m = re.fullmatch(r"(cifar_)?(resnet|plainnet)(\d+)", model)
-    depth = int(m[3]) if m else 0
-    if m and m[1] and depth % 6 == 2 and depth >= 8:
-        arch = cifar((depth - 2) // 6)
-    elif m and not m[1] and depth in IMAGENET:
-        arch = IMAGENET[depth]
-    else:
-        raise ValueError(
-            f"`model` must be resnet|plainnet{{{','.join(map(str, IMAGENET))}}} or "
-            f"cifar_resnet|cifar_plainnet{{6n+2}}; received model={model!r}."
-        )
-    return build_resnet(arch, residual=m[2] == "resnet", **kwargs)
+    arch, residual = registry.parse_model_id(model)
+    return build_resnet(arch, residual=residual, **kwargs)
 
 
 def _preprocessing(include_preprocessing: bool | str, weights_source) -> dict | None:
     """{mode, crop_fraction} to bake in: the registry weights' own for True, or a named mode."""
     if not isinstance(include_preprocessing, bool) and include_preprocessing not in MODES:
         raise ValueError(
-            f"`include_preprocessing` must be one of {[False, True, *MODES]}; "
+            f"`include_preprocessing` must be one of {[False, True, *MODES]} or a keras Layer; "
             f"received include_preprocessing={include_preprocessing!r}."
         )
     if include_preprocessing is False:

@@ -1,4 +1,5 @@
-"""`keras-resnet` command line. `table` prints the paper's Table 1 from the built models."""
+"""`keras-resnet` command line: `table` (the paper's Table 1 from the built models),
+`convert` (published weights), `train`, `evaluate` and `predict`."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import sys
 from collections.abc import Sequence
 
 from keras_resnet.architectures import IMAGENET, PAPER_CIFAR10, PAPER_GFLOPS, VARIANTS, cifar
+from keras_resnet.distribute import STRATEGIES
+from keras_resnet.train import DATASETS, SCHEDULES, TrainConfig
 
 
 def table(variant: str, plain: bool, cifar_n: Sequence[int]) -> list[dict]:
@@ -50,6 +53,42 @@ def _format(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def add_training_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of a training run (all of `TrainConfig` but model and dataset)."""
+    default = TrainConfig()
+    parser.add_argument("--data-dir", default=None,
+                        help="CIFAR-10 python batches (default: download via keras.datasets); "
+                             "ImageNet: a folder with train/ and val/ class sub-folders")
+    parser.add_argument("--output", default=None, help="run directory (default: runs/MODEL); re-running resumes")
+    parser.add_argument("--epochs", type=int, default=None, help="default: the paper's 64k (CIFAR) / 600k iterations")
+    parser.add_argument("--batch-size", type=int, default=None, help="global batch (default: 128 CIFAR, 256 ImageNet)")
+    parser.add_argument("--learning-rate", type=float, default=None,
+                        help="default: 0.1 x batch / paper batch (linear scaling)")
+    parser.add_argument("--schedule", choices=SCHEDULES, default=None,
+                        help="cifar: /10 at 1/2 and 3/4 of the run; plateau: /10 when val error stalls "
+                             "(ImageNet default); step: /10 every --step-epochs")
+    parser.add_argument("--step-epochs", type=int, default=default.step_epochs)
+    parser.add_argument("--patience", type=int, default=default.patience, help="plateau: epochs without improvement")
+    parser.add_argument("--min-delta", type=float, default=default.min_delta, help="plateau: smallest improvement")
+    parser.add_argument("--min-lr", type=float, default=default.min_lr, help="plateau: lowest learning rate")
+    parser.add_argument("--warmup", action=argparse.BooleanOptionalAction, default=None,
+                        help="lr/10 until training error < 80%% (default: on for CIFAR nets of >= 110 layers)")
+    parser.add_argument("--validation-fraction", type=float, default=default.validation_fraction,
+                        help="CIFAR: held-out share of the training images (0.1 = 45k/5k; 0 = validate on test)")
+    parser.add_argument("--steps-per-epoch", type=int, default=None)
+    parser.add_argument("--no-augment", dest="augment", action="store_false", help="CIFAR: no pad/crop/flip")
+    parser.add_argument("--strategy", choices=STRATEGIES, default="default")
+    parser.add_argument("--mixed-precision", action="store_true", help="bfloat16 on CPU, float16 on GPU")
+    parser.add_argument("--seed", type=int, default=default.seed)
+    parser.add_argument("--no-plot", dest="plot", action="store_false", help="no curves.png")
+
+
+def config_from_args(args: argparse.Namespace, model: str, dataset: str) -> TrainConfig:
+    fields = {k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__}
+    return TrainConfig(**{**fields, "model": model, "dataset": dataset,
+                          "output": args.output or f"runs/{model}"})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="keras-resnet", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -66,7 +105,29 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="bottleneck stride placement (default: the source's, v1 keras.applications, v1.5 torch)")
     c.add_argument("--shortcut", default=None, help="shortcut option of the source (default: the paper's)")
     c.add_argument("--classes", type=int, default=None, help="default: the source classifier's")
+    tr = commands.add_parser("train", help="train a model as in the paper (resumes a killed run)")
+    tr.add_argument("--model", required=True, help="e.g. cifar_resnet20, cifar_plainnet56, resnet50")
+    tr.add_argument("--dataset", choices=DATASETS, default="cifar10")
+    add_training_arguments(tr)
+    ev = commands.add_parser("evaluate", help="error of a trained model (.keras) on a dataset")
+    ev.add_argument("model_file")
+    ev.add_argument("--dataset", choices=DATASETS, default="cifar10")
+    ev.add_argument("--data-dir", default=None, help="as for train; ImageNet: the folder holding val/")
+    ev.add_argument("--method", choices=("centre", "ten-crop", "multiscale"), default="centre",
+                    help="ImageNet testing: centre crop, 10-crop, or fully-convolutional multi-scale")
+    ev.add_argument("--limit", type=int, default=None, help="only the first N images")
+    pr = commands.add_parser("predict", help="top classes of image files (JPEG/PNG) by a trained model")
+    pr.add_argument("model_file")
+    pr.add_argument("images", nargs="+")
+    pr.add_argument("--top", type=int, default=3)
     args = parser.parse_args(argv)
+    try:
+        return _run(args, parser)
+    except ValueError as e:  # bad input: a clear message, no traceback
+        parser.exit(2, f"keras-resnet {args.command}: error: {e}\n")
+
+
+def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.command == "convert":
         from keras_resnet.convert import convert_file
 
@@ -80,6 +141,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ImageNet models at 224x224 (variant {args.variant}); GMACs = 10^9 multiply-adds; "
               "paper = Table 1 GMACs (ImageNet) or Table 6 params (CIFAR-10).")
         print(_format(table(args.variant, args.plain, args.cifar)))
+    elif args.command == "train":
+        from keras_resnet.train import train
+
+        _, results = train(config_from_args(args, args.model, args.dataset))
+        print(f"test error {100 * results['test_error']:.2f}%  ({results['iterations']} iterations)")
+    elif args.command == "evaluate":
+        from keras_resnet.predict import evaluate
+
+        result = evaluate(args.model_file, args.dataset, args.data_dir, args.method, args.limit)
+        print("  ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in result.items()))
+    elif args.command == "predict":
+        from keras_resnet.predict import predict_files
+
+        for path, top in zip(args.images, predict_files(args.model_file, args.images, args.top)):
+            print(path + "  " + "  ".join(f"{name} {score:.3f}" for name, score in top))
     return 0
 
 

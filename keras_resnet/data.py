@@ -1,9 +1,12 @@
-"""CIFAR-10 in the official "python version" layout (also any subset of it with fewer rows)."""
+"""CIFAR-10 for training as in Section 4.2: the official python batches (or any subset of
+them), the 45k/5k train/validation split, and `tf.data` pipelines with the paper's
+augmentation (4-pixel zero pad, random 32x32 crop, horizontal flip)."""
 
 from __future__ import annotations
 
 import os
 import pickle
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +15,8 @@ CIFAR10_CLASSES = (
     "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
 )
 _SPLITS = {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]}
+VALIDATION_FRACTION = 0.1  # the paper's 45k/5k split of the 50k training images
+PAD = 4
 
 
 def load_cifar10(directory: str | os.PathLike, split: str = "test") -> tuple[np.ndarray, np.ndarray]:
@@ -19,9 +24,7 @@ def load_cifar10(directory: str | os.PathLike, split: str = "test") -> tuple[np.
     if split not in _SPLITS:
         raise ValueError(f"`split` must be one of {list(_SPLITS)}; received split={split!r}.")
     directory = Path(directory)
-    missing = [name for name in _SPLITS[split] if not (directory / name).is_file()]
-    if missing:
-        raise ValueError(f"{directory} is not a CIFAR-10 python-batches directory: missing {missing}.")
+    check_cifar10_dir(directory, (split,))
     images, labels = [], []
     for name in _SPLITS[split]:
         with open(directory / name, "rb") as f:
@@ -29,3 +32,89 @@ def load_cifar10(directory: str | os.PathLike, split: str = "test") -> tuple[np.
         images.append(np.asarray(batch[b"data"], np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
         labels.append(np.asarray(batch[b"labels"], np.int64))
     return np.concatenate(images), np.concatenate(labels)
+
+
+def check_cifar10_dir(directory: str | os.PathLike, splits: tuple[str, ...] = tuple(_SPLITS)) -> None:
+    """Raise a ValueError naming the missing files unless `directory` holds the splits' batches."""
+    directory = Path(directory)
+    missing = [name for split in splits for name in _SPLITS[split] if not (directory / name).is_file()]
+    if missing:
+        raise ValueError(
+            f"`data_dir` {str(directory)!r} is not a CIFAR-10 python-batches directory "
+            f"(cifar-10-batches-py): missing {missing}."
+        )
+
+
+@dataclass(frozen=True)
+class Cifar10:
+    """Images uint8 RGB and int64 labels of the three splits used in training."""
+
+    train: tuple[np.ndarray, np.ndarray]
+    validation: tuple[np.ndarray, np.ndarray]
+    test: tuple[np.ndarray, np.ndarray]
+
+
+def cifar10(directory: str | os.PathLike | None = None, validation_fraction: float = VALIDATION_FRACTION) -> Cifar10:
+    """The train/validation/test splits. `directory=None` downloads through `keras.datasets`.
+
+    Validation is the last `validation_fraction` of the training images (official order):
+    5,000 of 50,000, the paper's 45k/5k split; 0 trains on all of them.
+    """
+    if not 0 <= validation_fraction < 1:
+        raise ValueError(f"`validation_fraction` must be in [0, 1); received {validation_fraction!r}.")
+    if directory is None:
+        import keras
+
+        (x, y), test = keras.datasets.cifar10.load_data()
+        y, test = y.reshape(-1).astype(np.int64), (test[0], test[1].reshape(-1).astype(np.int64))
+    else:
+        (x, y), test = load_cifar10(directory, "train"), load_cifar10(directory, "test")
+    keep = len(x) - round(len(x) * validation_fraction)
+    return Cifar10(train=(x[:keep], y[:keep]), validation=(x[keep:], y[keep:]), test=test)
+
+
+def pixel_mean(images: np.ndarray) -> np.ndarray:
+    """The per-pixel mean image (H x W x C, float32, 0-255) that the paper subtracts."""
+    return np.mean(images, axis=0, dtype=np.float64).astype(np.float32)
+
+
+def shuffled_epochs(size: int, seed: int = 0):
+    """An endless `tf.data.Dataset` of indices: a new permutation of range(size) per epoch,
+    a pure function of (seed, epoch). Stateless on purpose: `shuffle(reshuffle_each_iteration=True)`
+    depends on how many iterators were made, which differs under `tf.distribute` strategies,
+    so replicas and workers would not see the batches a single device sees."""
+    import tensorflow as tf
+
+    seed = tf.constant(seed, tf.int64)
+    return tf.data.Dataset.counter().map(
+        lambda epoch: tf.random.experimental.stateless_shuffle(tf.range(size, dtype=tf.int64), tf.stack([seed, epoch]))
+    ).unbatch()
+
+
+def pipeline(images: np.ndarray, labels: np.ndarray, batch_size: int, *, training: bool, augment: bool = True, seed: int = 0):
+    """A `tf.data.Dataset` of (float32 0-255 images, int64 labels) batches. For training it is endless,
+    reshuffled every epoch, and (with `augment`) each image is padded by 4 zero pixels,
+    randomly cropped back to 32x32 and flipped. Mean subtraction is the model's first layer,
+    so saved models take raw images."""
+    import keras
+    import tensorflow as tf
+
+    # float32 batches: collective ops (MultiWorkerMirroredStrategy) cannot reduce uint8.
+    as_float = lambda x, y: (tf.cast(x, tf.float32), y)  # noqa: E731
+    if not training:
+        return tf.data.Dataset.from_tensor_slices((images, labels)).batch(batch_size).map(as_float).prefetch(
+            tf.data.AUTOTUNE)
+    images_t, labels_t = tf.constant(images), tf.constant(labels)
+    ds = shuffled_epochs(len(images), seed).map(lambda i: (tf.gather(images_t, i), tf.gather(labels_t, i)))
+    if augment:
+        size = images.shape[1:]
+        # keras.layers.RandomCrop draws one offset per batch, so the crop is per image here.
+        ds = ds.map(
+            lambda x, y: (tf.image.random_crop(tf.pad(x, [[PAD, PAD], [PAD, PAD], [0, 0]]), size), y),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+    ds = ds.batch(batch_size, drop_remainder=True).map(as_float)
+    if augment:
+        flip = keras.layers.RandomFlip("horizontal", seed=seed)
+        ds = ds.map(lambda x, y: (flip(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)

@@ -99,6 +99,38 @@ class CentreCrop(keras.layers.Layer):
                 "interpolation": self.interpolation}
 
 
+@keras.saving.register_keras_serializable(package="keras_resnet")
+class PixelMean(keras.layers.Layer):
+    """The paper's training normalisation: subtract the per-pixel mean image of the training
+    set, then scale 0-255 to unit range. The mean is a weight (saved with the model, not in
+    its config); images of another size (multi-scale testing) get it resized to theirs."""
+
+    def __init__(self, mean_shape: tuple[int, int, int], mean: np.ndarray | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.mean_shape = tuple(int(d) for d in mean_shape)
+        self._initial_mean = None if mean is None else np.asarray(mean, np.float32).reshape(self.mean_shape)
+
+    def build(self, input_shape):
+        initializer = "zeros" if self._initial_mean is None else keras.initializers.Constant(self._initial_mean)
+        self.mean = self.add_weight(shape=self.mean_shape, initializer=initializer, trainable=False, name="mean")
+
+    def call(self, images):
+        images = keras.ops.cast(images, self.compute_dtype)
+        mean = keras.ops.cast(self.mean, self.compute_dtype)
+        size = tuple(images.shape[1:3])
+        if size != self.mean_shape[:2]:
+            if None in size:
+                size = tuple(keras.ops.shape(images)[1:3])
+            mean = keras.ops.image.resize(mean[None], size, interpolation="bilinear")[0]
+        return (images - mean) / 255.0
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "mean_shape": self.mean_shape}
+
+
 @cache
 def class_names(dataset: str = "imagenet") -> tuple[tuple[str, str], ...]:
     """(class id, name) per output index: ImageNet WordNet ids from the bundled class index

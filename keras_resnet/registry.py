@@ -5,16 +5,31 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from functools import cache
 from pathlib import Path
 
-from keras_resnet.architectures import Architecture
+from keras_resnet.architectures import IMAGENET, Architecture, cifar
 
 
 def model_id(arch: Architecture, residual: bool) -> str:
     """Registry key of an architecture: resnet50, plainnet34, cifar_resnet20, ..."""
     family = "resnet" if residual else "plainnet"
     return f"{'cifar_' if arch.stem == 'cifar' else ''}{family}{arch.depth}"
+
+
+def parse_model_id(model: str) -> tuple[Architecture, bool]:
+    """(architecture, residual) of a model id; the inverse of `model_id`."""
+    m = re.fullmatch(r"(cifar_)?(resnet|plainnet)(\d+)", model) if isinstance(model, str) else None
+    depth = int(m[3]) if m else 0
+    if m and m[1] and depth % 6 == 2 and depth >= 8:
+        return cifar((depth - 2) // 6), m[2] == "resnet"
+    if m and not m[1] and depth in IMAGENET:
+        return IMAGENET[depth], m[2] == "resnet"
+    raise ValueError(
+        f"`model` must be resnet|plainnet{{{','.join(map(str, IMAGENET))}}} or "
+        f"cifar_resnet|cifar_plainnet{{6n+2}}; received model={model!r}."
+    )
 
 
 def weights_dir() -> Path:

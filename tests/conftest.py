@@ -44,3 +44,21 @@ def keras_resnet_cli(*args) -> subprocess.CompletedProcess:
     exe = shutil.which("keras-resnet") or str(Path(sys.executable).parent / "keras-resnet")
     return subprocess.run([exe, *args], capture_output=True, text=True, timeout=600,
                           env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+
+
+@pytest.fixture(scope="session")
+def image_folder(cifar_test, tmp_path_factory):
+    """A tiny ImageNet-style tree of real CIFAR images upscaled to 300x400 (JPEG and PNG)."""
+    import numpy as np
+    import tensorflow as tf
+
+    root = tmp_path_factory.mktemp("folders")
+    images, labels = cifar_test
+    for split, start in (("train", 0), ("val", 100)):
+        for label, name in ((3, "cat"), (8, "ship")):
+            (root / split / name).mkdir(parents=True)
+            for k, i in enumerate(np.flatnonzero(labels == label)[start // 10:start // 10 + 3]):
+                big = tf.cast(tf.image.resize(images[i], (300, 400)), tf.uint8)
+                encoded = tf.io.encode_png(big) if k % 2 else tf.io.encode_jpeg(big)
+                (root / split / name / f"{i}.{'png' if k % 2 else 'jpg'}").write_bytes(encoded.numpy())
+    return root

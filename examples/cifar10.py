@@ -1,0 +1,36 @@
+"""Train and test a CIFAR-10 net of the paper (Section 4.2) with its recipe.
+
+With the defaults (full CIFAR-10 downloaded through keras.datasets, batch 128, lr 0.1 divided
+by 10 at 32k and 48k iterations, stop at 64k, 45k/5k split) this is the paper's run; e.g.
+
+    python examples/cifar10.py --depth 110                  # ResNet-110, with the lr 0.01 warm-up
+    python examples/cifar10.py --depth 56 --plain           # plain-56
+    python examples/cifar10.py --data-dir ../shared/data/cifar-10-batches-py --depth 20 --epochs 5
+
+`--epochs` shortens the run and keeps the schedule's shape (milestones at 1/2 and 3/4).
+Re-running the same command resumes a killed run. Options: `keras-resnet train --help`.
+"""
+
+import argparse
+
+from keras_resnet.cli import add_training_arguments, config_from_args
+from keras_resnet.train import train
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--depth", type=int, default=20, help="6n+2: 20, 32, 44, 56, 110, 1202, ...")
+    parser.add_argument("--plain", action="store_true", help="the plain twin (no shortcuts)")
+    add_training_arguments(parser)
+    args = parser.parse_args()
+    model = f"cifar_{'plainnet' if args.plain else 'resnet'}{args.depth}"
+    try:
+        _, results = train(config_from_args(args, model, "cifar10"))
+    except ValueError as e:
+        parser.error(str(e))
+    print(f"{model}: test error {100 * results['test_error']:.2f}% after {results['iterations']} iterations "
+          f"({results['epochs']} epochs); run files in {args.output or 'runs/' + model}")
+
+
+if __name__ == "__main__":
+    main()

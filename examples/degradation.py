@@ -1,0 +1,54 @@
+"""The degradation experiment of the paper's Figure 6: plain nets get worse with depth,
+residual nets better. Trains plain-20/56 and ResNet-20/56 with the same recipe on all the
+training images (test error tracked per epoch, as the figure plots it), then draws
+`figure6.png` (dashed: training error, bold: test error) and `table.md` in `--output`.
+
+    python examples/degradation.py --data-dir ../shared/data/cifar-10-batches-py --epochs 8
+
+Each net is its own resumable run in `--output/<model>`: re-running continues where it stopped.
+"""
+
+import argparse
+from pathlib import Path
+
+from keras_resnet.callbacks import read_log
+from keras_resnet.plots import plot_error_curves
+from keras_resnet.train import TrainConfig, train
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", default=None, help="CIFAR-10 python batches (default: download)")
+    parser.add_argument("--depths", type=int, nargs="+", default=[20, 56])
+    parser.add_argument("--epochs", type=int, default=None, help="default: the paper's 64k iterations")
+    parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--output", default="runs/degradation")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    output = Path(args.output)
+    finals = {}
+    for family in ("plainnet", "resnet"):
+        for depth in args.depths:
+            model = f"cifar_{family}{depth}"
+            _, results = train(TrainConfig(
+                model=model, dataset="cifar10", data_dir=args.data_dir, output=str(output / model),
+                epochs=args.epochs, batch_size=args.batch_size, validation_fraction=0.0, seed=args.seed,
+            ))
+            finals[model] = (read_log(output / model / "log.csv"), results)
+    lines = ["| net | final training error | test error | best test error (epoch) |", "|---|---|---|---|"]
+    for model, (rows, results) in finals.items():
+        best = min(rows, key=lambda r: r["val_error"])
+        lines.append(f"| {model} | {100 * rows[-1]['error']:.2f}% | {100 * results['test_error']:.2f}% | "
+                     f"{100 * best['val_error']:.2f}% ({int(best['epoch']) + 1}) |")
+    (output / "table.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    panels = {
+        f"CIFAR-10, {title} nets": {f"{title}-{d}": finals[f"cifar_{family}{d}"][0] for d in args.depths}
+        for family, title in (("plainnet", "plain"), ("resnet", "ResNet"))
+    }
+    plot_error_curves(panels, output / "figure6.png", val_label="test")
+    print(f"figure6.png and table.md in {output}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,161 @@
+"""What a training run writes, such that a kill at any point (SIGKILL included) loses no
+finished epoch and leaves no half-written file: every file is written under a temporary name
+and renamed into place. Order in `fit`'s callback list: `RunLog`, `BestModel`, `Backup`, so
+an epoch's log row exists before the backup that lets the run skip that epoch."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import keras
+
+LOG_FIELDS = ("epoch", "learning_rate", "loss", "error", "val_loss", "val_error", "images_per_second", "seconds")
+
+
+def atomic_path(path: Path) -> Path:
+    """A temporary sibling of `path` with the same suffixes (Keras picks formats by them)."""
+    return path.with_name(f".tmp-{os.getpid()}-{path.name}")
+
+
+def commit(tmp: Path, path: Path) -> None:
+    """Make `tmp`'s content durable, then put it at `path` in one step."""
+    with open(tmp, "rb+") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def remove_temporaries(directory: Path) -> int:
+    """Delete what a killed run left half-written in `directory` (and its backup/)."""
+    stale = [*Path(directory).glob(".tmp-*"), *Path(directory).glob("backup/.tmp-*")]
+    for path in stale:
+        path.unlink()
+    return len(stale)
+
+
+def read_log(path: str | os.PathLike) -> list[dict]:
+    """The rows of a run's `log.csv`, numbers as floats (missing values as NaN)."""
+    if not Path(path).is_file():
+        return []
+    with open(path, newline="") as f:
+        return [{k: float(v) if v not in ("", None) else math.nan for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def _write_log(path: Path, rows: list[dict]) -> None:
+    tmp = atomic_path(path)
+    with open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, LOG_FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    commit(tmp, path)
+
+
+class RunLog(keras.callbacks.Callback):
+    """`log.csv`, one row per finished epoch: the learning rate of its last step, training
+    loss and error, validation loss and error, training images/s; then `curves.png`.
+
+    A resumed run first drops rows of epochs it is about to redo, so every finished epoch
+    appears exactly once."""
+
+    def __init__(self, output: str | os.PathLike, global_batch_size: int, plot: bool = True):
+        super().__init__()
+        self.path = Path(output) / "log.csv"
+        self.curves = Path(output) / "curves.png"
+        self.global_batch_size = global_batch_size
+        self.plot = plot
+        self._rows: list[dict] | None = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self._rows is None:  # first epoch of this process: the resume point
+            self._rows = [row for row in read_log(self.path) if row["epoch"] < epoch]
+            _write_log(self.path, self._rows)
+        self._start, self._end, self._steps = time.perf_counter(), None, 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._steps += 1
+        self._end = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        seconds = (self._end or time.perf_counter()) - self._start
+        row = {
+            "epoch": epoch,
+            "learning_rate": float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)),
+            **{k: float(logs[k]) for k in LOG_FIELDS if k in logs},
+            "images_per_second": self._steps * self.global_batch_size / seconds if seconds > 0 else math.nan,
+            "seconds": seconds,
+        }
+        self._rows.append(row)
+        _write_log(self.path, self._rows)
+        if self.plot:
+            from keras_resnet.plots import plot_error_curves
+
+            plot_error_curves({self.model.name: {"": self._rows}}, self.curves)
+
+
+class BestModel(keras.callbacks.Callback):
+    """`best.keras`: the model of the lowest `monitor` so far; the best value survives a
+    resume because it is read back from the run's log."""
+
+    def __init__(self, output: str | os.PathLike, monitor: str = "val_error"):
+        super().__init__()
+        self.path = Path(output) / "best.keras"
+        self.log = Path(output) / "log.csv"
+        self.monitor = monitor
+        self.best = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.best is None:
+            earlier = [row[self.monitor] for row in read_log(self.log) if row["epoch"] < epoch]
+            self.best = min((v for v in earlier if not math.isnan(v)), default=math.inf)
+        value = (logs or {}).get(self.monitor)
+        if value is not None and float(value) < self.best:
+            self.best = float(value)
+            save_model(self.model, self.path)
+
+
+def save_model(model: keras.Model, path: str | os.PathLike) -> None:
+    """`model.save`, atomically: the file at `path` is always a complete model."""
+    path = Path(path)
+    tmp = atomic_path(path)
+    model.save(tmp)
+    commit(tmp, path)
+
+
+class Backup(keras.callbacks.BackupAndRestore):
+    """`keras.callbacks.BackupAndRestore` (epoch frequency), made atomic: each epoch's weights
+    (with the optimizer state, iterations and learning rate) go to their own file, then one
+    rename of the metadata switches to it. Keras' own writes the weights in place and the
+    epoch after, so a kill in between resumes from a wrong or corrupt state. Kept after
+    training by default, so re-running a finished command does nothing."""
+
+    def __init__(self, backup_dir: str | os.PathLike, delete_checkpoint: bool = False):
+        super().__init__(str(backup_dir), save_freq="epoch", delete_checkpoint=delete_checkpoint)
+        self.metadata = Path(backup_dir) / "training_metadata.json"
+
+    def _save_model(self):
+        directory = self.metadata.parent
+        directory.mkdir(parents=True, exist_ok=True)
+        weights = directory / f"epoch-{self._current_epoch}.weights.h5"
+        tmp = atomic_path(weights)
+        self.model.save_weights(tmp)
+        commit(tmp, weights)
+        tmp = atomic_path(self.metadata)
+        tmp.write_text(json.dumps({"epoch": self._current_epoch, "weights": weights.name}))
+        commit(tmp, self.metadata)
+        for old in directory.glob("epoch-*.weights.h5"):
+            if old != weights:
+                old.unlink()
+
+    def _load_model(self):
+        if not self.metadata.is_file():
+            return
+        state = json.loads(self.metadata.read_text())
+        if self.model.optimizer is not None and not self.model.optimizer.built:
+            self.model.optimizer.build(self.model.trainable_variables)
+        self.model.load_weights(self.metadata.parent / state["weights"])
+        self.model._initial_epoch = state["epoch"]  # how Keras' BackupAndRestore tells `fit`

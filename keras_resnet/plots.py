@@ -1,0 +1,43 @@
+"""Error curves in the style of the paper's Figures 4 and 6: dashed training error, bold
+validation/test error, one colour per network, one panel per group of networks.
+Needs matplotlib (`pip install keras-resnet[train]`)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def plot_error_curves(
+    panels: dict[str, dict[str, list[dict]]], path: str | os.PathLike, val_label: str = "validation"
+) -> bool:
+    """Draw `panels` (title -> {label -> log rows, see `callbacks.read_log`}) side by side to
+    a PNG at `path`, atomically. Returns False, drawing nothing, without matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    from keras_resnet.callbacks import atomic_path, commit
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4), dpi=120, squeeze=False)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, (title, runs) in zip(axes[0], panels.items()):
+        for (label, rows), colour in zip(runs.items(), colours * 4):
+            epochs = [row["epoch"] + 1 for row in rows]
+            ax.plot(epochs, [100 * row["error"] for row in rows], "--", color=colour, linewidth=1,
+                    label=f"{label} train".strip())
+            ax.plot(epochs, [100 * row["val_error"] for row in rows], "-", color=colour, linewidth=2,
+                    label=f"{label} {val_label}".strip())
+        ax.set(xlabel="epochs", ylabel="error (%)", title=title)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    tmp = atomic_path(path)
+    fig.savefig(tmp, format="png")
+    plt.close(fig)
+    commit(tmp, path)
+    return True
