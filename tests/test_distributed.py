@@ -73,3 +73,22 @@ def test_multi_worker_two_processes_equal_one_device(shared, tmp_path, single_de
     assert all(np.array_equal(chief[k], worker1[k]) for k in chief.files)
     assert (tmp_path / "worker-1" / "log.csv").is_file()  # other workers keep their files apart
     _assert_same_run(tmp_path, tmp_path, single_device)
+
+
+def test_mixed_precision_keeps_the_classifier_in_float32(shared, tmp_path):
+    """bfloat16 on CPU (float16 on GPU) for the body, float32 softmax; in its own process
+    because the dtype policy is global."""
+    from conftest import run_python
+
+    out = run_python(f"""
+import json, math
+from keras_resnet.train import TrainConfig, train
+model, results = train(TrainConfig(model="cifar_resnet8", data_dir={str(shared / "cifar-10-batches-py")!r},
+                       output={str(tmp_path)!r}, epochs=1, steps_per_epoch=2, batch_size=16, mixed_precision=True))
+print(json.dumps({{"conv": model.get_layer("conv1_conv").compute_dtype,
+                  "head": model.get_layer("predictions").compute_dtype,
+                  "output": str(model.output.dtype), "loss": results["test_loss"]}}))
+""")
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["conv"] == "bfloat16" and result["head"] == "float32" and result["output"] == "float32"
+    assert np.isfinite(result["loss"])
