@@ -60,8 +60,7 @@ def cifar10(directory: str | os.PathLike | None = None, validation_fraction: flo
     Validation is the last `validation_fraction` of the training images (official order):
     5,000 of 50,000, the paper's 45k/5k split; 0 trains on all of them.
     """
-    if not 0 <= validation_fraction < 1:
-        raise ValueError(f"`validation_fraction` must be in [0, 1); received {validation_fraction!r}.")
+    check_validation_fraction(validation_fraction)
     if directory is None:
         import keras
 
@@ -71,6 +70,13 @@ def cifar10(directory: str | os.PathLike | None = None, validation_fraction: flo
         (x, y), test = load_cifar10(directory, "train"), load_cifar10(directory, "test")
     keep = len(x) - round(len(x) * validation_fraction)
     return Cifar10(train=(x[:keep], y[:keep]), validation=(x[keep:], y[keep:]), test=test)
+
+
+def check_validation_fraction(validation_fraction: float) -> None:
+    if isinstance(validation_fraction, bool) or not isinstance(validation_fraction, (int, float)) or not (
+        0 <= validation_fraction < 1
+    ):
+        raise ValueError(f"`validation_fraction` must be in [0, 1); received validation_fraction={validation_fraction!r}.")
 
 
 def pixel_mean(images: np.ndarray) -> np.ndarray:

@@ -62,8 +62,9 @@ def check_config(config: TrainConfig) -> Recipe:
     if config.learning_rate is not None and not config.learning_rate > 0:
         raise ValueError(f"`learning_rate` must be positive; received learning_rate={config.learning_rate!r}.")
     if config.dataset == "cifar10":
-        from keras_resnet.data import check_cifar10_dir
+        from keras_resnet.data import check_cifar10_dir, check_validation_fraction
 
+        check_validation_fraction(config.validation_fraction)
         if config.data_dir is not None:
             check_cifar10_dir(config.data_dir)
     else:

@@ -21,6 +21,7 @@ def _refused(tmp_path, **kwargs) -> str:
     ({"schedule": "cosine"}, ["`schedule`", "plateau"]),
     ({"epochs": 0}, ["`epochs`"]),
     ({"batch_size": -8}, ["`batch_size`"]),
+    ({"validation_fraction": 1.0}, ["`validation_fraction`", "[0, 1)"]),
 ])
 def test_bad_arguments(tmp_path, kwargs, words):
     message = _refused(tmp_path, **kwargs)
