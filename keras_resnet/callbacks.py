@@ -29,6 +29,13 @@ def commit(tmp: Path, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def write_atomic(path: Path, text: str) -> None:
+    """Write a small text file so that `path` holds either the old or the new content."""
+    tmp = atomic_path(path)
+    tmp.write_text(text)
+    commit(tmp, path)
+
+
 def remove_temporaries(directory: Path) -> int:
     """Delete what a killed run left half-written in `directory` (and its backup/)."""
     stale = [*Path(directory).glob(".tmp-*"), *Path(directory).glob("backup/.tmp-*")]
@@ -144,9 +151,7 @@ class Backup(keras.callbacks.BackupAndRestore):
         tmp = atomic_path(weights)
         self.model.save_weights(tmp)
         commit(tmp, weights)
-        tmp = atomic_path(self.metadata)
-        tmp.write_text(json.dumps({"epoch": self._current_epoch, "weights": weights.name}))
-        commit(tmp, self.metadata)
+        write_atomic(self.metadata, json.dumps({"epoch": self._current_epoch, "weights": weights.name}))
         for old in directory.glob("epoch-*.weights.h5"):
             if old != weights:
                 old.unlink()

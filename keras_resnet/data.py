@@ -84,17 +84,20 @@ def pixel_mean(images: np.ndarray) -> np.ndarray:
     return np.mean(images, axis=0, dtype=np.float64).astype(np.float32)
 
 
-def shuffled_epochs(size: int, seed: int = 0):
-    """An endless `tf.data.Dataset` of indices: a new permutation of range(size) per epoch,
-    a pure function of (seed, epoch). Stateless on purpose: `shuffle(reshuffle_each_iteration=True)`
-    depends on how many iterators were made, which differs under `tf.distribute` strategies,
-    so replicas and workers would not see the batches a single device sees."""
+def shuffled_epochs(*arrays, seed: int = 0):
+    """An endless `tf.data.Dataset` of tuples (a[i], b[i], ...) of the equally long `arrays`,
+    in a new permutation per epoch, a pure function of (seed, epoch). Stateless on purpose:
+    `shuffle(reshuffle_each_iteration=True)` depends on how many iterators were made, which
+    differs under `tf.distribute` strategies, so replicas and workers would not see the
+    batches a single device sees."""
     import tensorflow as tf
 
-    seed = tf.constant(seed, tf.int64)
-    return tf.data.Dataset.counter().map(
+    tensors = [tf.constant(a) for a in arrays]
+    size, seed = len(arrays[0]), tf.constant(seed, tf.int64)
+    indices = tf.data.Dataset.counter().map(
         lambda epoch: tf.random.experimental.stateless_shuffle(tf.range(size, dtype=tf.int64), tf.stack([seed, epoch]))
     ).unbatch()
+    return indices.map(lambda i: tuple(tf.gather(t, i) for t in tensors))
 
 
 def pipeline(images: np.ndarray, labels: np.ndarray, batch_size: int, *, training: bool, augment: bool = True, seed: int = 0):
@@ -110,8 +113,7 @@ def pipeline(images: np.ndarray, labels: np.ndarray, batch_size: int, *, trainin
     if not training:
         return tf.data.Dataset.from_tensor_slices((images, labels)).batch(batch_size).map(as_float).prefetch(
             tf.data.AUTOTUNE)
-    images_t, labels_t = tf.constant(images), tf.constant(labels)
-    ds = shuffled_epochs(len(images), seed).map(lambda i: (tf.gather(images_t, i), tf.gather(labels_t, i)))
+    ds = shuffled_epochs(images, labels, seed=seed)
     if augment:
         size = images.shape[1:]
         # keras.layers.RandomCrop draws one offset per batch, so the crop is per image here.

@@ -8,6 +8,7 @@ import os
 
 import keras
 
+from keras_resnet.layers import all_layers
 from keras_resnet.validation import check_choice
 
 STRATEGIES = ("default", "mirrored", "multi-worker", "tpu")
@@ -59,21 +60,21 @@ def _reduce_as_keras_expects(strategy):
     return strategy
 
 
-def is_chief() -> bool:
-    """Whether this process writes the run's files: the chief in TF_CONFIG, else worker 0."""
+def worker_directory() -> str | None:
+    """None for the process that writes the run's files (the chief in TF_CONFIG, else worker
+    0, or no cluster at all); "worker-N" for the others, which keep their files apart."""
     config = json.loads(os.environ.get("TF_CONFIG") or "{}")
     task = config.get("task")
     if not task:
-        return True
-    if "chief" in config.get("cluster", {}):
-        return task.get("type") == "chief"
-    return task.get("type") == "worker" and int(task.get("index", 0)) == 0
+        return None
+    chief = ("chief", 0) if "chief" in config.get("cluster", {}) else ("worker", 0)
+    index = int(task.get("index", 0))
+    return None if (task.get("type"), index) == chief else f"{task.get('type')}-{index}"
 
 
 def check_global_batch(batch_size: int, replicas: int) -> int:
-    """The batch size is global: each of the `replicas` gets an equal share."""
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"`batch_size` must be a positive integer; received batch_size={batch_size!r}.")
+    """The batch size (a positive integer, see `train.check_config`) is global: each of the
+    `replicas` gets an equal share."""
     if batch_size % replicas:
         raise ValueError(
             f"`batch_size` is global and must be divisible by the {replicas} replicas of the strategy; "
@@ -85,7 +86,7 @@ def check_global_batch(batch_size: int, replicas: int) -> int:
 def synchronize_batchnorm(model: keras.Model) -> int:
     """BN statistics over the global batch (all replicas), so that training on N replicas is
     the same computation as on one device with the same global batch."""
-    bns = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    bns = [layer for layer in all_layers(model) if isinstance(layer, keras.layers.BatchNormalization)]
     for layer in bns:
         layer.synchronized = True
     return len(bns)

@@ -43,7 +43,7 @@ def predict_image(model, image, method: str = "centre", scales=SCALES, fcn=None)
         return model(eval_transform(image)[None], training=False).numpy()[0]
     if method == "ten-crop":
         return model(ten_crops(image), training=False).numpy().mean(axis=0)
-    fcn = fcn or fully_convolutional(model)
+    fcn = fully_convolutional(model) if fcn is None else fcn
     return np.mean([fcn(resize_shorter(image, s)[None], training=False).numpy()[0] for s in scales], axis=0)
 
 

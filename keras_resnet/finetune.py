@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import keras
 
+from keras_resnet.layers import all_layers
+
 
 def freeze_batchnorm(model: keras.Model) -> int:
     """Freeze every BatchNormalization layer; returns how many.
@@ -12,11 +14,7 @@ def freeze_batchnorm(model: keras.Model) -> int:
     moving statistics and keeps them, and its scale and offset stay fixed. Small fine-tuning
     batches would otherwise overwrite the statistics learnt on the large dataset.
     """
-    frozen = 0
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            layer.trainable = False
-            frozen += 1
-        elif isinstance(layer, keras.Model):  # a pretrained base nested in a new model
-            frozen += freeze_batchnorm(layer)
-    return frozen
+    bns = [layer for layer in all_layers(model) if isinstance(layer, keras.layers.BatchNormalization)]
+    for layer in bns:
+        layer.trainable = False
+    return len(bns)

@@ -90,10 +90,8 @@ def pipeline(paths, labels, batch_size: int, *, training: bool, seed: int = 0):
 
     from keras_resnet.data import shuffled_epochs
 
-    files = tf.data.Dataset.from_tensor_slices((list(paths), np.asarray(labels)))
-    if training:
-        paths_t, labels_t = tf.constant(list(paths)), tf.constant(np.asarray(labels))
-        files = shuffled_epochs(len(paths), seed).map(lambda i: (tf.gather(paths_t, i), tf.gather(labels_t, i)))
+    paths, labels = np.asarray(paths), np.asarray(labels)
+    files = shuffled_epochs(paths, labels, seed=seed) if training else tf.data.Dataset.from_tensor_slices((paths, labels))
     transform = train_transform if training else eval_transform
     ds = files.map(lambda p, y: (transform(decode(p)), y), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.batch(batch_size, drop_remainder=training).prefetch(tf.data.AUTOTUNE)
@@ -102,14 +100,9 @@ def pipeline(paths, labels, batch_size: int, *, training: bool, seed: int = 0):
 def mean_image(paths, limit: int = 10_000, seed: int = 0) -> np.ndarray:
     """Per-pixel mean (224 x 224 x 3, 0-255) of the evaluation crops of up to `limit` randomly
     chosen training images: the paper's per-pixel mean, estimated."""
-    import tensorflow as tf
-
     chosen = np.random.default_rng(seed).permutation(len(paths))[:limit]
-    ds = tf.data.Dataset.from_tensor_slices([paths[i] for i in chosen]).map(
-        lambda p: eval_transform(decode(p)), num_parallel_calls=tf.data.AUTOTUNE
-    ).batch(64)
     total, count = np.zeros((CROP, CROP, 3), np.float64), 0
-    for batch in ds:
+    for batch, _ in pipeline([paths[i] for i in chosen], np.zeros(len(chosen), np.int64), 64, training=False):
         total += batch.numpy().sum(axis=0)
         count += len(batch)
     return (total / count).astype(np.float32)

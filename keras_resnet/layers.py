@@ -1,5 +1,6 @@
 """Parameter-free layers of the paper, written with keras.ops so they serialise and run on
-every Keras backend (no `Lambda`, which `safe_mode=True` refuses to load)."""
+every Keras backend (no `Lambda`, which `safe_mode=True` refuses to load); and the walk
+over a model's layers that fine-tuning and training share."""
 
 from __future__ import annotations
 
@@ -35,3 +36,10 @@ class ZeroPadShortcut(keras.layers.Layer):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "channels": self.channels, "stride": self.stride}
+
+
+def all_layers(model: keras.Model):
+    """Every layer of `model`, descending into nested models (e.g. a pretrained base under a
+    new head), but not yielding the nested models themselves."""
+    for layer in model.layers:
+        yield from all_layers(layer) if isinstance(layer, keras.Model) else (layer,)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from keras_resnet.train import DATASETS
-from keras_resnet.validation import check_choice
+from keras_resnet.validation import check_choice, check_top
 
 
 def load_trained(model_file: str | os.PathLike):
@@ -62,8 +62,7 @@ def predict_files(model_file, paths, top: int = 3) -> list[list[tuple[str, float
 
     model = load_trained(model_file)
     names = class_names_for(model_file, model.output_shape[-1])
-    if isinstance(top, bool) or not isinstance(top, int) or not 1 <= top <= len(names):
-        raise ValueError(f"`top` must be an integer in [1, {len(names)}]; received top={top!r}.")
+    check_top(top, len(names))
     size = model.input_shape[1:3]
     images = []
     for path in paths:

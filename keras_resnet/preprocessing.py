@@ -16,7 +16,7 @@ import numpy as np
 
 from keras_resnet.data import CIFAR10_CLASSES
 from keras_resnet.registry import weights_dir
-from keras_resnet.validation import check_choice
+from keras_resnet.validation import check_choice, check_top
 
 MODES = ("caffe", "torch", "tf")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -152,6 +152,5 @@ def decode_predictions(preds, top: int = 5, dataset: str = "imagenet") -> list[l
             f"`preds` must be a batch of {len(names)} {dataset} scores, shape (samples, {len(names)}); "
             f"received shape {preds.shape}."
         )
-    if isinstance(top, bool) or not isinstance(top, int) or not 1 <= top <= len(names):
-        raise ValueError(f"`top` must be an integer in [1, {len(names)}]; received top={top!r}.")
+    check_top(top, len(names))
     return [[(*names[i], float(p[i])) for i in np.argsort(p)[::-1][:top]] for p in preds]

@@ -13,7 +13,7 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from keras_resnet.distribute import STRATEGIES, is_chief
+from keras_resnet.distribute import STRATEGIES, worker_directory
 from keras_resnet.registry import parse_model_id
 from keras_resnet.training import RECIPES, Recipe, recipe_for
 from keras_resnet.validation import check_choice
@@ -99,7 +99,7 @@ def train(config: TrainConfig):
 
     from keras_resnet import distribute
     from keras_resnet.builders import build_resnet
-    from keras_resnet.callbacks import Backup, BestModel, RunLog, remove_temporaries, save_model
+    from keras_resnet.callbacks import Backup, BestModel, RunLog, remove_temporaries, save_model, write_atomic
     from keras_resnet.preprocessing import PixelMean
     from keras_resnet.training import add_weight_decay, compile_for_training, scaled_learning_rate, total_iterations
 
@@ -107,8 +107,9 @@ def train(config: TrainConfig):
     batch_size = config.batch_size or recipe.batch_size
     distribute.check_global_batch(batch_size, strategy.num_replicas_in_sync)
     output = Path(config.output)
-    if not is_chief():  # other workers train too, but keep their files to themselves
-        output = output / f"worker-{json.loads(os.environ['TF_CONFIG'])['task']['index']}"
+    worker = worker_directory()
+    if worker is not None:  # other workers train too, but keep their files to themselves
+        output = output / worker
         _check_output(output)
     remove_temporaries(output)
     distribute.mixed_precision_policy(config.mixed_precision)
@@ -137,8 +138,8 @@ def train(config: TrainConfig):
             distribute.synchronize_batchnorm(model)
         compile_for_training(model, recipe, learning_rate)
 
-    _write_json(output / "classes.json", list(data["class_names"]))
-    _write_json(output / "config.json", asdict(config))
+    write_atomic(output / "classes.json", json.dumps(list(data["class_names"]), indent=1))
+    write_atomic(output / "config.json", json.dumps(asdict(config), indent=1))
     callbacks = [
         _schedule(config, recipe, learning_rate, iterations, epochs, arch.depth),
         RunLog(output, batch_size, plot=config.plot),
@@ -159,7 +160,7 @@ def train(config: TrainConfig):
     results = {"model": config.model, "dataset": config.dataset, "test_error": float(error),
                "test_loss": float(loss), "epochs": epochs, "steps_per_epoch": steps, "batch_size": batch_size,
                "learning_rate": learning_rate, "iterations": int(keras.ops.convert_to_numpy(model.optimizer.iterations))}
-    _write_json(output / "results.json", results)
+    write_atomic(output / "results.json", json.dumps(results, indent=1))
     return model, results
 
 
@@ -218,11 +219,3 @@ def _load_data(config: TrainConfig, batch_size: int) -> dict:
         "mean": folders.mean_image(paths, seed=config.seed),
         "class_names": class_names,
     }
-
-
-def _write_json(path: Path, value) -> None:
-    from keras_resnet.callbacks import atomic_path, commit
-
-    tmp = atomic_path(path)
-    tmp.write_text(json.dumps(value, indent=1))
-    commit(tmp, path)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import keras
 
+from keras_resnet.layers import all_layers
 from keras_resnet.validation import check_choice
 
 
@@ -50,16 +51,11 @@ def add_weight_decay(model: keras.Model, weight_decay: float) -> int:
     here). Returns the number of kernels decayed."""
     regularizer = keras.regularizers.L2(weight_decay / 2)
     kernels = [
-        layer.kernel for layer in _all_layers(model) if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense))
+        layer.kernel for layer in all_layers(model) if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense))
     ]
     for kernel in kernels:
         kernel.regularizer = regularizer
     return len(kernels)
-
-
-def _all_layers(model: keras.Model):
-    for layer in model.layers:
-        yield from _all_layers(layer) if isinstance(layer, keras.Model) else (layer,)
 
 
 @keras.saving.register_keras_serializable(package="keras_resnet")

@@ -19,6 +19,12 @@ def check_classes(classes: Any) -> int:
     return classes
 
 
+def check_top(top: Any, classes: int) -> int:
+    if isinstance(top, bool) or not isinstance(top, int) or not 1 <= top <= classes:
+        raise ValueError(f"`top` must be an integer in [1, {classes}]; received top={top!r}.")
+    return top
+
+
 def check_input_shape(input_shape: Any, default_size: int, include_top: bool) -> tuple:
     """Resolve the (height, width, channels) input shape, channels-last, as keras.applications:
     a fixed default size with the classifier, any size (None) without it."""

@@ -26,7 +26,7 @@ def test_training_batches_are_padded_crops_and_flips(splits):
     images, labels = splits.train
     n = 64
     ds = data.pipeline(images, labels, n, training=True, seed=3)
-    order = [int(i) for i in data.shuffled_epochs(len(images), seed=3).take(n)]
+    order = [int(i) for (i,) in data.shuffled_epochs(np.arange(len(images)), seed=3).take(n)]
     batch, batch_labels = next(iter(ds))
     batch = batch.numpy()
     assert batch.dtype == np.float32 and batch.shape == (n, 32, 32, 3)
@@ -42,7 +42,7 @@ def test_training_batches_are_padded_crops_and_flips(splits):
 
 
 def test_each_epoch_is_a_new_permutation():
-    first, second = np.asarray(list(data.shuffled_epochs(100, seed=0).take(200))).reshape(2, 100)
+    first, second = np.asarray([int(i) for (i,) in data.shuffled_epochs(np.arange(100), seed=0).take(200)]).reshape(2, 100)
     assert sorted(first) == sorted(second) == list(range(100)) and not np.array_equal(first, second)
 
 
