@@ -1,6 +1,6 @@
 """What a training run writes, such that a kill at any point (SIGKILL included) loses no
-finished epoch and leaves no half-written file: every file is written under a temporary name
-and renamed into place. Order in `fit`'s callback list: `RunLog`, `BestModel`, `Backup`, so
+finished epoch and leaves no half-written file (every file goes through `atomic.replacing`).
+Order in `fit`'s callback list: `RunLog`, `BestModel`, `Backup`, so
 an epoch's log row exists before the backup that lets the run skip that epoch."""
 
 from __future__ import annotations
@@ -14,34 +14,9 @@ from pathlib import Path
 
 import keras
 
+from keras_resnet.atomic import replacing, write_text
+
 LOG_FIELDS = ("epoch", "learning_rate", "loss", "error", "val_loss", "val_error", "images_per_second", "seconds")
-
-
-def atomic_path(path: Path) -> Path:
-    """A temporary sibling of `path` with the same suffixes (Keras picks formats by them)."""
-    return path.with_name(f".tmp-{os.getpid()}-{path.name}")
-
-
-def commit(tmp: Path, path: Path) -> None:
-    """Make `tmp`'s content durable, then put it at `path` in one step."""
-    with open(tmp, "rb+") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write a small text file so that `path` holds either the old or the new content."""
-    tmp = atomic_path(path)
-    tmp.write_text(text)
-    commit(tmp, path)
-
-
-def remove_temporaries(directory: Path) -> int:
-    """Delete what a killed run left half-written in `directory` (and its backup/)."""
-    stale = [*Path(directory).glob(".tmp-*"), *Path(directory).glob("backup/.tmp-*")]
-    for path in stale:
-        path.unlink()
-    return len(stale)
 
 
 def read_log(path: str | os.PathLike) -> list[dict]:
@@ -53,12 +28,10 @@ def read_log(path: str | os.PathLike) -> list[dict]:
 
 
 def _write_log(path: Path, rows: list[dict]) -> None:
-    tmp = atomic_path(path)
-    with open(tmp, "w", newline="") as f:
+    with replacing(path) as tmp, open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, LOG_FIELDS, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
-    commit(tmp, path)
 
 
 class RunLog(keras.callbacks.Callback):
@@ -127,10 +100,8 @@ class BestModel(keras.callbacks.Callback):
 
 def save_model(model: keras.Model, path: str | os.PathLike) -> None:
     """`model.save`, atomically: the file at `path` is always a complete model."""
-    path = Path(path)
-    tmp = atomic_path(path)
-    model.save(tmp)
-    commit(tmp, path)
+    with replacing(path) as tmp:
+        model.save(tmp)
 
 
 class Backup(keras.callbacks.BackupAndRestore):
@@ -148,10 +119,9 @@ class Backup(keras.callbacks.BackupAndRestore):
         directory = self.metadata.parent
         directory.mkdir(parents=True, exist_ok=True)
         weights = directory / f"epoch-{self._current_epoch}.weights.h5"
-        tmp = atomic_path(weights)
-        self.model.save_weights(tmp)
-        commit(tmp, weights)
-        write_atomic(self.metadata, json.dumps({"epoch": self._current_epoch, "weights": weights.name}))
+        with replacing(weights) as tmp:
+            self.model.save_weights(tmp)
+        write_text(self.metadata, json.dumps({"epoch": self._current_epoch, "weights": weights.name}))
         for old in directory.glob("epoch-*.weights.h5"):
             if old != weights:
                 old.unlink()

@@ -5,7 +5,6 @@ Needs matplotlib (`pip install keras-resnet[train]`)."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 
 def plot_error_curves(
@@ -20,7 +19,7 @@ def plot_error_curves(
         import matplotlib.pyplot as plt
     except ImportError:
         return False
-    from keras_resnet.callbacks import atomic_path, commit
+    from keras_resnet.atomic import replacing
 
     fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4), dpi=120, squeeze=False)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -35,9 +34,7 @@ def plot_error_curves(
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
-    path = Path(path)
-    tmp = atomic_path(path)
-    fig.savefig(tmp, format="png")
+    with replacing(path) as tmp:
+        fig.savefig(tmp, format="png")
     plt.close(fig)
-    commit(tmp, path)
     return True

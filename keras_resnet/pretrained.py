@@ -5,7 +5,6 @@ format is a layer-name-keyed HDF5 file written by `save_weights`."""
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import keras
 import numpy as np
 
 from keras_resnet import download, formats
+from keras_resnet.atomic import replacing
 from keras_resnet.registry import file_spec
 
 TOP_LAYERS = ("predictions",)
@@ -32,22 +32,13 @@ def load(model: keras.Model, source: dict | Path, *, include_top: bool = True) -
 def save_weights(model: keras.Model, path: str | os.PathLike) -> None:
     """Write `/<layer name>/<i>` datasets (in `layer.weights` order); atomically, so an
     interrupted write never leaves a file that passes for complete."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        with h5py.File(tmp, "w") as f:
-            for layer in model.layers:
-                if layer.weights:
-                    group = f.create_group(layer.name)
-                    for i, w in enumerate(layer.weights):
-                        # no timestamps: the same weights give the same bytes (and hash)
-                        group.create_dataset(str(i), data=keras.ops.convert_to_numpy(w), track_times=False)
-        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide installed weights from other users
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    with replacing(path) as tmp, h5py.File(tmp, "w") as f:
+        for layer in model.layers:
+            if layer.weights:
+                group = f.create_group(layer.name)
+                for i, w in enumerate(layer.weights):
+                    # no timestamps: the same weights give the same bytes (and hash)
+                    group.create_dataset(str(i), data=keras.ops.convert_to_numpy(w), track_times=False)
 
 
 def load_weights(model: keras.Model, path: str | os.PathLike, skip: Iterable[str] = (), fmt: str | None = None) -> None:

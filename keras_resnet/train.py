@@ -99,7 +99,8 @@ def train(config: TrainConfig):
 
     from keras_resnet import distribute
     from keras_resnet.builders import build_resnet
-    from keras_resnet.callbacks import Backup, BestModel, RunLog, remove_temporaries, save_model, write_atomic
+    from keras_resnet.atomic import remove_temporaries, write_text
+    from keras_resnet.callbacks import Backup, BestModel, RunLog, save_model
     from keras_resnet.preprocessing import PixelMean
     from keras_resnet.training import add_weight_decay, compile_for_training, scaled_learning_rate, total_iterations
 
@@ -111,7 +112,7 @@ def train(config: TrainConfig):
     if worker is not None:  # other workers train too, but keep their files to themselves
         output = output / worker
         _check_output(output)
-    remove_temporaries(output)
+    remove_temporaries(output, output / "backup")
     distribute.mixed_precision_policy(config.mixed_precision)
     keras.utils.set_random_seed(config.seed)
 
@@ -138,8 +139,8 @@ def train(config: TrainConfig):
             distribute.synchronize_batchnorm(model)
         compile_for_training(model, recipe, learning_rate)
 
-    write_atomic(output / "classes.json", json.dumps(list(data["class_names"]), indent=1))
-    write_atomic(output / "config.json", json.dumps(asdict(config), indent=1))
+    write_text(output / "classes.json", json.dumps(list(data["class_names"]), indent=1))
+    write_text(output / "config.json", json.dumps(asdict(config), indent=1))
     callbacks = [
         _schedule(config, recipe, learning_rate, iterations, epochs, arch.depth),
         RunLog(output, batch_size, plot=config.plot),
@@ -160,7 +161,7 @@ def train(config: TrainConfig):
     results = {"model": config.model, "dataset": config.dataset, "test_error": float(error),
                "test_loss": float(loss), "epochs": epochs, "steps_per_epoch": steps, "batch_size": batch_size,
                "learning_rate": learning_rate, "iterations": int(keras.ops.convert_to_numpy(model.optimizer.iterations))}
-    write_atomic(output / "results.json", json.dumps(results, indent=1))
+    write_text(output / "results.json", json.dumps(results, indent=1))
     return model, results
 
 

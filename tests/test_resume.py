@@ -98,3 +98,16 @@ def test_predict_command_on_png_files(resumed_run, cifar_test, tmp_path):
     for line, scores in zip(result.stdout.strip().splitlines(), expected):
         assert line.split()[1] == names[int(np.argmax(scores))]
         assert float(line.split()[2]) == pytest.approx(float(scores.max()), abs=1e-3)
+
+
+def test_a_failed_write_keeps_the_old_file_and_no_temporary(tmp_path):
+    """What every run file (log, models, backup, curves) and weights file is written through."""
+    from keras_resnet.atomic import replacing
+
+    target = tmp_path / "log.csv"
+    target.write_text("finished epochs")
+    with pytest.raises(OSError):
+        with replacing(target) as tmp:
+            tmp.write_text("half a row")
+            raise OSError("disk full")
+    assert target.read_text() == "finished epochs" and list(tmp_path.iterdir()) == [target]

@@ -1,0 +1,43 @@
+"""Files that are never half-written: written under a temporary sibling name, made durable,
+then renamed into place, so a reader (or a resumed run) sees the old content or the new,
+even after a kill (SIGKILL included) or a failure mid-write."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+TEMP_PREFIX = ".tmp-"
+
+
+@contextmanager
+def replacing(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside `path`, with the same suffixes (Keras picks formats by
+    them), to write; then fsync it and rename it to `path`. On an exception it is deleted;
+    after a kill it is left for `remove_temporaries`."""
+    path = Path(path)
+    tmp = path.with_name(f"{TEMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}-{path.name}")
+    try:
+        yield tmp
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    with replacing(path) as tmp:
+        tmp.write_text(text)
+
+
+def remove_temporaries(*directories: str | os.PathLike) -> int:
+    """Delete what killed writers left in `directories`; returns how many files."""
+    stale = [p for d in directories for p in Path(d).glob(f"{TEMP_PREFIX}*")]
+    for path in stale:
+        path.unlink()
+    return len(stale)
