@@ -43,10 +43,10 @@ def evaluate(model_file, dataset: str = "cifar10", data_dir=None, method: str = 
         if data_dir is None:
             raise ValueError("dataset='imagenet' needs `data_dir` holding val/ class folders.")
         return evaluate_folder(model, Path(data_dir) / "val", method, limit=limit)
-    from keras_resnet.data import cifar10
+    from keras_resnet.data import cifar10, load_cifar10
 
     check_choice("method", method, ("centre",))  # 32x32 images are not cropped
-    images, labels = cifar10(data_dir).test
+    images, labels = cifar10().test if data_dir is None else load_cifar10(data_dir, "test")
     images, labels = images[:limit], labels[:limit]
     predictions = model.predict(images, batch_size=256, verbose=0)
     return {"images": len(labels), "top1_error": float(np.mean(np.argmax(predictions, axis=1) != labels))}
