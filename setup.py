@@ -26,6 +26,7 @@ setup(
         "tensorflow-cpu": ["tensorflow-cpu>=2.16"],
         "torch": ["torch>=2.1"],
         "train": ["matplotlib"],  # curves.png of training runs
+        "export": ["tf2onnx", "onnxruntime"],  # ONNX export and its check (SavedModel, TFLite: TensorFlow)
         "test": ["pytest", "hypothesis"],
     },
     entry_points={"console_scripts": ["keras-resnet=keras_resnet.cli:main"]},

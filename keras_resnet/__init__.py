@@ -1,5 +1,11 @@
 """Deep residual networks (He, Zhang, Ren, Sun, 2015) for Keras 3."""
 
+from keras_resnet.onednn import enable_onednn
+
+enable_onednn()  # before anything imports TensorFlow
+
+# ruff: noqa: E402
+
 from keras_resnet.architectures import IMAGENET, Architecture, cifar
 from keras_resnet.builders import (
     CifarPlainNet,
@@ -20,7 +26,8 @@ from keras_resnet.builders import (
 from keras_resnet.features import feature_extractor, pyramid_outputs
 from keras_resnet.finetune import freeze_batchnorm
 from keras_resnet.flops import count_flops, count_trainable_params
-from keras_resnet.layers import ZeroPadShortcut
+from keras_resnet.inference import fold_batchnorm
+from keras_resnet.layers import BatchNormalization, ZeroPadShortcut
 from keras_resnet.preprocessing import CentreCrop, ImageNormalization, PixelMean, decode_predictions, preprocess_input
 from keras_resnet.training import ErrorRate
 
@@ -29,6 +36,7 @@ __version__ = "0.1.0"
 __all__ = [
     "IMAGENET",
     "Architecture",
+    "BatchNormalization",
     "CentreCrop",
     "CifarPlainNet",
     "CifarResNet",
@@ -53,6 +61,7 @@ __all__ = [
     "count_trainable_params",
     "decode_predictions",
     "feature_extractor",
+    "fold_batchnorm",
     "freeze_batchnorm",
     "preprocess_input",
     "pyramid_outputs",

@@ -11,7 +11,7 @@ import keras
 from keras import layers
 
 from keras_resnet.architectures import BLOCK_KINDS
-from keras_resnet.layers import ZeroPadShortcut
+from keras_resnet.layers import BatchNormalization, ZeroPadShortcut
 
 BN_EPSILON = 1e-5  # PyTorch's and Caffe's; converters fold other epsilons into the variance.
 BN_MOMENTUM = 0.9  # moving-average keep rate, PyTorch's 0.1 update.
@@ -36,7 +36,7 @@ def conv_bn(x, filters: int, kernel: int, stride: int, name: str):
         ),
         name=f"{name}_conv",
     )(x)
-    return layers.BatchNormalization(epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=f"{name}_bn")(x)
+    return BatchNormalization(epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=f"{name}_bn")(x)
 
 
 def block(

@@ -1,5 +1,5 @@
 """`keras-resnet` command line: `table` (the paper's Table 1 from the built models),
-`convert` (published weights), `train`, `evaluate` and `predict`."""
+`convert` (published weights), `train`, `evaluate`, `predict` and `export`."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from keras_resnet.architectures import IMAGENET, PAPER_CIFAR10, PAPER_GFLOPS, VARIANTS, cifar
 from keras_resnet.distribute import STRATEGIES
+from keras_resnet.export import FORMATS, TOLERANCE
 from keras_resnet.train import DATASETS, SCHEDULES, TrainConfig
 
 
@@ -120,6 +121,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     pr.add_argument("model_file")
     pr.add_argument("images", nargs="+")
     pr.add_argument("--top", type=int, default=3)
+    ex = commands.add_parser("export", help="SavedModel, ONNX or TFLite, verified against the Keras model")
+    ex.add_argument("model", help="a .keras file (e.g. from train) or a model id such as cifar_resnet20")
+    ex.add_argument("output", help="SavedModel directory, .onnx or .tflite file to write")
+    ex.add_argument("--format", choices=FORMATS, required=True)
+    ex.add_argument("--weights", default=None,
+                    help="for a model id: registry weights (e.g. cifar10, imagenet; their input normalisation "
+                         "is built in, so the export takes raw 0-255 RGB images) or a weights file")
+    ex.add_argument("--fold-batchnorm", action="store_true", help="fold BN into the convolutions first")
+    ex.add_argument("--images", default=None,
+                    help="images to verify on: a CIFAR-10 directory or a folder of JPEG/PNG files "
+                         "(default: random images)")
+    ex.add_argument("--count", type=int, default=100, help="how many verification images")
+    ex.add_argument("--tolerance", type=float, default=TOLERANCE, help="largest output difference accepted")
     args = parser.parse_args(argv)
     try:
         return _run(args, parser)
@@ -156,7 +170,37 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
         for path, top in zip(args.images, predict_files(args.model_file, args.images, args.top)):
             print(path + "  " + "  ".join(f"{name} {score:.3f}" for name, score in top))
+    elif args.command == "export":
+        from keras_resnet.export import export_model, verification_images
+
+        model = _model_to_export(args.model, args.weights, args.fold_batchnorm)
+        images = verification_images(args.images, model.input_shape[1:], args.count)
+        check = export_model(model, args.output, args.format, images, tolerance=args.tolerance)
+        print(f"wrote {args.output} ({args.format}): max abs output difference {check['max_abs_diff']:.2e} "
+              f"on {check['images']} images, top-1 agreement {check['top1_agreement']:.0%}")
     return 0
+
+
+def _model_to_export(model: str, weights: str | None, fold: bool):
+    """A .keras file (loaded with safe_mode) or a registry model id built with `weights`."""
+    if model.endswith(".keras"):
+        if weights is not None:
+            raise ValueError("--weights applies to a model id; a .keras file carries its own weights.")
+        from keras_resnet.predict import load_trained
+
+        built = load_trained(model)
+    else:
+        from keras_resnet.builders import build_by_id
+
+        from pathlib import Path
+
+        registry_weights = weights is not None and not Path(weights).exists()
+        built = build_by_id(model, weights=weights, include_preprocessing=registry_weights)
+    if fold:
+        from keras_resnet.inference import fold_batchnorm
+
+        built = fold_batchnorm(built)
+    return built
 
 
 if __name__ == "__main__":

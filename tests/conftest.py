@@ -30,10 +30,12 @@ def cifar_test(shared):
 
 
 def run_python(code: str, **env) -> str:
-    """Run code in a fresh interpreter (another Keras backend, a clean process)."""
+    """Run code in a fresh interpreter (another Keras backend, a clean process); an `env`
+    value of None removes that variable."""
+    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **env}
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **env},
+        env={k: v for k, v in environment.items() if v is not None},
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout

@@ -1,0 +1,191 @@
+"""Deployment formats: TensorFlow SavedModel, ONNX (tf2onnx, run in onnxruntime) and TFLite.
+
+Every export is checked before it is kept: the written artefact is loaded in its own
+runtime, run on the given images, and compared with the Keras model (largest absolute
+difference of the outputs, and top-1 agreement). The artefact is built in a temporary
+folder beside the output and moved into place only when it passes, so a failed export or a
+kill leaves an existing output untouched and nothing half-written.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from keras_resnet.atomic import TEMP_PREFIX
+from keras_resnet.validation import check_choice
+
+FORMATS = ("savedmodel", "onnx", "tflite")
+TOLERANCE = 1e-4  # largest absolute difference of (softmax) outputs accepted
+ONNX_OPSET = 17
+INSTALL = "pip install 'keras-resnet[export]'"
+
+
+def export_model(model, path: str | os.PathLike, format: str, images: np.ndarray, *, tolerance: float = TOLERANCE) -> dict:
+    """Write `model` to `path` in `format`, verified on `images` (N x H x W x C, what the
+    model takes); returns the check: images, max_abs_diff, top1_agreement. Raises ValueError
+    (and writes nothing) if the exported model's outputs differ by more than `tolerance`
+    or it ranks any image's top class differently."""
+    check_choice("format", format, FORMATS)
+    if not (isinstance(tolerance, (int, float)) and tolerance >= 0):
+        raise ValueError(f"`tolerance` must be a number >= 0; received tolerance={tolerance!r}.")
+    images = np.asarray(images, np.float32)
+    expected_shape = tuple(model.input_shape[1:])
+    if images.ndim != 4 or any(e is not None and e != s for e, s in zip(expected_shape, images.shape[1:])):
+        raise ValueError(f"`images` must be a batch of shape (N, {', '.join(map(str, expected_shape))}) "
+                         f"for this model; received shape {images.shape}.")
+    runtime = _RUNTIMES[format]  # import errors before any work
+    runtime.check()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    expected = np.asarray(model.predict(images, verbose=0))
+    with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX, dir=path.parent) as work:
+        artefact = Path(work) / path.name
+        runtime.write(model, artefact, Path(work))
+        got = np.asarray(runtime.run(artefact, images))
+        check = {
+            "format": format,
+            "path": str(path),
+            "images": len(images),
+            "max_abs_diff": float(np.max(np.abs(got - expected))),
+            "top1_agreement": float(np.mean(np.argmax(got, -1) == np.argmax(expected, -1))),
+        }
+        if check["max_abs_diff"] > tolerance or check["top1_agreement"] < 1:
+            raise ValueError(
+                f"the {format} export differs from the Keras model on {len(images)} images: max abs "
+                f"difference {check['max_abs_diff']:.3g} (tolerance {tolerance:g}), top-1 agreement "
+                f"{check['top1_agreement']:.1%}; nothing was written to {str(path)!r}."
+            )
+        _move_into_place(artefact, path, Path(work))
+    return check
+
+
+def _move_into_place(artefact: Path, path: Path, work: Path) -> None:
+    """Rename (atomic on one filesystem); an existing directory output is first moved aside
+    into `work`, which is deleted afterwards."""
+    if path.is_dir() and not path.is_symlink():
+        os.replace(path, work / "previous")
+    os.replace(artefact, path)
+
+
+class _SavedModel:
+    @staticmethod
+    def check() -> None:
+        pass
+
+    @staticmethod
+    def write(model, path: Path, work: Path) -> None:
+        model.export(str(path), format="tf_saved_model", verbose=False)
+
+    @staticmethod
+    def run(path: Path, images: np.ndarray) -> np.ndarray:
+        import tensorflow as tf
+
+        loaded = tf.saved_model.load(str(path))  # kept referenced: `serve` uses its variables
+        return loaded.serve(images).numpy()
+
+
+class _Onnx:
+    @staticmethod
+    def check() -> None:
+        for module in ("tf2onnx", "onnxruntime"):
+            _require(module, "onnx")
+
+    @staticmethod
+    def write(model, path: Path, work: Path) -> None:
+        import tensorflow as tf
+        import tf2onnx
+
+        spec = (tf.TensorSpec((None, *model.input_shape[1:]), tf.float32, name="images"),)
+        tf2onnx.convert.from_keras(model, input_signature=spec, opset=ONNX_OPSET, output_path=str(path))
+
+    @staticmethod
+    def run(path: Path, images: np.ndarray) -> np.ndarray:
+        import onnxruntime
+
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        return session.run(None, {session.get_inputs()[0].name: images})[0]
+
+
+class _TFLite:
+    @staticmethod
+    def check() -> None:
+        pass
+
+    @staticmethod
+    def write(model, path: Path, work: Path) -> None:
+        import tensorflow as tf
+
+        saved = work / "savedmodel"
+        _SavedModel.write(model, saved, work)
+        path.write_bytes(tf.lite.TFLiteConverter.from_saved_model(str(saved)).convert())
+        shutil.rmtree(saved)
+
+    @staticmethod
+    def run(path: Path, images: np.ndarray) -> np.ndarray:
+        interpreter = _tflite_interpreter(str(path))
+        (inputs,), (outputs,) = interpreter.get_input_details(), interpreter.get_output_details()
+        interpreter.resize_tensor_input(inputs["index"], images.shape)
+        interpreter.allocate_tensors()
+        interpreter.set_tensor(inputs["index"], images)
+        interpreter.invoke()
+        return interpreter.get_tensor(outputs["index"])
+
+
+def _tflite_interpreter(path: str):
+    """LiteRT's interpreter (ai-edge-litert) where installed, else TensorFlow's own (deprecated
+    since TF 2.20, still shipped)."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        import tensorflow as tf
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return tf.lite.Interpreter(model_path=path)
+    return Interpreter(model_path=path)
+
+
+def _require(module: str, format: str) -> None:
+    try:
+        __import__(module)
+    except ImportError as e:
+        raise ValueError(f"format={format!r} needs the {module} package ({e}); install it: {INSTALL}") from None
+
+
+_RUNTIMES = {"savedmodel": _SavedModel, "onnx": _Onnx, "tflite": _TFLite}
+
+
+def verification_images(source: str | os.PathLike | None, shape: tuple, count: int = 100, seed: int = 0) -> np.ndarray:
+    """`count` images of `shape` (H, W, C; None sizes become 224) to verify an export on: the
+    CIFAR-10 test batch of a directory holding one, JPEG/PNG files under a folder (resized),
+    or, with no source, seeded random 0-255 images."""
+    from keras_resnet.folders import IMAGE_SUFFIXES
+
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError(f"`count` must be an integer >= 1; received count={count!r}.")
+    size = tuple(224 if s is None else s for s in shape[:2])
+    if source is None:
+        return np.random.default_rng(seed).uniform(0, 255, (count, *size, shape[2])).astype(np.float32)
+    source = Path(source)
+    if (source / "test_batch").is_file():
+        from keras_resnet.data import load_cifar10
+
+        images = load_cifar10(source, "test")[0][:count].astype(np.float32)
+    else:
+        files = sorted(p for p in source.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES) if source.is_dir() else []
+        if not files:
+            raise ValueError(f"`images` {str(source)!r} must be a CIFAR-10 directory (with test_batch) or a "
+                             f"folder of {'/'.join(IMAGE_SUFFIXES)} images.")
+        from keras_resnet.folders import decode
+
+        images = [decode(str(p)) for p in files[:count]]
+    import tensorflow as tf
+
+    return np.stack([tf.image.resize(image, size, antialias=True).numpy() if image.shape[:2] != size else image
+                     for image in images]).astype(np.float32)
