@@ -50,7 +50,7 @@ def main() -> None:
     x = tf.random.uniform((args.batch_size, 224, 224, 3), 0, 255)
     y = tf.random.uniform((args.batch_size,), 0, 1000, dtype=tf.int64)
     dataset = tf.data.Dataset.from_tensors((x, y)).repeat().prefetch(tf.data.AUTOTUNE)
-    model = kr.ResNet50(include_preprocessing="caffe")
+    model = kr.ResNet50()
     model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9), loss="sparse_categorical_crossentropy",
                   jit_compile=not args.no_xla)
     rate = EpochRate(args.steps * args.batch_size)

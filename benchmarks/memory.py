@@ -1,7 +1,8 @@
 """ResNet-50 inference memory: the process's peak resident memory for a batch of 32 (224x224),
 and a leak check: resident memory sampled over 1,000 repeated `model.predict` calls.
 
-    python benchmarks/memory.py [--calls 1000] [--batch-for-leak 1]
+    python benchmarks/memory.py [--calls 1000] [--batch-for-leak 1] [--api predict|predict_on_batch|call]
+                                [--model ours|keras.applications]
 
 Resident memory is read from /proc/self/status (VmRSS; VmHWM, the peak, reset through
 /proc/self/clear_refs), so this runs on Linux. The first 100 calls are left out of the
@@ -34,13 +35,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=1000)
     parser.add_argument("--batch-for-leak", type=int, default=1)
+    parser.add_argument("--api", choices=("predict", "predict_on_batch", "call"), default="predict")
+    parser.add_argument("--model", choices=("ours", "keras.applications"), default="ours")
     args = parser.parse_args()
     if args.calls <= SETTLE:
         parser.error(f"--calls must be > {SETTLE}; received {args.calls}")
 
     import json
 
-    model = kr.ResNet50()
+    import keras
+
+    model = kr.ResNet50() if args.model == "ours" else keras.applications.ResNet50(weights=None)
     x = np.random.default_rng(0).uniform(0, 255, (32, 224, 224, 3)).astype("float32")
     model.predict(x[:1], verbose=0)  # trace once
     built = status("VmRSS")
@@ -51,25 +56,27 @@ def main() -> None:
           f"(+{peak - built:.0f} MiB)")
 
     batch = x[: args.batch_for_leak]
+    run = {"predict": lambda: model.predict(batch, verbose=0), "predict_on_batch": lambda: model.predict_on_batch(batch),
+           "call": lambda: model(batch, training=False)}[args.api]
     samples = []
     for call in range(1, args.calls + 1):
-        model.predict(batch, verbose=0)
+        run()
         if call % 50 == 0:
             samples.append((call, status("VmRSS")))
     settled = [(c, r) for c, r in samples if c >= SETTLE]
     slope = np.polyfit(*zip(*settled), 1)[0]  # MiB per call
     growth = settled[-1][1] - settled[0][1]
-    print(f"RSS over {args.calls} predict calls (batch {args.batch_for_leak}): " +
+    print(f"RSS over {args.calls} {args.model} {args.api} calls (batch {args.batch_for_leak}): " +
           ", ".join(f"{c}: {r:.0f}" for c, r in samples[1::4]) + " MiB")
     print(f"growth from call {SETTLE} to {args.calls}: {growth:+.1f} MiB; fitted slope {slope * 1024:+.2f} KiB/call")
     result = {
         "benchmark": "memory", "command": "python benchmarks/memory.py " + " ".join(sys.argv[1:]),
         "machine": machine(), "built_mib": built, "peak_batch32_mib": peak,
-        "leak_check": {"calls": args.calls, "batch": args.batch_for_leak, "rss_mib": samples,
+        "leak_check": {"calls": args.calls, "batch": args.batch_for_leak, "api": args.api, "model": args.model, "rss_mib": samples,
                        "growth_mib": growth, "slope_kib_per_call": slope * 1024},
     }
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "memory.json").write_text(json.dumps(result, indent=2) + "\n")
+    (RESULTS / f"memory_{args.model}_{args.api}.json").write_text(json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":
