@@ -24,9 +24,26 @@ def throughput(result: dict) -> str:
     return "\n".join(rows)
 
 
+def memory(results: list[dict]) -> str:
+    rows = ["| model | API | resident after build | peak, batch-32 predict | growth, calls 100-1000 | slope |",
+            "|---|---|---:|---:|---:|---:|"]
+    for r in results:
+        leak = r["leak_check"]
+        rows.append(f"| {leak['model']} | `{leak['api']}` (batch {leak['batch']}) | {r['built_mib']:.0f} MiB | "
+                    f"{r['peak_batch32_mib']:.0f} MiB | {leak['growth_mib']:+.1f} MiB | {leak['slope_kib_per_call']:+.2f} KiB/call |")
+    return "\n".join(rows)
+
+
 def main() -> None:
+    memories = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("memory_*.json"))]
+    if memories:
+        print("### memory\n\n" + ", ".join(f"`{m['command'].strip()}`" for m in memories) +
+              f": {memories[0]['machine']['cpu']}, {memories[0]['machine']['cores']} cores, one run each\n\n"
+              + memory(memories) + "\n")
     for path in sorted(RESULTS.glob("*.json")):
         result = json.loads(path.read_text())
+        if result["benchmark"] == "memory":
+            continue
         machine = result["machine"]
         print(f"### {result['benchmark']}\n\n`{result['command'].strip()}`: {machine['cpu']}, {machine['cores']} cores, "
               f"TensorFlow {machine['tensorflow']}, Keras {machine['keras']}"
@@ -34,8 +51,10 @@ def main() -> None:
               + (f"; {result['runs']} alternating rounds" if "runs" in result else "") + "\n")
         if "images_per_s" in result and isinstance(result["images_per_s"], dict):
             print(throughput(result) + "\n")
-        else:
-            print("```json\n" + json.dumps({k: v for k, v in result.items() if k not in ("machine", "command")}, indent=1)[:1500] + "\n```\n")
+        else:  # gpu_train
+            print(f"{result['policy']}, XLA {'on' if result['xla'] else 'off'}, batch {result['batch_size']}, "
+                  f"GPUs {machine['gpus'] or 'none'}: **{result['images_per_s']:.1f} images/s** (median of "
+                  f"{len(result['images_per_s_per_epoch']) - 1} epochs after a warm-up epoch)\n")
 
 
 if __name__ == "__main__":
