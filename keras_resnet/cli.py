@@ -128,6 +128,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ex.add_argument("--weights", default=None,
                     help="for a model id: registry weights (e.g. cifar10, imagenet; their input normalisation "
                          "is built in, so the export takes raw 0-255 RGB images) or a weights file")
+    ex.add_argument("--no-preprocessing", dest="preprocessing", action="store_false",
+                    help="with registry --weights: leave their normalisation (and an ImageNet model's centre "
+                         "crop, which ONNX and TFLite cannot express) out; the export then takes preprocessed input")
     ex.add_argument("--fold-batchnorm", action="store_true", help="fold BN into the convolutions first")
     ex.add_argument("--images", default=None,
                     help="images to verify on: a CIFAR-10 directory or a folder of JPEG/PNG files "
@@ -173,7 +176,7 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     elif args.command == "export":
         from keras_resnet.export import export_model, verification_images
 
-        model = _model_to_export(args.model, args.weights, args.fold_batchnorm)
+        model = _model_to_export(args.model, args.weights, args.fold_batchnorm, args.preprocessing)
         images = verification_images(args.images, model.input_shape[1:], args.count)
         check = export_model(model, args.output, args.format, images, tolerance=args.tolerance)
         print(f"wrote {args.output} ({args.format}): max abs output difference {check['max_abs_diff']:.2e} "
@@ -181,8 +184,9 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 0
 
 
-def _model_to_export(model: str, weights: str | None, fold: bool):
-    """A .keras file (loaded with safe_mode) or a registry model id built with `weights`."""
+def _model_to_export(model: str, weights: str | None, fold: bool, preprocessing: bool):
+    """A .keras file (loaded with safe_mode) or a registry model id built with `weights` (and,
+    if `preprocessing`, registry weights' input normalisation)."""
     if model.endswith(".keras"):
         if weights is not None:
             raise ValueError("--weights applies to a model id; a .keras file carries its own weights.")
@@ -195,7 +199,7 @@ def _model_to_export(model: str, weights: str | None, fold: bool):
         from pathlib import Path
 
         registry_weights = weights is not None and not Path(weights).exists()
-        built = build_by_id(model, weights=weights, include_preprocessing=registry_weights)
+        built = build_by_id(model, weights=weights, include_preprocessing=preprocessing and registry_weights)
     if fold:
         from keras_resnet.inference import fold_batchnorm
 

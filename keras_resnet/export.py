@@ -46,8 +46,16 @@ def export_model(model, path: str | os.PathLike, format: str, images: np.ndarray
     expected = np.asarray(model.predict(images, verbose=0))
     with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX, dir=path.parent) as work:
         artefact = Path(work) / path.name
-        runtime.write(model, artefact, Path(work))
-        got = np.asarray(runtime.run(artefact, images))
+        try:
+            runtime.write(model, artefact, Path(work))
+            got = np.asarray(runtime.run(artefact, images))
+        except Exception as e:  # converters' and runtimes' own error types
+            raise ValueError(
+                f"the {format} conversion failed ({type(e).__name__}: {str(e).strip().splitlines()[0][:300]}); "
+                f"nothing was written to {str(path)!r}. A layer whose ops the format lacks cannot be exported: "
+                "e.g. the antialiased resize of an ImageNet model's built-in centre crop "
+                "(include_preprocessing; `keras-resnet export --no-preprocessing`)."
+            ) from e
         check = {
             "format": format,
             "path": str(path),

@@ -1,9 +1,9 @@
 """Inference-only rewrites that keep the outputs: BatchNorm folded into the preceding conv.
 
-At inference a BatchNormalization is an affine map per channel, so after a bias-free (or
-biased) linear layer it can be absorbed into that layer's kernel and bias. Keras' TF backend
-runs BN as separate element-wise ops, so folding removes 53 of ResNet-50's ~175 layers' worth
-of memory passes; it works on any functional model (keras.applications' too).
+At inference a BatchNormalization is an affine map per channel, so after a linear layer it
+can be absorbed into that layer's kernel and bias. Keras runs BN as separate element-wise
+passes over the activations; folding removes them (53 in ResNet-50: 1.14x at batch 32,
+BENCHMARKS.md). It works on any functional model, keras.applications' too.
 """
 
 from __future__ import annotations

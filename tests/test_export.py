@@ -132,6 +132,16 @@ def test_export_errors(resnet20, tmp_path, kwargs, message):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_unconvertible_layer_is_reported(tmp_path):
+    """ImageNet models with the built-in centre crop use an antialiased resize that TFLite
+    lacks: a clear error, nothing written."""
+    model = kr.ResNet18(include_preprocessing="caffe")
+    images = export.verification_images(None, model.input_shape[1:], 2)
+    with pytest.raises(ValueError, match=r"the tflite conversion failed .*nothing was written.*centre crop"):
+        export.export_model(model, tmp_path / "r18.tflite", "tflite", images)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_export_command(shared, tmp_path):
     output = tmp_path / "resnet20.tflite"
     result = keras_resnet_cli("export", "cifar_resnet20", str(output), "--format", "tflite", "--weights", "cifar10",
