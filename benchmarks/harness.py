@@ -15,13 +15,10 @@ import json
 import os
 import platform
 import statistics
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # torch_resnet, when run as a script
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

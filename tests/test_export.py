@@ -154,6 +154,19 @@ def test_export_command(shared, tmp_path):
     assert np.mean(scores.argmax(1) == labels[:100]) > 0.85
 
 
+def test_export_command_from_a_keras_file(resnet20, tmp_path):
+    """A model file as `train` writes it (raw-image input) exports to ONNX; onnxruntime then
+    gives the Keras model's scores."""
+    model, images = resnet20
+    model.save(tmp_path / "best.keras")
+    output = tmp_path / "best.onnx"
+    result = keras_resnet_cli("export", str(tmp_path / "best.keras"), str(output), "--format", "onnx", "--count", "20")
+    assert result.returncode == 0, result.stderr
+    assert "on 20 images, top-1 agreement 100%" in result.stdout
+    np.testing.assert_allclose(export._RUNTIMES["onnx"].run(output, images[:50]), model.predict(images[:50], verbose=0),
+                               atol=1e-4)
+
+
 def test_export_command_errors(tmp_path):
     result = keras_resnet_cli("export", "cifar_resnet20", str(tmp_path / "m.onnx"), "--format", "onnx",
                               "--images", str(tmp_path))
