@@ -194,11 +194,10 @@ def _model_to_export(model: str, weights: str | None, fold: bool, preprocessing:
 
         built = load_trained(model)
     else:
+        from keras_resnet import registry
         from keras_resnet.builders import build_by_id
 
-        from pathlib import Path
-
-        registry_weights = weights is not None and not Path(weights).exists()
+        registry_weights = weights in registry.names()
         built = build_by_id(model, weights=weights, include_preprocessing=preprocessing and registry_weights)
     if fold:
         from keras_resnet.inference import fold_batchnorm

@@ -24,6 +24,7 @@ FORMATS = ("savedmodel", "onnx", "tflite")
 TOLERANCE = 1e-4  # largest absolute difference of (softmax) outputs accepted
 ONNX_OPSET = 17
 INSTALL = "pip install 'keras-resnet[export]'"
+REQUIRES = {"onnx": ("tf2onnx", "onnxruntime")}  # packages beyond TensorFlow, by format
 
 
 def export_model(model, path: str | os.PathLike, format: str, images: np.ndarray, *, tolerance: float = TOLERANCE) -> dict:
@@ -39,8 +40,9 @@ def export_model(model, path: str | os.PathLike, format: str, images: np.ndarray
     if images.ndim != 4 or any(e is not None and e != s for e, s in zip(expected_shape, images.shape[1:])):
         raise ValueError(f"`images` must be a batch of shape (N, {', '.join(map(str, expected_shape))}) "
                          f"for this model; received shape {images.shape}.")
-    runtime = _RUNTIMES[format]  # import errors before any work
-    runtime.check()
+    for module in REQUIRES.get(format, ()):  # import errors before any work
+        _require(module, format)
+    runtime = _RUNTIMES[format]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     expected = np.asarray(model.predict(images, verbose=0))
@@ -83,10 +85,6 @@ def _move_into_place(artefact: Path, path: Path, work: Path) -> None:
 
 class _SavedModel:
     @staticmethod
-    def check() -> None:
-        pass
-
-    @staticmethod
     def write(model, path: Path, work: Path) -> None:
         model.export(str(path), format="tf_saved_model", verbose=False)
 
@@ -99,11 +97,6 @@ class _SavedModel:
 
 
 class _Onnx:
-    @staticmethod
-    def check() -> None:
-        for module in ("tf2onnx", "onnxruntime"):
-            _require(module, "onnx")
-
     @staticmethod
     def write(model, path: Path, work: Path) -> None:
         import tensorflow as tf
@@ -121,10 +114,6 @@ class _Onnx:
 
 
 class _TFLite:
-    @staticmethod
-    def check() -> None:
-        pass
-
     @staticmethod
     def write(model, path: Path, work: Path) -> None:
         import tensorflow as tf
