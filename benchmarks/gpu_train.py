@@ -9,13 +9,11 @@ CPU, bfloat16; use a small --batch-size and --steps there, as a smoke run).
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import sys
 import time
 
 import keras_resnet as kr  # first: oneDNN switch
-from harness import RESULTS, machine
+from harness import save
 from keras_resnet import distribute
 
 import keras  # noqa: E402
@@ -58,13 +56,9 @@ def main() -> None:
     median = statistics.median(rate.rates[1:])
     print(f"ResNet-50 training, {policy}, XLA {'off' if args.no_xla else 'on'}, batch {args.batch_size}: "
           f"{median:.1f} images/s (median of {len(rate.rates) - 1} epochs of {args.steps} steps)")
-    RESULTS.mkdir(exist_ok=True)
-    device = "gpu" if machine()["gpus"] else "cpu"
-    (RESULTS / f"gpu_train_{device}.json").write_text(json.dumps({
-        "benchmark": "gpu_train", "command": "python benchmarks/gpu_train.py " + " ".join(sys.argv[1:]),
-        "machine": machine(), "policy": policy, "xla": not args.no_xla, "batch_size": args.batch_size,
-        "images_per_s_per_epoch": rate.rates, "images_per_s": median,
-    }, indent=2) + "\n")
+    device = "gpu" if tf.config.list_physical_devices("GPU") else "cpu"
+    save(f"gpu_train_{device}", {"policy": policy, "xla": not args.no_xla, "batch_size": args.batch_size,
+                                 "images_per_s_per_epoch": rate.rates, "images_per_s": median}, benchmark="gpu_train")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import json
 import os
 import platform
 import statistics
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,15 +90,35 @@ def machine() -> dict:
     return info
 
 
-def report(name: str, summary: dict, command: str) -> None:
-    """Print the summary and keep it under benchmarks/results/<name>.json."""
-    summary = {"benchmark": name, "command": command, "machine": machine(), **summary}
+def save(name: str, result: dict, benchmark: str | None = None) -> dict:
+    """Keep `result` under benchmarks/results/<name>.json with the benchmark's name, the
+    command that ran it and the machine; returns what was written."""
+    command = " ".join(["python", f"benchmarks/{Path(sys.argv[0]).name}", *sys.argv[1:]])
+    result = {"benchmark": benchmark or name, "command": command, "machine": machine(), **result}
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{name}.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def report(name: str, summary: dict) -> None:
+    """Save the summary and print it."""
+    summary = save(name, summary)
     for case, rate in summary["images_per_s"].items():
         print(f"{name:>14} {case:<34} {rate:10.1f} images/s (median of {summary['runs']})")
     for pair, ratio in summary["ratios"].items():
         print(f"{name:>14} {pair:<34} {ratio['median']:10.3f}x  (range {ratio['min']:.3f}-{ratio['max']:.3f})")
+
+
+def keras_case(name: str, model, x, y, *, training: bool, calls: int = 1) -> Case:
+    """A Keras model as users run it: compiled with SGD (momentum 0.9) and sparse
+    cross-entropy, with XLA when `name` ends in "XLA"; a call is `train_on_batch` or
+    `predict_on_batch` on the fixed batch (x, y)."""
+    import keras
+
+    model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9), loss="sparse_categorical_crossentropy",
+                  jit_compile=name.endswith("XLA"))
+    step = (lambda: model.train_on_batch(x, y)) if training else (lambda: model.predict_on_batch(x))
+    return Case(name, step, len(x), calls)
 
 
 def arguments(description: str, repeats: int = 7) -> argparse.Namespace:

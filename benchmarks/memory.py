@@ -12,13 +12,12 @@ growth figure: TensorFlow's allocator and caches settle there.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 
 import keras_resnet as kr  # first: oneDNN switch
-from harness import RESULTS, machine
+from harness import save
 
 SETTLE = 100
 
@@ -40,8 +39,6 @@ def main() -> None:
     args = parser.parse_args()
     if args.calls <= SETTLE:
         parser.error(f"--calls must be > {SETTLE}; received {args.calls}")
-
-    import json
 
     import keras
 
@@ -69,14 +66,11 @@ def main() -> None:
     print(f"RSS over {args.calls} {args.model} {args.api} calls (batch {args.batch_for_leak}): " +
           ", ".join(f"{c}: {r:.0f}" for c, r in samples[1::4]) + " MiB")
     print(f"growth from call {SETTLE} to {args.calls}: {growth:+.1f} MiB; fitted slope {slope * 1024:+.2f} KiB/call")
-    result = {
-        "benchmark": "memory", "command": "python benchmarks/memory.py " + " ".join(sys.argv[1:]),
-        "machine": machine(), "built_mib": built, "peak_batch32_mib": peak,
-        "leak_check": {"calls": args.calls, "batch": args.batch_for_leak, "api": args.api, "model": args.model, "rss_mib": samples,
-                       "growth_mib": growth, "slope_kib_per_call": slope * 1024},
-    }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"memory_{args.model}_{args.api}.json").write_text(json.dumps(result, indent=2) + "\n")
+    save(f"memory_{args.model}_{args.api}", {
+        "built_mib": built, "peak_batch32_mib": peak,
+        "leak_check": {"calls": args.calls, "batch": args.batch_for_leak, "api": args.api, "model": args.model,
+                       "rss_mib": samples, "growth_mib": growth, "slope_kib_per_call": slope * 1024},
+    }, benchmark="memory")
 
 
 if __name__ == "__main__":

@@ -13,34 +13,25 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 CHILD = "--child"
 
 
 def child() -> None:
+    """One sample of each case in this process: a warm-up round, then one timed round."""
     import numpy as np
 
     import keras_resnet as kr  # keeps the parent's explicit setting
-
-    import keras  # noqa: E402
+    from harness import alternate, keras_case
 
     rng = np.random.default_rng(0)
-    rates = {}
-    for name, model, batch, train in (("cifar_resnet20 training b128", kr.CifarResNet(3), 128, True),
-                                      ("resnet50 inference b32", kr.ResNet50(), 32, False)):
+    cases = []
+    for name, model, batch, training in (("cifar_resnet20 training b128", kr.CifarResNet(3), 128, True),
+                                         ("resnet50 inference b32", kr.ResNet50(), 32, False)):
         x = rng.uniform(0, 255, (batch, *model.input_shape[1:])).astype("float32")
         y = rng.integers(0, 10, batch)
-        model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9), loss="sparse_categorical_crossentropy")
-        step = (lambda: model.train_on_batch(x, y)) if train else (lambda: model.predict_on_batch(x))
-        calls = 4 if train else 2
-        for _ in range(2):
-            step()
-        start = time.perf_counter()
-        for _ in range(calls):
-            step()
-        rates[name] = batch * calls / (time.perf_counter() - start)
-    print(json.dumps(rates))
+        cases.append(keras_case(name, model, x, y, training=training, calls=4 if training else 2))
+    print(json.dumps({name: rates[0] for name, rates in alternate(cases, repeats=1).items()}))
 
 
 def main() -> None:
@@ -61,7 +52,7 @@ def main() -> None:
                 rates.setdefault(f"{name}, oneDNN {'on' if setting == '1' else 'off'}", []).append(rate)
     names = sorted({name.rsplit(",", 1)[0] for name in rates})
     pairs = [(f"{n}, oneDNN on", f"{n}, oneDNN off") for n in names]
-    report("onednn", summarise(rates, pairs), "python benchmarks/onednn.py " + " ".join(sys.argv[1:]))
+    report("onednn", summarise(rates, pairs))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ training rates of BENCHMARKS.md: a pipeline well above them is not the bottlenec
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 from pathlib import Path
 
@@ -53,8 +52,7 @@ def main() -> None:
             Case("folders train, batch 32", batches(folders.pipeline(paths, folder_labels, 32, training=True), 4), 128),
             Case("folders eval, batch 32", batches(folders.pipeline(paths, folder_labels, 32, training=False), 4), 128),
         ]
-        report("pipelines", summarise(alternate(cases, args.repeats), []),
-               "python benchmarks/pipelines.py " + " ".join(sys.argv[1:]))
+        report("pipelines", summarise(alternate(cases, args.repeats), []))
 
 
 if __name__ == "__main__":

@@ -7,12 +7,11 @@ process; and the multiply-adds per second achieved, against this machine's matmu
 
 from __future__ import annotations
 
-import sys
 
 import numpy as np
 
 import keras_resnet as kr  # first: it switches TensorFlow's oneDNN kernels on (for both sides)
-from harness import Case, alternate, arguments, report, summarise, torch_or_none
+from harness import Case, alternate, arguments, keras_case, report, summarise, torch_or_none
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -31,40 +30,11 @@ def keras_cases(batch: int, training: bool) -> list[Case]:
     models["ours, XLA"] = kr.ResNet50()
     if not training:
         models["ours, BN folded, XLA"] = kr.fold_batchnorm(models["ours"])
-    cases = []
-    for name, model in models.items():
-        model.compile(
-            optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
-            loss="sparse_categorical_crossentropy",
-            jit_compile=name.endswith("XLA"),
-        )
-        step = (lambda m=model: m.train_on_batch(x, y)) if training else (lambda m=model: m.predict_on_batch(x))
-        cases.append(Case(name, step, batch, calls=max(1, 8 // batch)))
-    return cases
+    return [keras_case(name, model, x, y, training=training, calls=calls(batch)) for name, model in models.items()]
 
 
-def torch_cases(torch, batch: int, training: bool) -> list[Case]:
-    """The same network in PyTorch (v1, option B), NCHW (its default) and channels-last."""
-    from torch_resnet import ResNet
-
-    cases = []
-    for layout in (torch.contiguous_format, torch.channels_last):
-        model = ResNet(kr.IMAGENET[50], "B").to(memory_format=layout).train(training)
-        x = torch.rand(batch, 3, 224, 224).contiguous(memory_format=layout)
-        y = torch.randint(0, 1000, (batch,))
-        optimizer = torch.optim.SGD(model.parameters(), 0.1, momentum=0.9)
-
-        def step(model=model, x=x, y=y, optimizer=optimizer):
-            if not training:
-                with torch.inference_mode():
-                    return model(x)
-            optimizer.zero_grad()
-            torch.nn.functional.cross_entropy(model(x), y).backward()
-            optimizer.step()
-
-        name = "torch" + (", channels-last" if layout == torch.channels_last else "")
-        cases.append(Case(name, step, batch, calls=max(1, 8 // batch)))
-    return cases
+def calls(batch: int) -> int:
+    return max(1, 8 // batch)  # at least 8 images per sample
 
 
 def matmul_peak(repeats: int) -> float:
@@ -82,7 +52,11 @@ def main() -> None:
     peak = matmul_peak(args.repeats)
     print(f"matmul peak {peak / 1e9:.1f} GMAC/s; ResNet-50 {macs / 1e9:.2f} GMAC per 224x224 image")
     for label, batch, training in (("inference_b32", 32, False), ("inference_b1", 1, False), ("training_b16", 16, True)):
-        cases = keras_cases(batch, training) + (torch_cases(torch, batch, training) if torch else [])
+        cases = keras_cases(batch, training)
+        if torch:
+            from torch_resnet import torch_cases
+
+            cases += torch_cases(kr.IMAGENET[50], "B", batch, training=training, calls=calls(batch))
         names = [c.name for c in cases]
         pairs = [(n, "keras.applications") for n in names if n.startswith("ours")]
         pairs += [("ours" if training else "ours, BN folded", n) for n in names if n.startswith("torch")]
@@ -92,7 +66,7 @@ def main() -> None:
         summary["gmac_per_s"] = {n: r * per_image / 1e9 for n, r in summary["images_per_s"].items()}
         summary["fraction_of_matmul_peak"] = {n: r * per_image / peak for n, r in summary["images_per_s"].items()}
         summary["matmul_peak_gmac_per_s"] = peak / 1e9
-        report(f"resnet50_{label}", summary, "python benchmarks/resnet50.py " + " ".join(sys.argv[1:]))
+        report(f"resnet50_{label}", summary)
         for name, fraction in summary["fraction_of_matmul_peak"].items():
             print(f"{'':>14} {name:<34} {summary['gmac_per_s'][name]:10.1f} GMAC/s = {fraction:.0%} of matmul peak")
 

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from harness import Case
 from keras_resnet.architectures import BLOCK_KINDS, Architecture
 
 
@@ -65,3 +66,26 @@ class ResNet(nn.Module):
 
     def forward(self, x):
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(self.features(x), 1), 1))
+
+
+def torch_cases(arch: Architecture, shortcut: str, batch: int, *, training: bool, calls: int = 1) -> list[Case]:
+    """The network in PyTorch's default NCHW layout and in channels-last, its faster CPU one:
+    a call is an `inference_mode` forward, or a training step (SGD, momentum 0.9), on a fixed
+    batch of 0-255 images."""
+    cases = []
+    for layout, name in ((torch.contiguous_format, "torch"), (torch.channels_last, "torch, channels-last")):
+        model = ResNet(arch, shortcut).to(memory_format=layout).train(training)
+        x = (torch.rand(batch, 3, arch.default_size, arch.default_size) * 255).contiguous(memory_format=layout)
+        y = torch.randint(0, arch.default_classes, (batch,))
+        optimizer = torch.optim.SGD(model.parameters(), 0.1, momentum=0.9)
+
+        def step(model=model, x=x, y=y, optimizer=optimizer):
+            if not training:
+                with torch.inference_mode():
+                    return model(x)
+            optimizer.zero_grad()
+            F.cross_entropy(model(x), y).backward()
+            optimizer.step()
+
+        cases.append(Case(name, step, batch, calls))
+    return cases
