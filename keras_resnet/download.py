@@ -1,15 +1,23 @@
 """Find a registry file, verified against its published hash: shipped in `weights/`, in a
 local directory (offline machines), or downloaded once into the Keras cache.
 
-A file reaches its cache name only after its hash has been checked, so an interrupted or
-tampered download never passes for a good one."""
+A file reaches its cache name only after its hash has been checked, and is hashed again on
+every load, so an interrupted or tampered download never passes for a good one; processes
+sharing the cache download one at a time (a lock on the cache directory)."""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
 
 import keras
 
@@ -72,11 +80,37 @@ def fetch(spec: dict, directory: str | os.PathLike | None = None) -> Path:
             raise FileNotFoundError(f"{path} not found (weights directory {directory!r}). " + _how_to_place(spec))
         return _verified(path, spec, "Weights file")
     target = cache_dir() / CACHE_SUBDIR / spec["name"]
-    if target.is_file():
-        if hash_file(target, spec["hash_algorithm"]) == spec["hash"]:
+    if _cached(target, spec):  # hashed on every load, not only after the download
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)  # else get_file falls back to /tmp/.keras
+    with _exclusive(target.parent):
+        if _cached(target, spec):  # another process downloaded it while this one waited
             return target
-        target.unlink()  # damaged by hand or by a writer outside this module: fetch again
-    return _download(spec, target)
+        target.unlink(missing_ok=True)  # damaged by hand or by a writer outside this module: fetch again
+        for stale in target.parent.glob(f".{spec['name']}.*.part"):  # a killed download's; its writer is gone
+            stale.unlink()
+        return _download(spec, target)
+
+
+def _cached(target: Path, spec: dict) -> bool:
+    return target.is_file() and hash_file(target, spec["hash_algorithm"]) == spec["hash"]
+
+
+@contextmanager
+def _exclusive(directory: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the cache directory: one download at a time among processes
+    sharing the cache, so the others wait and then find the file. The OS drops the lock of a
+    killed process. Where `fcntl` is missing (Windows) downloads are not serialised, but each
+    still writes its own temporary file and renames it atomically."""
+    if fcntl is None:
+        yield
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def _download(spec: dict, target: Path) -> Path:
@@ -84,7 +118,6 @@ def _download(spec: dict, target: Path) -> Path:
     atomic rename to the cache name; on any failure the temporary file is removed."""
     part = f".{spec['name']}.{uuid.uuid4().hex}.part"
     partial = target.parent / part
-    target.parent.mkdir(parents=True, exist_ok=True)  # else get_file falls back to /tmp/.keras
     try:
         partial = Path(keras.utils.get_file(
             part, spec["url"], file_hash=spec["hash"], hash_algorithm=spec["hash_algorithm"],

@@ -14,6 +14,7 @@ outputs as the original to float rounding.
 from __future__ import annotations
 
 import os
+import pickle
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,6 +26,11 @@ from keras_resnet.blocks import BN_EPSILON
 
 FORMATS = ("keras_resnet", "keras_applications", "torch")
 TORCH_SUFFIXES = (".pth", ".th", ".pt", ".bin")
+ACCEPTED = (
+    "a keras_resnet .h5 (keras_resnet.pretrained.save_weights, keras-resnet convert), a keras.applications "
+    ".h5, a torchvision/timm .safetensors or .pth state dict; a Keras `.weights.h5` from `model.save_weights` "
+    "loads with `model.load_weights`"
+)
 KERAS_APPLICATIONS_BN_EPSILON = 1.001e-5
 _BN = ("weight", "bias", "running_mean", "running_var")  # = gamma, beta, moving mean, variance
 _KERAS_ORDER = ("kernel", "bias", "gamma", "beta", "moving_mean", "moving_variance")
@@ -45,24 +51,43 @@ def detect_format(path: str | os.PathLike) -> str:
 
 
 def read_weights(path: str | os.PathLike, fmt: str | None = None) -> Arrays:
-    """Any supported file, in our layout."""
+    """Any supported file, in our layout. A file that does not hold the format's layout (cut
+    short, another format, another program's HDF5) raises a ValueError naming it."""
     fmt = fmt or detect_format(path)
-    if fmt == "torch":
-        tensors = read_safetensors(path) if Path(path).suffix == ".safetensors" else read_torch_checkpoint(path)
-        return from_torch_state_dict(tensors)
-    if fmt == "keras_applications":
-        return from_keras_applications(read_keras_legacy_h5(path))
-    if fmt == "keras_resnet":
-        with _open_h5(path) as f:
-            return {name: [np.asarray(group[str(i)]) for i in range(len(group))] for name, group in f.items()}
-    raise ValueError(f"`format` must be one of {list(FORMATS)}; received format={fmt!r}.")
+    if fmt not in FORMATS:
+        raise ValueError(f"`format` must be one of {list(FORMATS)}; received format={fmt!r}.")
+    try:
+        if fmt == "torch":
+            tensors = read_safetensors(path) if Path(path).suffix == ".safetensors" else read_torch_checkpoint(path)
+            return from_torch_state_dict(tensors)
+        if fmt == "keras_applications":
+            return from_keras_applications(read_keras_legacy_h5(path))
+        return read_keras_resnet_h5(path)
+    except (OSError, KeyError, TypeError, IndexError) as e:  # h5py and numpy on a damaged or foreign layout
+        raise ValueError(
+            f"{path} is not a readable {fmt} weights file ({type(e).__name__}: {e}). Accepted: {ACCEPTED}."
+        ) from None
+
+
+def read_keras_resnet_h5(path: str | os.PathLike) -> Arrays:
+    """Our layout, checked: every top-level item a group of datasets named 0..k-1."""
+    with _open_h5(path) as f:
+        arrays = {}
+        for name, group in f.items():
+            if not isinstance(group, h5py.Group) or sorted(group) != sorted(map(str, range(len(group)))):
+                raise ValueError(
+                    f"{path} is not a keras_resnet weights file: {name!r} is not a group of datasets 0..k-1. "
+                    f"Accepted: {ACCEPTED}."
+                )
+            arrays[name] = [np.asarray(group[str(i)]) for i in range(len(group))]
+        return arrays
 
 
 def _open_h5(path) -> h5py.File:
     try:
         return h5py.File(path, "r")
     except OSError as e:
-        raise ValueError(f"{path} is not a readable HDF5 weights file ({e}).") from None
+        raise ValueError(f"{path} is not a readable HDF5 weights file ({e}). Accepted: {ACCEPTED}.") from None
 
 
 # --- keras.applications ------------------------------------------------------------------
@@ -164,10 +189,16 @@ def read_torch_checkpoint(path: str | os.PathLike) -> dict[str, np.ndarray]:
         ) from e
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises UnpicklingError, RuntimeError, EOFError, ... by cause
+    except Exception as e:  # UnpicklingError, RuntimeError, EOFError, ... by cause
+        asked = re.search(r"GLOBAL ([\w.]+)", str(e))  # worded differently across torch versions
+        if asked:  # what weights_only exists for: the pickle names a function or class to call
+            raise ValueError(
+                f"{path} asks the unpickler for {asked[1]} beyond tensors; it was refused without running "
+                "anything (torch.load(weights_only=True)). Unpickle such a file in full only if you trust its "
+                "source, and convert it there to .safetensors."
+            ) from None
         raise ValueError(
-            f"{path} is not a tensors-only PyTorch checkpoint; it was refused rather than fully "
-            f"unpickled, which could run code ({type(e).__name__}: {e})."
+            f"{path} is not a readable tensors-only PyTorch checkpoint ({type(e).__name__}: {str(e)[:200]})."
         ) from None
     state = obj.get("state_dict", obj) if isinstance(obj, dict) else obj
     if not isinstance(state, Mapping):

@@ -14,12 +14,20 @@ from keras_resnet.validation import check_choice, check_top
 
 
 def load_trained(model_file: str | os.PathLike):
-    """`keras.models.load_model` with `safe_mode` on; a clear error for a missing file."""
+    """`keras.models.load_model` with `safe_mode` on: a file that would run code on loading (a
+    `Lambda`'s bytecode, a function named in its config) or cannot be read is a ValueError."""
     import keras
 
     if not Path(model_file).is_file():
         raise ValueError(f"`model_file` {str(model_file)!r} does not exist (a .keras file written by `train`).")
-    return keras.models.load_model(model_file, safe_mode=True)
+    try:
+        return keras.models.load_model(model_file, safe_mode=True)
+    except Exception as e:  # Keras raises ValueError, TypeError, KeyError, ... by what is wrong
+        cause = str(e).strip().splitlines()[0][:300] if str(e).strip() else ""
+        raise ValueError(
+            f"`model_file` {str(model_file)!r} was refused: it is not a model that loads with safe_mode=True, "
+            f"which never runs code from the file ({type(e).__name__}: {cause})."
+        ) from e
 
 
 def class_names_for(model_file: str | os.PathLike, classes: int) -> list[str]:

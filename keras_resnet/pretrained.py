@@ -48,13 +48,13 @@ def load_weights(model: keras.Model, path: str | os.PathLike, skip: Iterable[str
 
 def assign(model: keras.Model, arrays: dict[str, list[np.ndarray]], source: str, skip: Iterable[str] = ()) -> None:
     """Set each layer's weights from `arrays[layer.name]` (in `layer.weights` order). Every
-    layer is checked before any is assigned: a wrong source raises, naming the first
-    mismatched layer, and leaves the model as it was."""
+    layer is checked before any is assigned: a source with a missing, extra or misshapen
+    layer, or a non-finite value (a damaged file, or a run that diverged), raises naming the
+    first offender and leaves the model as it was."""
     skip = set(skip)
+    layers = [layer for layer in model.layers if layer.weights and layer.name not in skip]
     updates = []
-    for layer in model.layers:
-        if not layer.weights or layer.name in skip:
-            continue
+    for layer in layers:
         if layer.name not in arrays:
             raise ValueError(f"{source} has no weights for layer {layer.name!r} of model {model.name!r}.")
         values = arrays[layer.name]
@@ -68,6 +68,17 @@ def assign(model: keras.Model, arrays: dict[str, list[np.ndarray]], source: str,
                     f"{source}: weight {variable.path!r} has shape {tuple(value.shape)} there, "
                     f"{tuple(variable.shape)} in the model (another architecture or variant?)."
                 )
+            if not np.isfinite(value).all():
+                raise ValueError(
+                    f"{source}: weight {variable.path!r} holds {np.size(value) - np.isfinite(value).sum()} NaN or "
+                    "infinite values; refused (a damaged file, or saved from a run that diverged)."
+                )
             updates.append((variable, value))
+    extra = sorted(set(arrays) - skip - {layer.name for layer in layers})
+    if extra:
+        raise ValueError(
+            f"{source} has weights for {len(extra)} layers that model {model.name!r} lacks ({', '.join(extra[:4])}"
+            f"{', ...' if len(extra) > 4 else ''}): a file of a deeper or another network."
+        )
     for variable, value in updates:
         variable.assign(value)

@@ -4,7 +4,12 @@ local directory for offline machines."""
 
 import hashlib
 import http.server
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -15,15 +20,22 @@ from keras_resnet import download, pretrained, registry
 
 class Handler(http.server.SimpleHTTPRequestHandler):
     requests: list = []
+    sent: int = 0  # bytes of /slow/ files written so far
 
     def do_GET(self):
         Handler.requests.append(self.path)
-        if self.path.startswith("/cut/"):  # announces the whole file, sends half of it
-            data = (self.server.root / self.path.removeprefix("/cut/")).read_bytes()
+        if self.path.startswith(("/cut/", "/slow/")):
+            data = (self.server.root / self.path.split("/", 2)[2]).read_bytes()
             self.send_response(200)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            self.wfile.write(data[: len(data) // 2])
+            if self.path.startswith("/cut/"):  # announces the whole file, sends half of it
+                self.wfile.write(data[: len(data) // 2])
+                return
+            for start in range(0, len(data), SLOW_CHUNK):  # about 1 MB/s: slow enough to overlap or kill
+                self.wfile.write(data[start : start + SLOW_CHUNK])
+                Handler.sent += SLOW_CHUNK
+                time.sleep(0.05)
             return
         super().do_GET()
 
@@ -32,6 +44,9 @@ class Handler(http.server.SimpleHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
+
+
+SLOW_CHUNK = 1 << 16
 
 
 @pytest.fixture
@@ -43,7 +58,7 @@ def server(tmp_path, monkeypatch):
     root.mkdir()
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     httpd.root = root
-    Handler.requests = []
+    Handler.requests, Handler.sent = [], 0
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     yield root, f"http://127.0.0.1:{httpd.server_address[1]}"
     httpd.shutdown()
@@ -148,3 +163,57 @@ def test_damaged_shipped_file_is_reported(tmp_path, monkeypatch):
     monkeypatch.setattr(download, "weights_dir", lambda: tmp_path)
     with pytest.raises(ValueError, match="Shipped weights file .* expected b744c0.*reinstall keras-resnet"):
         kr.CifarResNet(3, weights="cifar10")
+
+
+def test_every_load_from_the_cache_is_hashed(server, tmp_path):
+    """One flipped byte (same size, same timestamp) in a cached file is found on the next load."""
+    root, base = server
+    spec = publish(root, base, kr.CifarResNet(3), "w.h5")
+    path = download.fetch(spec)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 1
+    stat = path.stat()
+    path.write_bytes(bytes(data))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert download.fetch(spec).read_bytes() == (root / "w.h5").read_bytes()
+    assert Handler.requests == ["/w.h5", "/w.h5"]
+
+
+def _fetch_in_process(spec: dict, tmp_path) -> subprocess.Popen:
+    """`download.fetch(spec)` in another Python process sharing the test's Keras cache."""
+    code = f"from keras_resnet import download; print(download.fetch({spec!r}))"
+    env = {**os.environ, "KERAS_HOME": str(tmp_path / "keras_home"), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)
+
+
+def test_two_processes_downloading_at_once_end_with_one_correct_file(server, tmp_path):
+    root, base = server
+    spec = publish(root, base, kr.CifarResNet(3), "w.h5")
+    spec = {**spec, "url": f"{base}/slow/w.h5"}  # ~1 s transfer: the two overlap
+    processes = [_fetch_in_process(spec, tmp_path) for _ in range(2)]
+    outputs = [p.communicate(timeout=300) for p in processes]
+    assert [p.returncode for p in processes] == [0, 0], [err[-2000:] for _, err in outputs]
+    target = tmp_path / "keras_home" / download.CACHE_SUBDIR / "w.h5"
+    assert [out.strip().splitlines()[-1] for out, _ in outputs] == [str(target)] * 2
+    assert target.read_bytes() == (root / "w.h5").read_bytes()
+    assert cache_files(tmp_path) == ["w.h5"]
+    assert Handler.requests == ["/slow/w.h5"]  # the second process waited for the first's file
+
+
+def test_download_killed_half_way_never_passes_for_complete(server, tmp_path):
+    root, base = server
+    spec = publish(root, base, kr.CifarResNet(3), "w.h5")
+    spec = {**spec, "url": f"{base}/slow/w.h5"}
+    size = (root / "w.h5").stat().st_size
+    process = _fetch_in_process(spec, tmp_path)
+    deadline = time.monotonic() + 120
+    while Handler.sent < size // 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert size // 3 <= Handler.sent < size, "the kill must land mid-transfer"
+    assert "w.h5" not in cache_files(tmp_path)  # only the killed writer's temporary file, if any
+    path = download.fetch(spec)  # downloads again, verified, and clears what the kill left
+    assert path.read_bytes() == (root / "w.h5").read_bytes()
+    assert cache_files(tmp_path) == ["w.h5"] and len(Handler.requests) == 2

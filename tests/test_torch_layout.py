@@ -55,7 +55,7 @@ def test_pth_that_needs_full_unpickling_is_refused(tmp_path):
     payload = Payload()
     payload.marker = tmp_path / "code-ran"
     torch.save({"state_dict": {"conv1.weight": torch.zeros(16, 3, 3, 3)}, "extra": payload}, tmp_path / "evil.pth")
-    with pytest.raises(ValueError, match=r"evil\.pth is not a tensors-only PyTorch checkpoint; it was refused"):
+    with pytest.raises(ValueError, match=r"evil\.pth asks the unpickler for posix\.system beyond tensors; it was refused"):
         kr.CifarResNet(3, weights=str(tmp_path / "evil.pth"))
     assert not payload.marker.exists()
 
@@ -63,7 +63,7 @@ def test_pth_that_needs_full_unpickling_is_refused(tmp_path):
 def test_truncated_and_foreign_files(resnet20_safetensors, shared, tmp_path):
     data = (shared / RESNET20).read_bytes()
     (tmp_path / "cut.th").write_bytes(data[: len(data) // 2])
-    with pytest.raises(ValueError, match="cut.th is not a tensors-only PyTorch checkpoint"):
+    with pytest.raises(ValueError, match="cut.th is not a readable tensors-only PyTorch checkpoint"):
         kr.CifarResNet(3, weights=str(tmp_path / "cut.th"))
     (tmp_path / "cut.safetensors").write_bytes(resnet20_safetensors.read_bytes()[:5000])
     with pytest.raises(ValueError, match="cut.safetensors is not a readable .safetensors file"):
