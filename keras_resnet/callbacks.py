@@ -1,7 +1,8 @@
 """What a training run writes, such that a kill at any point (SIGKILL included) loses no
 finished epoch and leaves no half-written file (every file goes through `atomic.replacing`).
-Order in `fit`'s callback list: `RunLog`, `BestModel`, `Backup`, so
-an epoch's log row exists before the backup that lets the run skip that epoch."""
+Order in `fit`'s callback list: `StopOnNonFinite` first (a diverged step writes nothing),
+then `RunLog`, `BestModel`, `Backup`, so an epoch's log row exists before the backup that
+lets the run skip that epoch."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import time
 from pathlib import Path
 
 import keras
+import numpy as np
 
 from keras_resnet.atomic import replacing, write_text
 
@@ -77,6 +79,46 @@ class RunLog(keras.callbacks.Callback):
             plot_error_curves({self.model.name: {"": self._rows}}, self.curves)
 
 
+class TrainingDiverged(RuntimeError):
+    """The training loss became NaN or infinite; the run's files keep its last good epoch."""
+
+
+class StopOnNonFinite(keras.callbacks.Callback):
+    """Stop by raising at the first step whose loss is NaN or infinite, or at the end of an
+    epoch whose weights (BN statistics included) are, so that neither `RunLog`, `BestModel`
+    nor `Backup` writes anything of that epoch. (Keras' `TerminateOnNaN` lets the epoch end
+    run, which would back up the diverged weights and resume from them.) First in `fit`'s
+    callback list."""
+
+    def __init__(self, output: str | os.PathLike):
+        super().__init__()
+        self.output = Path(output)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self._stop(f"the training loss became {float(loss)} in epoch {self._epoch + 1}, step {batch + 1}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        bad = [w.path for w in self.model.weights if not np.isfinite(keras.ops.convert_to_numpy(w)).all()]
+        if bad:
+            self._stop(f"{len(bad)} weights ({', '.join(bad[:2])}{', ...' if len(bad) > 2 else ''}) became NaN "
+                       f"or infinite in epoch {epoch + 1}")
+
+    def _stop(self, what: str):
+        optimizer = self.model.optimizer
+        raise TrainingDiverged(
+            f"{what} (iteration {int(keras.ops.convert_to_numpy(optimizer.iterations))}, learning rate "
+            f"{float(keras.ops.convert_to_numpy(optimizer.learning_rate)):g}); training stopped. {self.output} "
+            f"keeps the last good state: backup/ (epoch {Backup.finished_epochs(self.output / 'backup')}), "
+            "best.keras and log.csv. Lower --learning-rate (or check the data) and run the command again to "
+            "resume from there."
+        )
+
+
 class BestModel(keras.callbacks.Callback):
     """`best.keras`: the model of the lowest `monitor` so far; the best value survives a
     resume because it is read back from the run's log."""
@@ -125,6 +167,12 @@ class Backup(keras.callbacks.BackupAndRestore):
         for old in directory.glob("epoch-*.weights.h5"):
             if old != weights:
                 old.unlink()
+
+    @staticmethod
+    def finished_epochs(backup_dir: str | os.PathLike) -> int:
+        """Epochs a resumed run skips: those of the last backup in `backup_dir` (0: none)."""
+        metadata = Path(backup_dir) / "training_metadata.json"
+        return json.loads(metadata.read_text())["epoch"] if metadata.is_file() else 0
 
     def _load_model(self):
         if not self.metadata.is_file():

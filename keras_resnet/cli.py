@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from keras_resnet.architectures import IMAGENET, PAPER_CIFAR10, PAPER_GFLOPS, VARIANTS, cifar
+from keras_resnet.callbacks import TrainingDiverged
 from keras_resnet.distribute import STRATEGIES
 from keras_resnet.export import FORMATS, TOLERANCE
 from keras_resnet.train import DATASETS, SCHEDULES, TrainConfig
@@ -142,6 +143,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(args, parser)
     except ValueError as e:  # bad input: a clear message, no traceback
         parser.exit(2, f"keras-resnet {args.command}: error: {e}\n")
+    except TrainingDiverged as e:
+        parser.exit(1, f"keras-resnet {args.command}: error: {e}\n")
+    except OSError as e:
+        if args.command != "train":
+            raise
+        parser.exit(1, f"keras-resnet train: error: {e}. Every file of the run holds its last finished epoch "
+                       "(none is written in place); fix the cause and run the command again to resume.\n")
 
 
 def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:

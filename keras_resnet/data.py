@@ -27,11 +27,39 @@ def load_cifar10(directory: str | os.PathLike, split: str = "test") -> tuple[np.
     check_cifar10_dir(directory, (split,))
     images, labels = [], []
     for name in _SPLITS[split]:
-        with open(directory / name, "rb") as f:
-            batch = pickle.load(f, encoding="bytes")  # the official format is a pickle
-        images.append(np.asarray(batch[b"data"], np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
-        labels.append(np.asarray(batch[b"labels"], np.int64))
+        data, batch_labels = _read_batch(directory / name)
+        images.append(data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
+        labels.append(batch_labels)
     return np.concatenate(images), np.concatenate(labels)
+
+
+class _BatchUnpickler(pickle.Unpickler):
+    """The official format is a pickle, which may name any function to call: only what a
+    batch holds (dicts, bytes, lists, ints, numpy arrays) is let through."""
+
+    ALLOWED = {("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "_reconstruct"),
+               ("numpy._core.multiarray", "_reconstruct")}
+
+    def find_class(self, module, name):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"it asks the unpickler for {module}.{name}, which no CIFAR-10 batch holds; "
+                                         "refused without running it")
+        return super().find_class(module, name)
+
+
+def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(uint8 N x 3072 rows, int64 labels 0-9) of one batch file, or a ValueError naming it."""
+    try:
+        with open(path, "rb") as f:
+            batch = _BatchUnpickler(f, encoding="bytes").load()
+        data, labels = np.asarray(batch[b"data"]), np.asarray(batch[b"labels"])
+    except (pickle.UnpicklingError, EOFError, KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
+        raise ValueError(f"`data_dir` file {str(path)!r} is not a CIFAR-10 python batch: {e}.") from None
+    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072 or labels.shape != (len(data),) or (
+            labels.size and not 0 <= labels.min() <= labels.max() <= 9):
+        raise ValueError(f"`data_dir` file {str(path)!r} is not a CIFAR-10 python batch: expected uint8 N x 3072 "
+                         f"images and N labels in 0-9; found {data.dtype} {data.shape} and labels {labels.shape}.")
+    return data, labels.astype(np.int64)
 
 
 def check_cifar10_dir(directory: str | os.PathLike, splits: tuple[str, ...] = tuple(_SPLITS)) -> None:
@@ -84,28 +112,39 @@ def pixel_mean(images: np.ndarray) -> np.ndarray:
     return np.mean(images, axis=0, dtype=np.float64).astype(np.float32)
 
 
-def shuffled_epochs(*arrays, seed: int = 0):
+def shuffled_epochs(*arrays, seed: int = 0, start: int = 0):
     """An endless `tf.data.Dataset` of tuples (a[i], b[i], ...) of the equally long `arrays`,
-    in a new permutation per epoch, a pure function of (seed, epoch). Stateless on purpose:
+    in a new permutation per epoch, a pure function of (seed, epoch), from element `start` of
+    that stream on (a resumed run starts where the killed one stopped). Stateless on purpose:
     `shuffle(reshuffle_each_iteration=True)` depends on how many iterators were made, which
-    differs under `tf.distribute` strategies, so replicas and workers would not see the
-    batches a single device sees."""
+    differs under `tf.distribute` strategies and across a resume, so replicas, workers and
+    resumed runs would not see the batches a single uninterrupted run sees."""
     import tensorflow as tf
 
     tensors = [tf.constant(a) for a in arrays]
     size, seed = len(arrays[0]), tf.constant(seed, tf.int64)
-    indices = tf.data.Dataset.counter().map(
+    epoch, offset = divmod(start, size)
+    indices = tf.data.Dataset.counter(start=epoch).map(
         lambda epoch: tf.random.experimental.stateless_shuffle(tf.range(size, dtype=tf.int64), tf.stack([seed, epoch]))
-    ).unbatch()
+    ).unbatch().skip(offset)
     return indices.map(lambda i: tuple(tf.gather(t, i) for t in tensors))
 
 
-def pipeline(images: np.ndarray, labels: np.ndarray, batch_size: int, *, training: bool, augment: bool = True, seed: int = 0):
+def element_seeds(seed: int, position, count: int):
+    """`count` stateless-op seeds for the element at `position` of the training stream: random
+    augmentation as a pure function of (seed, position), so a resumed run repeats it exactly."""
+    import tensorflow as tf
+
+    return tf.random.experimental.stateless_split(tf.stack([tf.constant(seed, tf.int64), position]), count)
+
+
+def pipeline(images: np.ndarray, labels: np.ndarray, batch_size: int, *, training: bool, augment: bool = True,
+             seed: int = 0, start: int = 0):
     """A `tf.data.Dataset` of (float32 0-255 images, int64 labels) batches. For training it is endless,
-    reshuffled every epoch, and (with `augment`) each image is padded by 4 zero pixels,
-    randomly cropped back to 32x32 and flipped. Mean subtraction is the model's first layer,
-    so saved models take raw images."""
-    import keras
+    reshuffled every epoch, starts at image `start` of the stream (`iterations x batch_size`
+    for a resumed run), and (with `augment`) each image is padded by 4 zero pixels, randomly
+    cropped back to 32x32 and flipped. Mean subtraction is the model's first layer, so saved
+    models take raw images."""
     import tensorflow as tf
 
     # float32 batches: collective ops (MultiWorkerMirroredStrategy) cannot reduce uint8.
@@ -113,16 +152,16 @@ def pipeline(images: np.ndarray, labels: np.ndarray, batch_size: int, *, trainin
     if not training:
         return tf.data.Dataset.from_tensor_slices((images, labels)).batch(batch_size).map(as_float).prefetch(
             tf.data.AUTOTUNE)
-    ds = shuffled_epochs(images, labels, seed=seed)
-    if augment:
-        size = images.shape[1:]
-        # keras.layers.RandomCrop draws one offset per batch, so the crop is per image here.
-        ds = ds.map(
-            lambda x, y: (tf.image.random_crop(tf.pad(x, [[PAD, PAD], [PAD, PAD], [0, 0]]), size), y),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        )
-    ds = ds.batch(batch_size, drop_remainder=True).map(as_float)
-    if augment:
-        flip = keras.layers.RandomFlip("horizontal", seed=seed)
-        ds = ds.map(lambda x, y: (flip(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    ds = shuffled_epochs(images, labels, seed=seed, start=start).enumerate(start)
+    size = images.shape[1:]
+
+    def crop_and_flip(position, example):
+        x, y = example
+        if not augment:
+            return x, y
+        seeds = element_seeds(seed, position, 2)
+        x = tf.image.stateless_random_crop(tf.pad(x, [[PAD, PAD], [PAD, PAD], [0, 0]]), size, seeds[0])
+        return tf.image.stateless_random_flip_left_right(x, seeds[1]), y
+
+    ds = ds.map(crop_and_flip, num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.batch(batch_size, drop_remainder=True).map(as_float).prefetch(tf.data.AUTOTUNE)

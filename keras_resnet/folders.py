@@ -62,38 +62,45 @@ def centre_crop(image, size: int = CROP):
     return tf.image.resize_with_crop_or_pad(image, size, size)
 
 
-def colour_augment(image, seed=None):
-    """AlexNet's PCA lighting noise on a 0-255 RGB image."""
+def colour_augment(image, seed):
+    """AlexNet's PCA lighting noise on a 0-255 RGB image (`seed`: a stateless-op seed pair)."""
     import tensorflow as tf
 
-    alpha = tf.random.normal([3], stddev=PCA_STD, seed=seed)
+    alpha = tf.random.stateless_normal([3], seed, stddev=PCA_STD)
     shift = tf.linalg.matvec(tf.constant(PCA_EIGVEC), alpha * tf.constant(PCA_EIGVAL))
     return image + 255.0 * shift
 
 
-def train_transform(image):
+def train_transform(image, seeds):
+    """Scale, crop, flip and colour augmentation, drawn from `seeds` (4 stateless-op seed pairs)."""
     import tensorflow as tf
 
-    side = tf.random.uniform([], SCALE_RANGE[0], SCALE_RANGE[1] + 1, dtype=tf.int32)
-    image = tf.image.random_crop(resize_shorter(image, side), [CROP, CROP, 3])
-    return tf.clip_by_value(colour_augment(tf.image.random_flip_left_right(image)), 0.0, 255.0)
+    side = tf.random.stateless_uniform([], seeds[0], SCALE_RANGE[0], SCALE_RANGE[1] + 1, dtype=tf.int32)
+    image = tf.image.stateless_random_crop(resize_shorter(image, side), [CROP, CROP, 3], seeds[1])
+    image = tf.image.stateless_random_flip_left_right(image, seeds[2])
+    return tf.clip_by_value(colour_augment(image, seeds[3]), 0.0, 255.0)
 
 
 def eval_transform(image):
     return centre_crop(resize_shorter(image, EVAL_SIZE))
 
 
-def pipeline(paths, labels, batch_size: int, *, training: bool, seed: int = 0):
+def pipeline(paths, labels, batch_size: int, *, training: bool, seed: int = 0, start: int = 0):
     """(float32 0-255 images, labels) batches: for training endless, reshuffled every epoch,
-    augmented 224 crops; for evaluation centre crops of the shorter-side-256 image."""
+    augmented 224 crops, from image `start` of the stream on (a resumed run); for evaluation
+    centre crops of the shorter-side-256 image."""
     import tensorflow as tf
 
-    from keras_resnet.data import shuffled_epochs
+    from keras_resnet.data import element_seeds, shuffled_epochs
 
     paths, labels = np.asarray(paths), np.asarray(labels)
-    files = shuffled_epochs(paths, labels, seed=seed) if training else tf.data.Dataset.from_tensor_slices((paths, labels))
-    transform = train_transform if training else eval_transform
-    ds = files.map(lambda p, y: (transform(decode(p)), y), num_parallel_calls=tf.data.AUTOTUNE)
+    if training:
+        files = shuffled_epochs(paths, labels, seed=seed, start=start).enumerate(start)
+        ds = files.map(lambda position, example: (train_transform(decode(example[0]), element_seeds(seed, position, 4)),
+                                                  example[1]), num_parallel_calls=tf.data.AUTOTUNE)
+    else:
+        files = tf.data.Dataset.from_tensor_slices((paths, labels))
+        ds = files.map(lambda p, y: (eval_transform(decode(p)), y), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.batch(batch_size, drop_remainder=training).prefetch(tf.data.AUTOTUNE)
 
 

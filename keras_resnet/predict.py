@@ -76,7 +76,10 @@ def predict_files(model_file, paths, top: int = 3) -> list[list[tuple[str, float
     for path in paths:
         if not Path(path).is_file():
             raise ValueError(f"image file {str(path)!r} does not exist.")
-        image = decode(str(path))
+        try:
+            image = decode(str(path))
+        except tf.errors.InvalidArgumentError as e:  # not a JPEG/PNG/GIF/BMP, or cut short
+            raise ValueError(f"image file {str(path)!r} is not a readable JPEG or PNG image ({e.message}).") from None
         image = eval_transform(image) if size == (CROP, CROP) else image
         images.append(tf.image.resize(image, size, antialias=True) if None not in size else image)
     # predict_on_batch: `predict` in a loop grows memory (keras-team/keras#13118; BENCHMARKS.md)

@@ -75,10 +75,12 @@ def check_config(config: TrainConfig) -> Recipe:
         for split in ("train", "val"):
             list_images(Path(config.data_dir) / split)
     _check_output(Path(config.output))
+    _check_same_run(config)
     return recipe
 
 
-def _check_output(output: Path) -> None:
+def _check_output(output: Path, need: int = MIN_FREE_BYTES) -> None:
+    """Writable, with `need` bytes free: found out before training, not at the first checkpoint."""
     try:
         output.mkdir(parents=True, exist_ok=True)
         probe = output / f".probe-{os.getpid()}"
@@ -87,9 +89,29 @@ def _check_output(output: Path) -> None:
     except OSError as e:
         raise ValueError(f"`output` directory {str(output)!r} is not writable: {e}.") from e
     free = shutil.disk_usage(output).free
-    if free < MIN_FREE_BYTES:
-        raise ValueError(f"`output` directory {str(output)!r} has {free / 2**20:.0f} MiB free; a run needs "
-                         f"at least {MIN_FREE_BYTES // 2**20} MiB for its checkpoints.")
+    if free < need:
+        raise ValueError(f"`output` directory {str(output)!r} has {free / 2**20:.0f} MiB free; this run needs "
+                         f"at least {math.ceil(need / 2**20)} MiB for its checkpoints.")
+
+
+def _check_same_run(config: TrainConfig) -> None:
+    """Re-running resumes, so an output directory holding another model's or dataset's run is refused."""
+    earlier = Path(config.output) / "config.json"
+    if not earlier.is_file():
+        return
+    run = json.loads(earlier.read_text())
+    for name in ("model", "dataset"):
+        if run.get(name) != getattr(config, name):
+            raise ValueError(
+                f"`output` directory {config.output!r} holds a run of {name}={run.get(name)!r}, which re-running "
+                f"would resume; received {name}={getattr(config, name)!r}. Choose another `output`."
+            )
+
+
+def checkpoint_bytes(model) -> int:
+    """Disk a run's checkpoints can take at once: the weights (float32) 8 times over, as two
+    backups of weights and momentum, and best.keras and final.keras each with its replacement."""
+    return 8 * 4 * model.count_params()
 
 
 def train(config: TrainConfig):
@@ -100,7 +122,7 @@ def train(config: TrainConfig):
     from keras_resnet import distribute
     from keras_resnet.builders import build_resnet
     from keras_resnet.atomic import remove_temporaries, write_text
-    from keras_resnet.callbacks import Backup, BestModel, RunLog, save_model
+    from keras_resnet.callbacks import Backup, BestModel, RunLog, StopOnNonFinite, save_model
     from keras_resnet.preprocessing import PixelMean
     from keras_resnet.training import add_weight_decay, compile_for_training, scaled_learning_rate, total_iterations
 
@@ -138,17 +160,21 @@ def train(config: TrainConfig):
         if strategy.num_replicas_in_sync > 1:
             distribute.synchronize_batchnorm(model)
         compile_for_training(model, recipe, learning_rate)
+    _check_output(output, MIN_FREE_BYTES + checkpoint_bytes(model))
 
     write_text(output / "classes.json", json.dumps(list(data["class_names"]), indent=1))
     write_text(output / "config.json", json.dumps(asdict(config), indent=1))
     callbacks = [
+        StopOnNonFinite(output),
         _schedule(config, recipe, learning_rate, iterations, epochs, arch.depth),
         RunLog(output, batch_size, plot=config.plot),
         BestModel(output),
         Backup(output / "backup"),
     ]
+    # the stream from where the last backup left it, so a resumed run sees the same batches
+    start = Backup.finished_epochs(output / "backup") * steps * batch_size
     model.fit(
-        data["train"],
+        data["train"](start),
         epochs=epochs,
         steps_per_epoch=steps,
         validation_data=data["validation"],
@@ -189,7 +215,8 @@ def _schedule(config: TrainConfig, recipe: Recipe, learning_rate: float, iterati
 
 
 def _load_data(config: TrainConfig, batch_size: int) -> dict:
-    """Datasets of (uint8/float 0-255 images, labels), the training mean image, class names."""
+    """Datasets of (uint8/float 0-255 images, labels), the training one as a function of the
+    image it starts at; the training mean image, class names."""
     if config.dataset == "cifar10":
         from keras_resnet import data
 
@@ -197,8 +224,8 @@ def _load_data(config: TrainConfig, batch_size: int) -> dict:
         train_images, train_labels = splits.train
         validation = splits.validation if len(splits.validation[0]) else splits.test
         return {
-            "train": data.pipeline(train_images, train_labels, batch_size, training=True, augment=config.augment,
-                                   seed=config.seed),
+            "train": lambda start: data.pipeline(train_images, train_labels, batch_size, training=True,
+                                                 augment=config.augment, seed=config.seed, start=start),
             "validation": data.pipeline(*validation, batch_size, training=False),
             "test": data.pipeline(*splits.test, batch_size, training=False),
             "train_size": len(train_images),
@@ -213,7 +240,7 @@ def _load_data(config: TrainConfig, batch_size: int) -> dict:
         raise ValueError(f"`data_dir` {config.data_dir!r}: train/ and val/ must have the same class folders.")
     validation = folders.pipeline(val_paths, val_labels, batch_size, training=False)
     return {
-        "train": folders.pipeline(paths, labels, batch_size, training=True, seed=config.seed),
+        "train": lambda start: folders.pipeline(paths, labels, batch_size, training=True, seed=config.seed, start=start),
         "validation": validation,
         "test": validation,  # ImageNet's test labels are not public; the paper reports val
         "train_size": len(paths),

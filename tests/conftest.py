@@ -41,10 +41,13 @@ def run_python(code: str, **env) -> str:
     return result.stdout
 
 
-def keras_resnet_cli(*args) -> subprocess.CompletedProcess:
+def keras_resnet_exe() -> str:
     """The installed `keras-resnet` console script."""
-    exe = shutil.which("keras-resnet") or str(Path(sys.executable).parent / "keras-resnet")
-    return subprocess.run([exe, *args], capture_output=True, text=True, timeout=600,
+    return shutil.which("keras-resnet") or str(Path(sys.executable).parent / "keras-resnet")
+
+
+def keras_resnet_cli(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([keras_resnet_exe(), *args], capture_output=True, text=True, timeout=600,
                           env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
 
 

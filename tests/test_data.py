@@ -41,6 +41,23 @@ def test_training_batches_are_padded_crops_and_flips(splits):
     assert 0 < flips < n  # horizontal flips happen, not always
 
 
+def test_a_resumed_pipeline_repeats_the_uninterrupted_one(splits, image_folder):
+    """Started at image `start` (a resumed run: iterations x batch), the training stream gives
+    exactly the batches the uninterrupted stream gives from there, augmentation included,
+    across an epoch boundary (100 images, batches of 32)."""
+    images, labels = splits.train[0][:100], splits.train[1][:100]
+    whole = [x.numpy() for x, _ in data.pipeline(images, labels, 32, training=True, seed=5).take(6)]
+    resumed = [x.numpy() for x, _ in data.pipeline(images, labels, 32, training=True, seed=5, start=2 * 32).take(4)]
+    for a, b in zip(whole[2:], resumed, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(whole[0], whole[1])
+    paths, folder_labels, _ = folders.list_images(image_folder / "train")
+    whole = [x.numpy() for x, _ in folders.pipeline(paths, folder_labels, 4, training=True).take(3)]
+    resumed = [x.numpy() for x, _ in folders.pipeline(paths, folder_labels, 4, training=True, start=4).take(2)]
+    for a, b in zip(whole[1:], resumed, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_each_epoch_is_a_new_permutation():
     first, second = np.asarray([int(i) for (i,) in data.shuffled_epochs(np.arange(100), seed=0).take(200)]).reshape(2, 100)
     assert sorted(first) == sorted(second) == list(range(100)) and not np.array_equal(first, second)
@@ -73,7 +90,7 @@ def test_colour_augmentation_is_one_shift_along_the_imagenet_eigenvectors():
     import tensorflow as tf
 
     image = tf.fill((8, 8, 3), 100.0)
-    shifts = np.stack([(folders.colour_augment(image) - image).numpy() for _ in range(400)])
+    shifts = np.stack([(folders.colour_augment(image, tf.constant([0, i])) - image).numpy() for i in range(400)])
     assert np.allclose(shifts, shifts[:, :1, :1, :], atol=1e-4)  # the same RGB shift on every pixel
     along = shifts[:, 0, 0, :] @ np.asarray(folders.PCA_EIGVEC)  # coordinates on the eigenvectors
     expected = 255 * folders.PCA_STD * np.asarray(folders.PCA_EIGVAL)
@@ -101,3 +118,39 @@ def test_ten_crops_and_fully_convolutional_testing(image_folder):
     assert scores.shape == (2,) and scores.sum() == pytest.approx(1, abs=1e-5)
     result = evaluation.evaluate_folder(model, image_folder / "val", "ten-crop")
     assert result["images"] == 6 and 0 <= result["top1_error"] <= 1 and result["top5_error"] == 0
+
+
+class _Payload:
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+@pytest.mark.parametrize("fault", ["hostile pickle", "truncated", "wrong shape", "labels out of range"])
+def test_damaged_or_hostile_batch_files_are_refused(shared, tmp_path, fault):
+    """The official format is a pickle: a batch that asks for a function is refused without
+    running it; a damaged one names itself. The real test batch, with the fault injected."""
+    import pickle
+    import shutil
+
+    directory = tmp_path / "cifar"
+    shutil.copytree(shared / "cifar-10-batches-py", directory)
+    real = (directory / "test_batch").read_bytes()
+    batch = pickle.loads(real, encoding="bytes")
+    marker = tmp_path / "code-ran"
+    if fault == "hostile pickle":
+        (directory / "test_batch").write_bytes(pickle.dumps({**batch, b"extra": _Payload(marker)}, protocol=2))
+    elif fault == "truncated":
+        (directory / "test_batch").write_bytes(real[: len(real) // 2])
+    elif fault == "wrong shape":
+        (directory / "test_batch").write_bytes(pickle.dumps({**batch, b"data": batch[b"data"][:, :1024]}))
+    else:
+        (directory / "test_batch").write_bytes(pickle.dumps({**batch, b"labels": [11] * len(batch[b"labels"])}))
+    with pytest.raises(ValueError, match=r"`data_dir` file '.*test_batch' is not a CIFAR-10 python batch"):
+        data.load_cifar10(directory, "test")
+    assert not marker.exists()
+    assert len(data.load_cifar10(directory, "train")[0]) == 5085  # the intact batches still load
