@@ -20,11 +20,13 @@ setup(
     packages=["keras_resnet", "keras_resnet.weights"],
     package_dir={"keras_resnet.weights": "weights"},
     package_data={"keras_resnet.weights": ["*.json", "*.h5", "LICENSE-*", "README.md"]},
-    install_requires=["keras>=3.8", "numpy", "h5py", "safetensors"],
+    # keras 3.14: safe_mode holds against the known .keras/.h5 bypasses (CVE-2025-1550, -8747,
+    # -9905, -9906, CVE-2026-1462); torch 2.6: weights_only=True holds (CVE-2025-32434). SECURITY.md.
+    install_requires=["keras>=3.14", "numpy", "h5py", "safetensors"],
     extras_require={
         "tensorflow": ["tensorflow>=2.16"],
         "tensorflow-cpu": ["tensorflow-cpu>=2.16"],
-        "torch": ["torch>=2.1"],
+        "torch": ["torch>=2.6"],
         "train": ["matplotlib"],  # curves.png of training runs
         "export": ["tf2onnx", "onnxruntime"],  # ONNX export and its check (SavedModel, TFLite: TensorFlow)
         "test": ["pytest", "hypothesis"],
