@@ -47,7 +47,7 @@ def resumed_run(shared, tmp_path_factory):
     output = tmp_path_factory.mktemp("killed")
     rng = random.Random(SEED)
     kills = []
-    for target in sorted(rng.choices(range(EPOCHS - 1), k=KILLS)):
+    for target in sorted(rng.sample(range(EPOCHS - 1), KILLS)):
         process = subprocess.Popen(_train_command(data_dir, output), stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL, env=ENV)
         deadline = time.monotonic() + 300
@@ -59,6 +59,7 @@ def resumed_run(shared, tmp_path_factory):
         process.wait()
         kills.append({"after_epochs_logged": target, "backup_epoch": _backup_epoch(output),
                       "log_rows": len(read_log(output / "log.csv"))})
+    print(f"KERAS_RESNET_KILL_SEED={SEED}: kills {kills}")
     last = subprocess.run(_train_command(data_dir, output), capture_output=True, text=True, env=ENV, timeout=600)
     assert last.returncode == 0, last.stderr[-3000:]
     return output, reference, kills, last.stdout
