@@ -6,6 +6,7 @@ Everything the builder needs to know about a depth lives here, nowhere else.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 BLOCK_KINDS: dict[str, dict[str, tuple[int, ...]]] = {
@@ -65,6 +66,6 @@ PAPER_CIFAR10: dict[int, dict[str, float]] = {
 
 def cifar(n: int) -> Architecture:
     """The 6n+2-layer CIFAR-10 net: three stages of n basic blocks, 16/32/64 filters."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:  # numpy ints too
         raise ValueError(f"`n` must be an integer >= 1 (depth 6n+2); received n={n!r}.")
-    return Architecture("basic", (n, n, n), (16, 32, 64), "cifar", 32, 10)
+    return Architecture("basic", (int(n),) * 3, (16, 32, 64), "cifar", 32, 10)

@@ -13,7 +13,7 @@ from keras_resnet import pretrained, registry
 from keras_resnet.architectures import IMAGENET, SHORTCUTS, VARIANTS, Architecture, cifar
 from keras_resnet.blocks import block, conv_bn
 from keras_resnet.preprocessing import CROP_FRACTION, MODES, CentreCrop, ImageNormalization
-from keras_resnet.validation import check_choice, check_classes, check_input_shape
+from keras_resnet.validation import check_activation, check_choice, check_classes, check_input_shape
 
 POOLINGS = (None, "avg", "max")
 
@@ -50,8 +50,15 @@ def build_resnet(
     elif shortcut is not None:
         raise ValueError(f"Plain nets have no shortcuts: `shortcut` must be None; received {shortcut!r}.")
     check_choice("variant", variant, VARIANTS)
+    check_choice("include_top", include_top, (True, False))  # "False" from a config file is truthy
     check_choice("pooling", pooling, POOLINGS)
+    check_activation("classifier_activation", classifier_activation)
     classes = check_classes(arch.default_classes if classes is None else classes)
+    if input_tensor is not None and not keras.backend.is_keras_tensor(input_tensor):
+        raise ValueError(  # keras.Input(tensor=...) takes only Keras tensors
+            "`input_tensor` must be None or a Keras tensor (e.g. keras.Input(shape=(224, 224, 3))); "
+            f"received input_tensor of type {type(input_tensor).__name__}."
+        )
     if input_shape is None and input_tensor is not None:
         input_shape = tuple(input_tensor.shape[1:])
     weights_source = registry.resolve(weights, model_id, variant=variant, shortcut=shortcut, kind=arch.kind)
@@ -63,12 +70,7 @@ def build_resnet(
     if isinstance(weights_source, dict):  # a registry entry; a user's own file is checked on loading
         registry.check_compatible(weights_source, include_top=include_top, classes=classes, input_shape=network_shape)
 
-    if input_tensor is None:
-        inputs = layers.Input(shape=input_shape)
-    elif keras.backend.is_keras_tensor(input_tensor):
-        inputs = input_tensor
-    else:
-        inputs = layers.Input(tensor=input_tensor, shape=input_shape)
+    inputs = layers.Input(shape=input_shape) if input_tensor is None else input_tensor
 
     x = inputs if custom is None else custom(inputs)
     if crop:
@@ -225,7 +227,7 @@ def _cifar_builder(residual: bool) -> Callable[..., keras.Model]:
 
     builder.__name__ = builder.__qualname__ = family
     builder.__doc__ = (
-        "The 6n+2-layer CIFAR-10 {'ResNet' if residual else 'plain net'} of Section 4.2: 3x3 conv 16, "
+        f"The 6n+2-layer CIFAR-10 {'ResNet' if residual else 'plain net'} of Section 4.2: 3x3 conv 16, "
         "three stages of n basic blocks on 32/16/8 maps with 16/32/64 filters, global average "
         "pool, 10-way classifier. Any n >= 1 (n=200 is the 1202-layer net).\n"
         + ("`shortcut`: \"A\" (paper, default), \"B\" or \"C\".\n" if residual else "")

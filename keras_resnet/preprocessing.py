@@ -38,16 +38,66 @@ def _normalise(x, mode: str, xp, const):
 
 def preprocess_input(x, mode: str = "caffe"):
     """RGB images in 0-255 (channels last; numpy array or tensor) normalised for `mode`.
-    Integer inputs become float32; the input is never modified in place."""
+    Integer inputs become float32; the input is never modified in place.
+
+    Input it cannot normalise is refused, as it would give confident, wrong predictions: a
+    shape other than one image or a batch of 3-channel images, a dtype other than numbers,
+    and values outside [0, 255] (one min/max pass). A graph tensor (tf.data, a model being
+    built) has no values yet: it gets the shape and dtype checks only."""
     check_choice("mode", mode, MODES)
     if isinstance(x, (np.ndarray, list, tuple)):
-        x = np.asarray(x)
+        try:
+            x = np.asarray(x)
+        except ValueError as e:  # a list of images of different sizes
+            raise ValueError(f"`x` must be images of one size, stacked; {e}") from None
+        _check_images(x.shape, x.dtype.kind in "iuf", x.dtype)
+        if x.size and x.dtype != np.uint8:
+            _check_values(x.min(), x.max())
         x = x if np.issubdtype(x.dtype, np.floating) else x.astype(np.float32)
         return _normalise(x, mode, np, lambda v: np.asarray(v, x.dtype))
     x = keras.ops.convert_to_tensor(x)
-    if "float" not in str(x.dtype):
+    dtype = keras.backend.standardize_dtype(x.dtype)
+    _check_images(x.shape, dtype.startswith(("int", "uint", "float", "bfloat")), dtype)
+    if dtype != "uint8" and not _symbolic(x) and 0 not in x.shape:
+        extremes = keras.ops.stack([keras.ops.min(x), keras.ops.max(x)])
+        # float64: numpy has no bfloat16, and float64 holds every value of the other dtypes
+        _check_values(*keras.ops.convert_to_numpy(keras.ops.cast(extremes, "float64")))
+    if "float" not in dtype:
         x = keras.ops.cast(x, "float32")
     return _normalise(x, mode, keras.ops, lambda v: keras.ops.convert_to_tensor(v, x.dtype))
+
+
+def _check_images(shape: tuple, numeric: bool, dtype: object) -> None:
+    """One image (height, width, 3) or a batch; a graph tensor's unknown rank or sizes pass."""
+    if getattr(shape, "rank", 0) is not None and (len(shape) not in (3, 4) or shape[-1] not in (3, None)):
+        raise ValueError(
+            "`x` must be RGB images, channels last: one image (height, width, 3) or a batch "
+            f"(samples, height, width, 3); received x of shape {tuple(shape)}."
+        )
+    if not numeric:
+        raise ValueError(f"`x` must hold integer or float pixel values; received x of dtype {dtype}.")
+
+
+def _check_values(low: float, high: float) -> None:
+    """NaN makes min and max NaN, so both tests see it."""
+    if not (np.isfinite(low) and np.isfinite(high)):
+        raise ValueError("`x` must be finite RGB values in [0, 255]; received NaN or infinite values.")
+    if low < 0 or high > 255:
+        raise ValueError(
+            f"`x` must be raw RGB values in [0, 255]; received values in [{float(low):g}, {float(high):g}]. "
+            "A common cause is input already normalised (by preprocess_input, or to [-1, 1])."
+        )
+
+
+def _symbolic(x: object) -> bool:
+    """A tensor without values yet: a model being built, or a tf.function / tf.data graph."""
+    if keras.backend.is_keras_tensor(x):
+        return True
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.is_symbolic_tensor(x)
+    return False
 
 
 @keras.saving.register_keras_serializable(package="keras_resnet")
