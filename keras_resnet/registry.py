@@ -20,7 +20,7 @@ def model_id(arch: Architecture, residual: bool) -> str:
 
 def parse_model_id(model: str) -> tuple[Architecture, bool]:
     """(architecture, residual) of a model id; the inverse of `model_id`."""
-    m = re.fullmatch(r"(cifar_)?(resnet|plainnet)(\d+)", model) if isinstance(model, str) else None
+    m = re.fullmatch(r"(cifar_)?(resnet|plainnet)([1-9][0-9]*)", model) if isinstance(model, str) else None
     depth = int(m[3]) if m else 0
     if m and m[1] and depth % 6 == 2 and depth >= 8:
         return cifar((depth - 2) // 6), m[2] == "resnet"

@@ -30,6 +30,8 @@ import keras_resnet as kr
         (lambda: kr.CifarResNet(3, weights="cifar10", classes=100), r"need classes=10; received classes=100"),
         (lambda: kr.CifarResNet(3, weights="cifar10", shortcut="B"), r"weights='cifar10' for cifar_resnet20 exist with variant='v1' shortcut='A'; received variant='v1', shortcut='B'"),
         (lambda: kr.build_by_id("resnet51"), r"`model` must be"),
+        (lambda: kr.build_by_id("resnet018"), r"`model` must be"),
+        (lambda: kr.build_by_id("resnet\u0665\u0660"), r"`model` must be"),  # Arabic-Indic 50
         (lambda: kr.ResNet50(weights="imagenet_v2"), r"weights='imagenet_v2' for resnet50 exist with variant='v1.5' shortcut='B'; received variant='v1'"),
         (lambda: kr.ResNet152(weights="imagenet_v2", variant="v1.5"), r"weights='imagenet_v2' exist for \['resnet101', 'resnet50'\], not for 'resnet152'"),
         (lambda: kr.ResNet50(weights="imagenet", shortcut="C"), r"exist with variant='v1' shortcut='B', variant='v1.5' shortcut='B'; received variant='v1', shortcut='C'"),
