@@ -34,15 +34,32 @@ def memory(results: list[dict]) -> str:
     return "\n".join(rows)
 
 
+def soak(results: list[dict]) -> str:
+    rows = ["| part | API | length | RSS settled | RSS at the end | growth | slope | bound | work done | verdict |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---|---|"]
+    for r in results:
+        work = f"top-1 {r['top1']:.1%}" if "top1" in r else f"test error {r['test_error']:.1%}"
+        rows.append(f"| {r['part']} | `{r['api']}` | {r['count']:,} {r['units']} | {r['rss_settled_mib']:.0f} MiB "
+                    f"({r['settled_from']}) | {r['rss_end_mib']:.0f} MiB | **{r['growth_mib']:+.1f} MiB** | "
+                    f"{r['slope_kib_per_unit']:+.2f} KiB/{r['units'][:-1]} | {r['bound_mib']:.0f} MiB | {work} | "
+                    f"{'pass' if r['passed'] else 'FAIL'} |")
+    return "\n".join(rows)
+
+
 def main() -> None:
     memories = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("memory_*.json"))]
     if memories:
         print("### memory\n\n" + ", ".join(f"`{m['command'].strip()}`" for m in memories) +
               f": {memories[0]['machine']['cpu']}, {memories[0]['machine']['cores']} cores, one run each\n\n"
               + memory(memories) + "\n")
+    soaks = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("soak_*.json"))]
+    if soaks:
+        print("### soak\n\n" + ", ".join(dict.fromkeys(f"`{s['command'].strip()}`" for s in soaks)) +
+              f": {soaks[0]['machine']['cpu']}, {soaks[0]['machine']['cores']} cores, one run each\n\n"
+              + soak(soaks) + "\n")
     for path in sorted(RESULTS.glob("*.json")):
         result = json.loads(path.read_text())
-        if result["benchmark"] == "memory":
+        if result["benchmark"] in ("memory", "soak"):
             continue
         machine = result["machine"]
         print(f"### {result['benchmark']}\n\n`{result['command'].strip()}`: {machine['cpu']}, {machine['cores']} cores, "
