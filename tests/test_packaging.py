@@ -32,4 +32,5 @@ def test_sdist_carries_weights(tmp_path):
         if entry["file"]["url"] is None:
             assert f"weights/{entry['file']['name']}" in names
             assert f"weights/{entry['license_file']}" in names
-    assert {"weights/registry.json", "weights/imagenet_class_index.json", "setup.py", "README.md", "LICENSE", ".ci/run"} <= names
+    assert {"weights/registry.json", "weights/imagenet_class_index.json", "setup.py", "README.md", "LICENSE", ".ci/run",
+            "SECURITY.md", "RELIABILITY.md"} <= names
