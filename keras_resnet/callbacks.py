@@ -80,7 +80,7 @@ class RunLog(keras.callbacks.Callback):
 
 
 class TrainingDiverged(RuntimeError):
-    """The training loss became NaN or infinite; the run's files keep its last good epoch."""
+    """The training loss or the weights became NaN or infinite; the run's files keep its last good epoch."""
 
 
 class StopOnNonFinite(keras.callbacks.Callback):

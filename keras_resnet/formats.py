@@ -14,7 +14,6 @@ outputs as the original to float rounding.
 from __future__ import annotations
 
 import os
-import pickle
 import re
 from collections.abc import Mapping
 from pathlib import Path
