@@ -152,16 +152,15 @@ def pipeline(images: np.ndarray, labels: np.ndarray, batch_size: int, *, trainin
     if not training:
         return tf.data.Dataset.from_tensor_slices((images, labels)).batch(batch_size).map(as_float).prefetch(
             tf.data.AUTOTUNE)
-    ds = shuffled_epochs(images, labels, seed=seed, start=start).enumerate(start)
-    size = images.shape[1:]
+    ds = shuffled_epochs(images, labels, seed=seed, start=start)
+    if augment:
+        size = images.shape[1:]
 
-    def crop_and_flip(position, example):
-        x, y = example
-        if not augment:
-            return x, y
-        seeds = element_seeds(seed, position, 2)
-        x = tf.image.stateless_random_crop(tf.pad(x, [[PAD, PAD], [PAD, PAD], [0, 0]]), size, seeds[0])
-        return tf.image.stateless_random_flip_left_right(x, seeds[1]), y
+        def crop_and_flip(position, example):
+            x, y = example
+            seeds = element_seeds(seed, position, 2)
+            x = tf.image.stateless_random_crop(tf.pad(x, [[PAD, PAD], [PAD, PAD], [0, 0]]), size, seeds[0])
+            return tf.image.stateless_random_flip_left_right(x, seeds[1]), y
 
-    ds = ds.map(crop_and_flip, num_parallel_calls=tf.data.AUTOTUNE)
+        ds = ds.enumerate(start).map(crop_and_flip, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.batch(batch_size, drop_remainder=True).map(as_float).prefetch(tf.data.AUTOTUNE)

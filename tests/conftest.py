@@ -29,6 +29,16 @@ def cifar_test(shared):
     return load_cifar10(shared / "cifar-10-batches-py", "test")
 
 
+class RunsCode:
+    """A pickle payload: unpickling it runs `touch <marker>`, so a test sees whether a loader ran it."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
 def run_python(code: str, **env) -> str:
     """Run code in a fresh interpreter (another Keras backend, a clean process); an `env`
     value of None removes that variable."""

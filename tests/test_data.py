@@ -4,6 +4,7 @@ ImageNet-style folders and the paper's test-time crops."""
 
 import numpy as np
 import pytest
+from conftest import RunsCode
 
 from keras_resnet import data, evaluation, folders
 
@@ -120,16 +121,6 @@ def test_ten_crops_and_fully_convolutional_testing(image_folder):
     assert result["images"] == 6 and 0 <= result["top1_error"] <= 1 and result["top5_error"] == 0
 
 
-class _Payload:
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        import os
-
-        return (os.system, (f"touch {self.marker}",))
-
-
 @pytest.mark.parametrize("fault", ["hostile pickle", "truncated", "wrong shape", "labels out of range"])
 def test_damaged_or_hostile_batch_files_are_refused(shared, tmp_path, fault):
     """The official format is a pickle: a batch that asks for a function is refused without
@@ -143,7 +134,7 @@ def test_damaged_or_hostile_batch_files_are_refused(shared, tmp_path, fault):
     batch = pickle.loads(real, encoding="bytes")
     marker = tmp_path / "code-ran"
     if fault == "hostile pickle":
-        (directory / "test_batch").write_bytes(pickle.dumps({**batch, b"extra": _Payload(marker)}, protocol=2))
+        (directory / "test_batch").write_bytes(pickle.dumps({**batch, b"extra": RunsCode(marker)}, protocol=2))
     elif fault == "truncated":
         (directory / "test_batch").write_bytes(real[: len(real) // 2])
     elif fault == "wrong shape":

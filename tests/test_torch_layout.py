@@ -1,11 +1,9 @@
 """PyTorch-layout weights (torchvision, timm, the CIFAR-10 checkpoints): .safetensors without
 PyTorch, .pth only as tensors (weights_only), and parity with torchvision itself."""
 
-import os
-
 import numpy as np
 import pytest
-from conftest import keras_resnet_cli, run_python
+from conftest import RunsCode, keras_resnet_cli, run_python
 
 import keras_resnet as kr
 from keras_resnet import registry
@@ -46,18 +44,12 @@ def test_convert_command_reproduces_shipped_file(resnet20_safetensors, shared, t
         assert f"sha256 {entry['file']['hash']}" in result.stdout
 
 
-class Payload:
-    def __reduce__(self):
-        return (os.system, (f"touch {self.marker}",))
-
-
 def test_pth_that_needs_full_unpickling_is_refused(tmp_path):
-    payload = Payload()
-    payload.marker = tmp_path / "code-ran"
-    torch.save({"state_dict": {"conv1.weight": torch.zeros(16, 3, 3, 3)}, "extra": payload}, tmp_path / "evil.pth")
+    marker = tmp_path / "code-ran"
+    torch.save({"state_dict": {"conv1.weight": torch.zeros(16, 3, 3, 3)}, "extra": RunsCode(marker)}, tmp_path / "evil.pth")
     with pytest.raises(ValueError, match=r"evil\.pth asks the unpickler for posix\.system beyond tensors; it was refused"):
         kr.CifarResNet(3, weights=str(tmp_path / "evil.pth"))
-    assert not payload.marker.exists()
+    assert not marker.exists()
 
 
 def test_truncated_and_foreign_files(resnet20_safetensors, shared, tmp_path):

@@ -13,7 +13,7 @@ import h5py
 import keras
 import numpy as np
 import pytest
-from conftest import keras_resnet_cli
+from conftest import RunsCode, keras_resnet_cli
 
 import keras_resnet as kr
 from keras_resnet import pretrained
@@ -160,16 +160,6 @@ def test_files_of_another_format(content, suffix, tmp_path):
     assert_refused_and_untouched(path, r"foreign\.\w+ (is not a (readable|keras_resnet weights file)|asks the unpickler)")
 
 
-class Payload:
-    """Unpickling this runs `touch <marker>`."""
-
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (os.system, (f"touch {self.marker}",))
-
-
 @pytest.mark.parametrize("writer, refusal", [
     ("torch.save", "asks the unpickler for posix.system beyond tensors; it was refused without running"),
     ("pickle protocol 2", "asks the unpickler for posix.system beyond tensors; it was refused without running"),
@@ -180,9 +170,9 @@ def test_pickle_asking_for_code_is_never_run(writer, refusal, shared, tmp_path):
     state = torch.load(shared / CHECKPOINT, map_location="cpu", weights_only=True)
     path = tmp_path / "evil.pth"
     if writer == "torch.save":  # a real checkpoint with one hostile entry
-        torch.save({**state, "extra": Payload(marker)}, path)
+        torch.save({**state, "extra": RunsCode(marker)}, path)
     else:
-        path.write_bytes(pickle.dumps(Payload(marker), protocol=int(writer[-1])))  # a bare hostile pickle
+        path.write_bytes(pickle.dumps(RunsCode(marker), protocol=int(writer[-1])))  # a bare hostile pickle
     assert_refused_and_untouched(path, rf"evil\.pth {re.escape(refusal)}")
     result = keras_resnet_cli("convert", str(path), str(tmp_path / "out.h5"), "--model", "cifar_resnet20")
     assert result.returncode == 2 and refusal in result.stderr and "Traceback" not in result.stderr
