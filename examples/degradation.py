@@ -11,6 +11,7 @@ Each net is its own resumable run in `--output/<model>`: re-running continues wh
 import argparse
 from pathlib import Path
 
+from keras_resnet.atomic import write_text
 from keras_resnet.callbacks import read_log
 from keras_resnet.plots import plot_error_curves
 from keras_resnet.train import TrainConfig, train
@@ -40,7 +41,7 @@ def main() -> None:
         best = min(rows, key=lambda r: r["val_error"])
         lines.append(f"| {model} | {100 * rows[-1]['error']:.2f}% | {100 * results['test_error']:.2f}% | "
                      f"{100 * best['val_error']:.2f}% ({int(best['epoch']) + 1}) |")
-    (output / "table.md").write_text("\n".join(lines) + "\n")
+    write_text(output / "table.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
     panels = {
         f"CIFAR-10, {title} nets": {f"{title}-{d}": finals[f"cifar_{family}{d}"][0] for d in args.depths}

@@ -15,6 +15,7 @@ import argparse
 import json
 from pathlib import Path
 
+from keras_resnet.atomic import write_text
 from keras_resnet.cli import add_training_arguments, config_from_args
 from keras_resnet.evaluation import METHODS, evaluate_folder
 from keras_resnet.train import train
@@ -37,7 +38,7 @@ def main() -> None:
         results[method] = evaluate_folder(model, Path(config.data_dir) / "val", method, limit=args.test_limit)
         print(f"{model_id} {method}: top-1 error {100 * results[method]['top1_error']:.2f}%, "
               f"top-5 {100 * results[method]['top5_error']:.2f}%")
-    (Path(config.output) / "test.json").write_text(json.dumps(results, indent=1))
+    write_text(Path(config.output) / "test.json", json.dumps(results, indent=1))
 
 
 if __name__ == "__main__":

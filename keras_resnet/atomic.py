@@ -6,11 +6,33 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 TEMP_PREFIX = ".tmp-"
+
+
+def check_replaceable(path: str | os.PathLike, kind: str, is_own: Callable[[Path], bool]) -> None:
+    """An output is written only where nothing of the user's is lost: `path` must not exist, or
+    `is_own(path)` must say it is an earlier output of the same kind (which the write replaces).
+    Anything else (a directory of other files, a file of another format) is a ValueError naming
+    the path and `kind`, and nothing is touched."""
+    path = Path(path)
+    parent = next((p for p in path.absolute().parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise ValueError(f"cannot write {kind} {str(path)!r}: {str(parent)!r} is a file, not a directory")
+    if path.is_symlink():
+        raise ValueError(
+            f"{str(path)!r} is a symbolic link; a {kind} is written only over a regular earlier one "
+            "(choose another path or remove the link)"
+        )
+    if path.exists() and not is_own(path):
+        what = "a directory" if path.is_dir() else "a file"
+        raise ValueError(
+            f"{str(path)!r} exists and is {what} that is not a {kind}; it is replaced only when it "
+            f"is an earlier {kind} (choose another path or remove it)"
+        )
 
 
 @contextmanager

@@ -10,13 +10,16 @@ import csv
 import json
 import math
 import os
+import re
 import time
 from pathlib import Path
 
+import h5py
 import keras
 import numpy as np
 
 from keras_resnet.atomic import replacing, write_text
+from keras_resnet.formats import check_stored_inside
 
 LOG_FIELDS = ("epoch", "learning_rate", "loss", "error", "val_loss", "val_error", "images_per_second", "seconds")
 
@@ -178,7 +181,12 @@ class Backup(keras.callbacks.BackupAndRestore):
         if not self.metadata.is_file():
             return
         state = json.loads(self.metadata.read_text())
+        weights = self.metadata.parent / str(state.get("weights"))
+        if not re.fullmatch(r"epoch-\d+\.weights\.h5", weights.name) or weights.parent != self.metadata.parent:
+            raise ValueError(f"{self.metadata} names {state.get('weights')!r}, not a backup of this directory.")
+        with h5py.File(weights, "r") as f:  # read nothing from outside the file (SECURITY.md)
+            check_stored_inside(f, str(weights), weights.stat().st_size)
         if self.model.optimizer is not None and not self.model.optimizer.built:
             self.model.optimizer.build(self.model.trainable_variables)
-        self.model.load_weights(self.metadata.parent / state["weights"])
+        self.model.load_weights(weights)
         self.model._initial_epoch = state["epoch"]  # how Keras' BackupAndRestore tells `fit`

@@ -87,8 +87,7 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace, model: str, dataset: str) -> TrainConfig:
     fields = {k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__}
-    return TrainConfig(**{**fields, "model": model, "dataset": dataset,
-                          "output": args.output or f"runs/{model}"})
+    return TrainConfig(**{**fields, "model": model, "dataset": dataset, "output": args.output or f"runs/{model}"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -139,17 +138,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     ex.add_argument("--count", type=int, default=100, help="how many verification images")
     ex.add_argument("--tolerance", type=float, default=TOLERANCE, help="largest output difference accepted")
     args = parser.parse_args(argv)
+    if hasattr(sys.stdout, "reconfigure"):  # file names that are not UTF-8 print as their own bytes
+        sys.stdout.reconfigure(errors="surrogateescape")
     try:
         return _run(args, parser)
-    except ValueError as e:  # bad input: a clear message, no traceback
-        parser.exit(2, f"keras-resnet {args.command}: error: {e}\n")
+    except ValueError as e:  # bad input, found before anything was written
+        _fail(parser, args.command, 2, e)
     except TrainingDiverged as e:
-        parser.exit(1, f"keras-resnet {args.command}: error: {e}\n")
-    except OSError as e:
-        if args.command != "train":
-            raise
-        parser.exit(1, f"keras-resnet train: error: {e}. Every file of the run holds its last finished epoch "
-                       "(none is written in place); fix the cause and run the command again to resume.\n")
+        _fail(parser, args.command, 1, e)
+    except (OSError, ImportError) as e:  # the machine: disk, network, permissions, a missing package
+        after = (" Every file of the run holds its last finished epoch (none is written in place); fix the "
+                 "cause and run the command again to resume.") if args.command == "train" else ""
+        _fail(parser, args.command, 1, e, after)
+    except KeyboardInterrupt:  # Ctrl-C: what is kept and how to go on, not a traceback
+        kept = (f"every file of {args.output or f'runs/{args.model}'} holds its last finished epoch; run the same "
+                "command again to resume" if args.command == "train"
+                else "nothing was written (outputs are replaced only when complete)")
+        _fail(parser, args.command, 130, f"interrupted; {kept}.")
+
+
+def _fail(parser: argparse.ArgumentParser, command: str, status: int, error: BaseException | str,
+          after: str = "") -> None:
+    """Exit with `status` and one line on stderr: the error's own text, never a traceback."""
+    text = " ".join(line.strip() for line in str(error).splitlines() if line.strip()) or type(error).__name__
+    if after:
+        text = f"{text.rstrip('.')}.{after}"
+    parser.exit(status, f"keras-resnet {command}: error: {text}\n")
 
 
 def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:

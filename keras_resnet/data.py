@@ -4,12 +4,16 @@ augmentation (4-pixel zero pad, random 32x32 crop, horizontal flip)."""
 
 from __future__ import annotations
 
+import io
+import math
 import os
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from keras_resnet.validation import display_path
 
 CIFAR10_CLASSES = (
     "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
@@ -33,33 +37,103 @@ def load_cifar10(directory: str | os.PathLike, split: str = "test") -> tuple[np.
     return np.concatenate(images), np.concatenate(labels)
 
 
+class _FileArray(np.ndarray):
+    """A pickled array, filled only if its declared shape and integer dtype are exactly the
+    bytes the file holds: numpy itself would allocate the declared shape first (and fill an
+    object array), so a tiny file could ask for gigabytes."""
+
+    def __setstate__(self, state):
+        shape, dtype, raw = (state[1], state[2], state[-1]) if isinstance(state, tuple) and len(state) == 5 else (
+            None, None, None)
+        if not (isinstance(shape, tuple) and all(type(d) is int and d >= 0 for d in shape)
+                and isinstance(dtype, np.dtype) and dtype.kind in "biu" and dtype.names is None
+                and not dtype.hasobject and isinstance(raw, bytes) and math.prod(shape) * dtype.itemsize == len(raw)):
+            raise pickle.UnpicklingError("it declares an array that is not an integer array of the bytes it holds")
+        super().__setstate__(state)
+
+
 class _BatchUnpickler(pickle.Unpickler):
     """The official format is a pickle, which may name any function to call: only what a
-    batch holds (dicts, bytes, lists, ints, numpy arrays) is let through."""
+    batch holds (dicts, bytes, lists, ints, integer numpy arrays) is let through, each of the
+    few callables a numpy array's pickle names only with the arguments numpy gives it."""
 
     ALLOWED = {("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "_reconstruct"),
-               ("numpy._core.multiarray", "_reconstruct")}
+               ("numpy._core.multiarray", "_reconstruct"), ("_codecs", "encode")}
+    DTYPES = {f"{kind}{size}" for kind in "iu" for size in (1, 2, 4, 8)} | {"b1"}
 
     def find_class(self, module, name):
         if (module, name) not in self.ALLOWED:
             raise pickle.UnpicklingError(f"it asks the unpickler for {module}.{name}, which no CIFAR-10 batch holds; "
                                          "refused without running it")
-        return super().find_class(module, name)
+        found = super().find_class(module, name)
+        return getattr(self, f"_{name.strip('_')}", found)
+
+    class _ndarray:  # noqa: N801  what `numpy.ndarray` names: an argument of _reconstruct, never called
+        def __init__(self, *args):  # numpy.ndarray((10**9,), "O") would fill 8 GB
+            raise pickle.UnpicklingError("it calls numpy.ndarray itself, which numpy's pickles never do")
+
+    @staticmethod
+    def _reconstruct(subtype, shape, dtype) -> np.ndarray:
+        if subtype is not _BatchUnpickler._ndarray:
+            raise pickle.UnpicklingError("it asks numpy to rebuild something other than an ndarray")
+        return _FileArray((0,), np.uint8)  # shape and dtype come from its checked state
+
+    def _dtype(self, spec, align=False, copy=True) -> np.dtype:
+        if spec not in self.DTYPES:
+            raise pickle.UnpicklingError(f"it declares an array of dtype {str(spec)[:20]!r}, not an integer one")
+        return np.dtype(spec, False, True)  # a copy: its pickled state is applied to it, never to numpy's own
+
+    @staticmethod
+    def _encode(text, encoding) -> bytes:  # how Python 3 writes bytes at protocol 2
+        if not isinstance(text, str) or encoding != "latin1":
+            raise pickle.UnpicklingError("it asks _codecs.encode for something other than latin1 bytes")
+        return text.encode("latin1")
+
+
+def _describe(value) -> str:
+    """A short account of a value found in a batch, without walking it (a nested list can
+    hold 2**30 references in a few hundred bytes)."""
+    if isinstance(value, (bool, float, str, bytes, type(None))) or (type(value) is int and abs(value) < 10**9):
+        return repr(value)[:40]
+    if isinstance(value, np.ndarray):
+        return f"a {value.dtype} array of shape {value.shape}"
+    return f"a {type(value).__name__}" + (f" of {len(value)}" if isinstance(value, (list, dict)) else "")
+
+
+def _batch_problem(batch) -> str | None:
+    """What makes an unpickled object not a batch (a dict with uint8 N x 3072 b'data' and N
+    b'labels' in 0-9, N > 0), judged by types before anything is converted."""
+    if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
+        keys = f" with keys {sorted(map(_describe, batch))[:6]}" if isinstance(batch, dict) else ""
+        return f"expected a dict with b'data' and b'labels'; found {_describe(batch)}{keys}"
+    data, labels = batch[b"data"], batch[b"labels"]
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
+        return f"expected b'data' a uint8 N x 3072 array; found {_describe(data)}"
+    if not len(data):
+        return "it holds no images"
+    if isinstance(labels, list):
+        wrong = next((i for i, v in enumerate(labels) if type(v) is not int or not 0 <= v <= 9), None)
+        if wrong is not None:
+            return f"expected b'labels' integers in 0-9; found {_describe(labels[wrong])} at index {wrong}"
+    elif not isinstance(labels, np.ndarray) or labels.dtype.kind not in "iu" or labels.ndim != 1 or (
+            labels.size and not 0 <= labels.min() <= labels.max() <= 9):
+        return f"expected b'labels' a list or 1-D array of integers in 0-9; found {_describe(labels)}"
+    if len(labels) != len(data):
+        return f"expected one label per image; found {len(labels)} labels for {len(data)} images"
+    return None
 
 
 def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """(uint8 N x 3072 rows, int64 labels 0-9) of one batch file, or a ValueError naming it."""
     try:
-        with open(path, "rb") as f:
-            batch = _BatchUnpickler(f, encoding="bytes").load()
-        data, labels = np.asarray(batch[b"data"]), np.asarray(batch[b"labels"])
-    except (pickle.UnpicklingError, EOFError, KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
-        raise ValueError(f"`data_dir` file {str(path)!r} is not a CIFAR-10 python batch: {e}.") from None
-    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072 or labels.shape != (len(data),) or (
-            labels.size and not 0 <= labels.min() <= labels.max() <= 9):
-        raise ValueError(f"`data_dir` file {str(path)!r} is not a CIFAR-10 python batch: expected uint8 N x 3072 "
-                         f"images and N labels in 0-9; found {data.dtype} {data.shape} and labels {labels.shape}.")
-    return data, labels.astype(np.int64)
+        batch = _BatchUnpickler(io.BytesIO(path.read_bytes()), encoding="bytes").load()
+        problem = _batch_problem(batch)
+    except (pickle.UnpicklingError, EOFError, KeyError, TypeError, ValueError, IndexError, AttributeError,
+            OverflowError) as e:
+        problem = str(e)
+    if problem:
+        raise ValueError(f"`data_dir` file {display_path(path)} is not a CIFAR-10 python batch: {problem}.")
+    return np.asarray(batch[b"data"]), np.asarray(batch[b"labels"], np.int64)
 
 
 def check_cifar10_dir(directory: str | os.PathLike, splits: tuple[str, ...] = tuple(_SPLITS)) -> None:

@@ -26,7 +26,7 @@ def make_strategy(name: str, tpu: str | None = None):
         devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
         return tf.distribute.MirroredStrategy([d.name for d in devices])
     if name == "multi-worker":
-        if "TF_CONFIG" not in os.environ:
+        if not tf_config():
             raise ValueError(
                 "strategy='multi-worker' needs the cluster in the TF_CONFIG environment variable "
                 '(e.g. {"cluster": {"worker": ["host1:port", "host2:port"]}, "task": {"type": "worker", "index": 0}}).'
@@ -60,16 +60,50 @@ def _reduce_as_keras_expects(strategy):
     return strategy
 
 
+def tf_config() -> dict:
+    """The cluster in the TF_CONFIG environment variable ({} when unset), checked: a JSON object
+    with "cluster" ({job type: ["host:port", ...]}) and "task" ({"type": a job of the cluster,
+    "index": an index into it}); anything else is a ValueError saying what is wrong, before
+    TensorFlow would fail on it later, less clearly."""
+    text = os.environ.get("TF_CONFIG") or ""
+    if not text.strip():
+        return {}
+    example = '{"cluster": {"worker": ["host1:port", "host2:port"]}, "task": {"type": "worker", "index": 0}}'
+
+    def refuse(problem: str) -> ValueError:
+        return ValueError(f"the TF_CONFIG environment variable {problem}; expected e.g. {example}.")
+
+    try:
+        config = json.loads(text)
+    except ValueError as e:
+        raise refuse(f"is not JSON ({e})") from None
+    if not isinstance(config, dict):
+        raise refuse(f"must be a JSON object; received a {type(config).__name__}")
+    cluster, task = config.get("cluster"), config.get("task")
+    if not isinstance(cluster, dict) or not cluster or not all(
+        isinstance(hosts, list) and hosts and all(isinstance(h, str) for h in hosts) for hosts in cluster.values()
+    ):
+        raise refuse(f'needs "cluster": an object of job types, each a non-empty list of "host:port"; '
+                     f"received {cluster!r}")
+    if not isinstance(task, dict) or task.get("type") not in cluster:
+        raise refuse(f'needs "task": {{"type": one of {sorted(cluster)}, "index": N}}; received {task!r}')
+    index, hosts = task.get("index", 0), cluster[task["type"]]
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(hosts):
+        raise refuse(f'"task" index must be an integer in [0, {len(hosts) - 1}] for the {len(hosts)} '
+                     f'{task["type"]!r} hosts; received index={index!r}')
+    return config
+
+
 def worker_directory() -> str | None:
     """None for the process that writes the run's files (the chief in TF_CONFIG, else worker
     0, or no cluster at all); "worker-N" for the others, which keep their files apart."""
-    config = json.loads(os.environ.get("TF_CONFIG") or "{}")
-    task = config.get("task")
-    if not task:
+    config = tf_config()
+    if not config:
         return None
-    chief = ("chief", 0) if "chief" in config.get("cluster", {}) else ("worker", 0)
-    index = int(task.get("index", 0))
-    return None if (task.get("type"), index) == chief else f"{task.get('type')}-{index}"
+    task = config["task"]
+    chief = ("chief", 0) if "chief" in config["cluster"] else ("worker", 0)
+    index = task.get("index", 0)
+    return None if (task["type"], index) == chief else f"{task['type']}-{index}"
 
 
 def check_global_batch(batch_size: int, replicas: int) -> int:

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from keras_resnet.folders import CROP, EVAL_SIZE, decode, eval_transform, list_images, resize_shorter
-from keras_resnet.validation import check_choice
+from keras_resnet.folders import CROP, EVAL_SIZE, eval_transform, list_images, read_image, resize_shorter
+from keras_resnet.validation import check_choice, is_integer
 
 METHODS = ("centre", "ten-crop", "multiscale")
 SCALES = (224, 256, 384, 480, 640)
@@ -47,15 +47,21 @@ def predict_image(model, image, method: str = "centre", scales=SCALES, fcn=None)
     return np.mean([fcn(resize_shorter(image, s)[None], training=False).numpy()[0] for s in scales], axis=0)
 
 
+def check_limit(limit: int | None) -> None:
+    """`limit` images of the dataset are evaluated: a positive integer, or None for all (0 would
+    report the error of no images)."""
+    if limit is not None and (not is_integer(limit) or limit < 1):
+        raise ValueError(f"`limit` must be a positive integer or None (all images); received limit={limit!r}.")
+
+
 def evaluate_folder(model, directory, method: str = "centre", scales=SCALES, limit: int | None = None) -> dict:
     """Top-1 and top-5 error on a folder of class sub-folders (e.g. ImageNet val)."""
-    import tensorflow as tf
-
     check_choice("method", method, METHODS)
+    check_limit(limit)
     paths, labels, _ = list_images(directory)
     paths, labels = paths[:limit], labels[:limit]
     fcn = fully_convolutional(model) if method == "multiscale" else None
-    scores = np.stack([predict_image(model, decode(tf.constant(p)), method, scales, fcn) for p in paths])
+    scores = np.stack([predict_image(model, read_image(p), method, scales, fcn) for p in paths])
     top5 = np.argsort(-scores, axis=1)[:, :5]
     return {
         "method": method,

@@ -4,7 +4,9 @@ Every export is checked before it is kept: the written artefact is loaded in its
 runtime, run on the given images, and compared with the Keras model (largest absolute
 difference of the outputs, and top-1 agreement). The artefact is built in a temporary
 folder beside the output and moved into place only when it passes, so a failed export or a
-kill leaves an existing output untouched and nothing half-written.
+kill leaves an existing output untouched and nothing half-written. An existing output is
+replaced only when it is an earlier export of the same format (checked before converting and
+again before the move), so no file or folder of the user's (a training run) is ever lost.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_resnet.atomic import TEMP_PREFIX
+from keras_resnet.atomic import TEMP_PREFIX, check_replaceable
 from keras_resnet.validation import check_choice
 
 FORMATS = ("savedmodel", "onnx", "tflite")
@@ -25,6 +27,9 @@ TOLERANCE = 1e-4  # largest absolute difference of (softmax) outputs accepted
 ONNX_OPSET = 17
 INSTALL = "pip install 'keras-resnet[export]'"
 REQUIRES = {"onnx": ("tf2onnx", "onnxruntime")}  # packages beyond TensorFlow, by format
+# what `model.export` (tf.saved_model.save) writes at the top of a SavedModel directory
+SAVEDMODEL_ENTRIES = {"saved_model.pb", "variables", "assets", "assets.extra", "fingerprint.pb", "keras_metadata.pb"}
+TFLITE_IDENTIFIER = b"TFL3"  # the FlatBuffer file identifier, bytes 4-8 of a .tflite file
 
 
 def export_model(model, path: str | os.PathLike, format: str, images: np.ndarray, *, tolerance: float = TOLERANCE) -> dict:
@@ -44,7 +49,12 @@ def export_model(model, path: str | os.PathLike, format: str, images: np.ndarray
         _require(module, format)
     runtime = _RUNTIMES[format]
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _check_output(path, format)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=path.parent).close()
+    except OSError as e:
+        raise ValueError(f"the {format} export {str(path)!r} cannot be written: {e}.") from e
     expected = np.asarray(model.predict(images, verbose=0))
     with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX, dir=path.parent) as work:
         artefact = Path(work) / path.name
@@ -52,6 +62,7 @@ def export_model(model, path: str | os.PathLike, format: str, images: np.ndarray
             runtime.write(model, artefact, Path(work))
             got = np.asarray(runtime.run(artefact, images))
         except Exception as e:  # converters' and runtimes' own error types
+            _raise_if_environment(e, format, path, Path(work))
             raise ValueError(
                 f"the {format} conversion failed ({type(e).__name__}: {str(e).strip().splitlines()[0][:300]}); "
                 f"nothing was written to {str(path)!r}. A layer whose ops the format lacks cannot be exported: "
@@ -71,14 +82,76 @@ def export_model(model, path: str | os.PathLike, format: str, images: np.ndarray
                 f"difference {check['max_abs_diff']:.3g} (tolerance {tolerance:g}), top-1 agreement "
                 f"{check['top1_agreement']:.1%}; nothing was written to {str(path)!r}."
             )
+        _check_output(path, format)  # again: the conversion took a while
         _move_into_place(artefact, path, Path(work))
     return check
 
 
+def _check_output(path: Path, format: str) -> None:
+    """Nothing of the user's is replaced: `path` must not exist or be an earlier export of `format`."""
+    check_replaceable(path, f"{format} export", _IS_EXPORT[format])
+
+
+def _is_savedmodel(path: Path) -> bool:
+    """A directory of only the entries a SavedModel holds, saved_model.pb among them (or empty)."""
+    if not path.is_dir():
+        return False
+    entries = {p.name for p in path.iterdir()}
+    return not entries or ("saved_model.pb" in entries and entries <= SAVEDMODEL_ENTRIES)
+
+
+def _is_onnx(path: Path) -> bool:
+    """A file that parses as an ONNX ModelProto with an IR version and a graph of nodes. The
+    first byte is the tag of field 1 (ir_version), which every serializer writes first; it is
+    checked before parsing so that a large file of another kind is not read whole."""
+    if not path.is_file():
+        return False
+    with open(path, "rb") as f:
+        if f.read(1) != b"\x08":
+            return False
+    import onnx
+
+    try:
+        model = onnx.load_model(str(path), load_external_data=False)
+    except Exception:  # protobuf's DecodeError and onnx's own
+        return False
+    return model.ir_version > 0 and len(model.graph.node) > 0
+
+
+def _is_tflite(path: Path) -> bool:
+    if not path.is_file():
+        return False
+    with open(path, "rb") as f:
+        return f.read(8)[4:] == TFLITE_IDENTIFIER
+
+
+_IS_EXPORT = {"savedmodel": _is_savedmodel, "onnx": _is_onnx, "tflite": _is_tflite}
+
+
+def _raise_if_environment(error: Exception, format: str, path: Path, work: Path) -> None:
+    """A full or read-only disk, or a permission, is the machine's fault, not a conversion's:
+    an OSError saying so. TensorFlow reports such write failures as its own error types (not
+    OSError), so the disk itself is asked too."""
+    import errno
+
+    cause = next((e for e in _chain(error) if isinstance(e, OSError) and e.errno is not None), None)
+    if cause is None and shutil.disk_usage(work).free < 2**20:
+        cause = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    if cause is not None:
+        raise OSError(cause.errno, f"writing the {format} export {str(path)!r} failed: {os.strerror(cause.errno)}; "
+                                   "nothing was written") from error
+
+
+def _chain(error: BaseException):
+    while error is not None:
+        yield error
+        error = error.__cause__ or error.__context__
+
+
 def _move_into_place(artefact: Path, path: Path, work: Path) -> None:
-    """Rename (atomic on one filesystem); an existing directory output is first moved aside
+    """Rename (atomic on one filesystem); an earlier SavedModel directory is first moved aside
     into `work`, which is deleted afterwards."""
-    if path.is_dir() and not path.is_symlink():
+    if path.is_dir():
         os.replace(path, work / "previous")
     os.replace(artefact, path)
 
@@ -179,9 +252,9 @@ def verification_images(source: str | os.PathLike | None, shape: tuple, count: i
         if not files:
             raise ValueError(f"`images` {str(source)!r} must be a CIFAR-10 directory (with test_batch) or a "
                              f"folder of {'/'.join(IMAGE_SUFFIXES)} images.")
-        from keras_resnet.folders import decode
+        from keras_resnet.folders import read_image
 
-        images = [decode(str(p)) for p in files[:count]]
+        images = [read_image(p) for p in files[:count]]  # a damaged file: a ValueError naming it
     import tensorflow as tf
 
     return np.stack([tf.image.resize(image, size, antialias=True).numpy() if image.shape[:2] != size else image

@@ -5,13 +5,27 @@ Needs matplotlib (`pip install keras-resnet[train]`)."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
+
+from keras_resnet.atomic import check_replaceable, replacing
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _is_png(path: Path) -> bool:
+    if not path.is_file():
+        return False
+    with open(path, "rb") as f:
+        return f.read(len(PNG_SIGNATURE)) == PNG_SIGNATURE
 
 
 def plot_error_curves(
     panels: dict[str, dict[str, list[dict]]], path: str | os.PathLike, val_label: str = "validation"
 ) -> bool:
     """Draw `panels` (title -> {label -> log rows, see `callbacks.read_log`}) side by side to
-    a PNG at `path`, atomically. Returns False, drawing nothing, without matplotlib."""
+    a PNG at `path`, atomically; an existing `path` is replaced only if it is a PNG image.
+    Returns False, drawing nothing, without matplotlib."""
+    check_replaceable(path, "PNG image", _is_png)
     try:
         import matplotlib
 
@@ -19,8 +33,6 @@ def plot_error_curves(
         import matplotlib.pyplot as plt
     except ImportError:
         return False
-    from keras_resnet.atomic import replacing
-
     fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4), dpi=120, squeeze=False)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, (title, runs) in zip(axes[0], panels.items()):

@@ -10,24 +10,25 @@ from pathlib import Path
 import numpy as np
 
 from keras_resnet.train import DATASETS
-from keras_resnet.validation import check_choice, check_top
+from keras_resnet.validation import check_choice, check_top, display_path
 
 
 def load_trained(model_file: str | os.PathLike):
-    """`keras.models.load_model` with `safe_mode` on: a file that would run code on loading (a
-    `Lambda`'s bytecode, a function named in its config) or cannot be read is a ValueError."""
+    """`keras.models.load_model` with `safe_mode` on, of a .keras archive checked first
+    (`formats.check_keras_archive`): a file that would run code on loading (a `Lambda`'s
+    bytecode, a function named in its config), read other files, allocate far more than it
+    stores, or cannot be read is a ValueError."""
     import keras
+
+    from keras_resnet.formats import check_keras_archive, model_refused
 
     if not Path(model_file).is_file():
         raise ValueError(f"`model_file` {str(model_file)!r} does not exist (a .keras file written by `train`).")
+    check_keras_archive(model_file)
     try:
         return keras.models.load_model(model_file, safe_mode=True)
     except Exception as e:  # Keras raises ValueError, TypeError, KeyError, ... by what is wrong
-        cause = str(e).strip().splitlines()[0][:300] if str(e).strip() else ""
-        raise ValueError(
-            f"`model_file` {str(model_file)!r} was refused: it is not a model that loads with safe_mode=True, "
-            f"which never runs code from the file ({type(e).__name__}: {cause})."
-        ) from e
+        raise model_refused(f"`model_file` {str(model_file)!r}", e) from e
 
 
 def class_names_for(model_file: str | os.PathLike, classes: int) -> list[str]:
@@ -36,18 +37,29 @@ def class_names_for(model_file: str | os.PathLike, classes: int) -> list[str]:
 
     saved = Path(model_file).with_name("classes.json")
     if saved.is_file():
-        return json.loads(saved.read_text())
+        try:
+            names = json.loads(saved.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError) as e:  # JSONDecodeError is a ValueError
+            found = f"it is not UTF-8 JSON ({type(e).__name__}: {str(e)[:200]})"
+        else:
+            if isinstance(names, list) and len(names) == classes and all(isinstance(n, str) for n in names):
+                return names
+            count = f" of {len(names)}" if isinstance(names, list) else ""
+            found = f"it holds a {type(names).__name__}{count}: {json.dumps(names)[:200]}"
+        raise ValueError(f"`classes.json` {display_path(saved)} beside the model must be a JSON list of the model's "
+                         f"{classes} class names (strings), as `train` writes it; {found}.")
     known = {10: "cifar10", 1000: "imagenet"}
     return [name for _, name in class_names(known[classes])] if classes in known else [str(i) for i in range(classes)]
 
 
 def evaluate(model_file, dataset: str = "cifar10", data_dir=None, method: str = "centre", limit: int | None = None) -> dict:
     """Top-1 error on the CIFAR-10 test split, or on `data_dir/val` by the paper's `method`."""
+    from keras_resnet.evaluation import check_limit, evaluate_folder
+
     check_choice("dataset", dataset, DATASETS)
+    check_limit(limit)
     model = load_trained(model_file)
     if dataset == "imagenet":
-        from keras_resnet.evaluation import evaluate_folder
-
         if data_dir is None:
             raise ValueError("dataset='imagenet' needs `data_dir` holding val/ class folders.")
         return evaluate_folder(model, Path(data_dir) / "val", method, limit=limit)
@@ -66,7 +78,7 @@ def predict_files(model_file, paths, top: int = 3) -> list[list[tuple[str, float
     side 256 and centre 224 crop (ImageNet)."""
     import tensorflow as tf
 
-    from keras_resnet.folders import CROP, decode, eval_transform
+    from keras_resnet.folders import CROP, eval_transform, read_image
 
     model = load_trained(model_file)
     names = class_names_for(model_file, model.output_shape[-1])
@@ -74,12 +86,7 @@ def predict_files(model_file, paths, top: int = 3) -> list[list[tuple[str, float
     size = model.input_shape[1:3]
     images = []
     for path in paths:
-        if not Path(path).is_file():
-            raise ValueError(f"image file {str(path)!r} does not exist.")
-        try:
-            image = decode(str(path))
-        except tf.errors.InvalidArgumentError as e:  # not a JPEG/PNG/GIF/BMP, or cut short
-            raise ValueError(f"image file {str(path)!r} is not a readable JPEG or PNG image ({e.message}).") from None
+        image = read_image(path)
         image = eval_transform(image) if size == (CROP, CROP) else image
         images.append(tf.image.resize(image, size, antialias=True) if None not in size else image)
     # predict_on_batch: `predict` in a loop grows memory (keras-team/keras#13118; BENCHMARKS.md)

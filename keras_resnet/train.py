@@ -5,14 +5,23 @@ output directory `log.csv`, `curves.png`, `best.keras`, `final.keras`, `results.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
 import shutil
 import sys
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+try:
+    import fcntl
+except ImportError:  # Windows: runs are not locked (SECURITY.md)
+    fcntl = None
+
+from keras_resnet.atomic import TEMP_PREFIX
 from keras_resnet.distribute import STRATEGIES, worker_directory
 from keras_resnet.registry import parse_model_id
 from keras_resnet.training import RECIPES, Recipe, recipe_for
@@ -21,6 +30,10 @@ from keras_resnet.validation import check_choice
 DATASETS = tuple(RECIPES)
 SCHEDULES = ("cifar", "plateau", "step")
 MIN_FREE_BYTES = 200 * 2**20
+LOCK = ".lock"  # held (flock) by the one process training into the directory
+# fields of TrainConfig that do not change what is trained, so a resume may change them; the
+# data is compared by content (`data` in config.json), not by its path
+FREE_ON_RESUME = ("output", "plot", "strategy", "data_dir")
 
 
 @dataclass
@@ -51,16 +64,31 @@ class TrainConfig:
 
 def check_config(config: TrainConfig) -> Recipe:
     """Every argument, the data directory and the output directory, before any training."""
+    recipe = _check_arguments(config)
+    output = run_directory(config)
+    _check_output(output)
+    _earlier_run(output)
+    return recipe
+
+
+def _check_arguments(config: TrainConfig) -> Recipe:
     recipe = recipe_for(config.dataset)
     parse_model_id(config.model)
     check_choice("schedule", config.schedule, (None, *SCHEDULES))
     check_choice("strategy", config.strategy, STRATEGIES)
     for name in ("epochs", "batch_size", "steps_per_epoch"):
         value = getattr(config, name)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        if value is not None and not _is_integer(value, 1):
             raise ValueError(f"`{name}` must be a positive integer or None; received {name}={value!r}.")
-    if config.learning_rate is not None and not config.learning_rate > 0:
-        raise ValueError(f"`learning_rate` must be positive; received learning_rate={config.learning_rate!r}.")
+    for name, least in (("step_epochs", 1), ("patience", 0)):
+        if not _is_integer(getattr(config, name), least):
+            raise ValueError(f"`{name}` must be an integer >= {least}; received {name}={getattr(config, name)!r}.")
+    for name in ("min_delta", "min_lr"):
+        if not _is_number(getattr(config, name)) or getattr(config, name) < 0:
+            raise ValueError(f"`{name}` must be a finite number >= 0; received {name}={getattr(config, name)!r}.")
+    if config.learning_rate is not None and not (_is_number(config.learning_rate) and config.learning_rate > 0):
+        raise ValueError(f"`learning_rate` must be a finite number > 0 or None; received "
+                         f"learning_rate={config.learning_rate!r}.")
     if config.dataset == "cifar10":
         from keras_resnet.data import check_cifar10_dir, check_validation_fraction
 
@@ -74,16 +102,29 @@ def check_config(config: TrainConfig) -> Recipe:
             raise ValueError("dataset='imagenet' needs `data_dir` with train/ and val/ class folders.")
         for split in ("train", "val"):
             list_images(Path(config.data_dir) / split)
-    _check_output(Path(config.output))
-    _check_same_run(config)
     return recipe
+
+
+def _is_integer(value, least: int) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int) and value >= least
+
+
+def _is_number(value) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def run_directory(config: TrainConfig) -> Path:
+    """Where this process writes: `output`, or for a cluster's non-chief worker its own
+    sub-directory `output/worker-N` (see `distribute.worker_directory`)."""
+    worker = worker_directory()
+    return Path(config.output) / worker if worker is not None else Path(config.output)
 
 
 def _check_output(output: Path, need: int = MIN_FREE_BYTES) -> None:
     """Writable, with `need` bytes free: found out before training, not at the first checkpoint."""
     try:
         output.mkdir(parents=True, exist_ok=True)
-        probe = output / f".probe-{os.getpid()}"
+        probe = output / f"{TEMP_PREFIX}probe-{os.getpid()}"  # a temporary: cleared if a kill leaves it
         probe.write_bytes(b"0")
         probe.unlink()
     except OSError as e:
@@ -94,18 +135,86 @@ def _check_output(output: Path, need: int = MIN_FREE_BYTES) -> None:
                          f"at least {math.ceil(need / 2**20)} MiB for its checkpoints.")
 
 
-def _check_same_run(config: TrainConfig) -> None:
-    """Re-running resumes, so an output directory holding another model's or dataset's run is refused."""
-    earlier = Path(config.output) / "config.json"
-    if not earlier.is_file():
+@contextmanager
+def holding(output: Path) -> Iterator[None]:
+    """One process per run directory: an exclusive `flock` on OUTPUT/.lock for the duration,
+    which the OS drops when the process ends, SIGKILL included. Another holder is a ValueError
+    naming its pid. Without `fcntl` (Windows) there is no lock."""
+    if fcntl is None:
+        yield
         return
-    run = json.loads(earlier.read_text())
-    for name in ("model", "dataset"):
-        if run.get(name) != getattr(config, name):
+    descriptor = os.open(output / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pid = os.read(descriptor, 32).decode(errors="replace").strip() or "unknown"
+            raise ValueError(f"`output` directory {str(output)!r} is in use by another training process (pid {pid}); "
+                             "wait for it to end, or choose another `output`.") from None
+        os.ftruncate(descriptor, 0)
+        os.write(descriptor, str(os.getpid()).encode())
+        yield
+    finally:
+        os.close(descriptor)  # releases the lock
+
+
+def _earlier_run(output: Path) -> dict | None:
+    """The config.json of the run in `output` (None: a new run). A directory holding files but
+    no run is refused, so that training writes over nothing of the user's; what a run leaves
+    before its config.json (the lock, temporaries, other workers' directories) is its own."""
+    path = output / "config.json"
+    if not path.is_file():
+        foreign = sorted(p.name for p in output.iterdir() if not _before_config(p)) if output.is_dir() else []
+        if foreign:
             raise ValueError(
-                f"`output` directory {config.output!r} holds a run of {name}={run.get(name)!r}, which re-running "
-                f"would resume; received {name}={getattr(config, name)!r}. Choose another `output`."
+                f"`output` directory {str(output)!r} holds {len(foreign)} files or folders "
+                f"({', '.join(map(repr, foreign[:3]))}{', ...' if len(foreign) > 3 else ''}) but no training run (no config.json); choose a new or empty "
+                "directory, so that nothing in it is overwritten."
             )
+        return None
+    try:
+        run = json.loads(path.read_bytes().decode())
+    except (UnicodeDecodeError, ValueError) as e:
+        raise ValueError(f"`output` file {str(path)!r} is not the JSON of a run ({e}). Restore it, or choose another "
+                         "`output`.") from None
+    if not isinstance(run, dict):
+        raise ValueError(f"`output` file {str(path)!r} must hold a JSON object (a run's config); received a "
+                         f"{type(run).__name__}. Restore it, or choose another `output`.")
+    return run
+
+
+def _before_config(path: Path) -> bool:
+    name = path.name
+    if name in (LOCK, "classes.json") or name.startswith(TEMP_PREFIX):
+        return True
+    if name == "backup" and path.is_dir():
+        return all(p.name.startswith(TEMP_PREFIX) for p in path.iterdir())
+    return name.startswith("worker-") and path.is_dir()
+
+
+def _check_same_run(output: Path, earlier: dict | None, record: dict) -> dict:
+    """Resuming continues the recorded run: every field that changes what is trained must be
+    as recorded (a field an older run recorded as None, the paper's value, is taken as equal).
+    After a divergence, the learning rate alone may change (the way to go on); the change is
+    recorded. Returns the record to write."""
+    if earlier is None:
+        return record
+    compared = [f.name for f in fields(TrainConfig) if f.name not in FREE_ON_RESUME] + ["data"]
+    differ = [k for k in compared if earlier.get(k) is not None and earlier[k] != record[k]]
+    changes = list(earlier.get("changes", []))
+    if differ == ["learning_rate"] and "diverged" in earlier:
+        changes.append({"epoch": earlier["diverged"]["epoch"], "learning_rate": record["learning_rate"],
+                        "was": earlier["learning_rate"], "because": "training diverged"})
+        differ = []
+    if differ:
+        def listed(values: dict) -> str:
+            return ", ".join(f"{k}={values[k]!r}" for k in differ)
+
+        raise ValueError(
+            f"`output` {str(output)!r} holds a run with {listed(earlier)}; received {listed(record)}. Resume with the "
+            "recorded values or choose another `output`."
+        )
+    return {**record, "changes": changes} if changes else record
 
 
 def checkpoint_bytes(model) -> int:
@@ -115,27 +224,28 @@ def checkpoint_bytes(model) -> int:
 
 
 def train(config: TrainConfig):
-    """Train as configured; returns (model, results). Re-running the same config resumes."""
-    recipe = check_config(config)
+    """Train as configured; returns (model, results). Re-running the same config resumes; one
+    process at a time per output directory."""
+    recipe = _check_arguments(config)
+    output = run_directory(config)
+    _check_output(output)
+    with holding(output):
+        return _train(config, recipe, output, _earlier_run(output))
+
+
+def _train(config: TrainConfig, recipe: Recipe, output: Path, earlier: dict | None):
     import keras
 
     from keras_resnet import distribute
     from keras_resnet.builders import build_resnet
     from keras_resnet.atomic import remove_temporaries, write_text
-    from keras_resnet.callbacks import Backup, BestModel, RunLog, StopOnNonFinite, save_model
+    from keras_resnet.callbacks import Backup, BestModel, RunLog, StopOnNonFinite, TrainingDiverged, save_model
     from keras_resnet.preprocessing import PixelMean
     from keras_resnet.training import add_weight_decay, compile_for_training, scaled_learning_rate, total_iterations
 
     strategy = distribute.make_strategy(config.strategy)
     batch_size = config.batch_size or recipe.batch_size
     distribute.check_global_batch(batch_size, strategy.num_replicas_in_sync)
-    output = Path(config.output)
-    worker = worker_directory()
-    if worker is not None:  # other workers train too, but keep their files to themselves
-        output = output / worker
-        _check_output(output)
-    remove_temporaries(output, output / "backup")
-    distribute.mixed_precision_policy(config.mixed_precision)
     keras.utils.set_random_seed(config.seed)
 
     data = _load_data(config, batch_size)
@@ -146,6 +256,15 @@ def train(config: TrainConfig):
     iterations = total_iterations(recipe, batch_size) if config.epochs is None else config.epochs * steps
     epochs = config.epochs or math.ceil(iterations / steps)
     arch, residual = parse_model_id(config.model)
+    warmup = config.warmup if config.warmup is not None else (
+        recipe.schedule == "cifar" and arch.depth >= recipe.warmup_min_depth
+    )
+    record = {**asdict(config), "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
+              "schedule": config.schedule or recipe.schedule, "warmup": warmup, "steps_per_epoch": steps,
+              "data": data["fingerprint"]}
+    record = _check_same_run(output, earlier, record)
+    remove_temporaries(output, output / "backup")
+    distribute.mixed_precision_policy(config.mixed_precision)
 
     with strategy.scope():
         mean = data["mean"]
@@ -162,26 +281,31 @@ def train(config: TrainConfig):
         compile_for_training(model, recipe, learning_rate)
     _check_output(output, MIN_FREE_BYTES + checkpoint_bytes(model))
 
+    write_text(output / "config.json", json.dumps(record, indent=1))  # first: it makes the directory a run
     write_text(output / "classes.json", json.dumps(list(data["class_names"]), indent=1))
-    write_text(output / "config.json", json.dumps(asdict(config), indent=1))
     callbacks = [
         StopOnNonFinite(output),
-        _schedule(config, recipe, learning_rate, iterations, epochs, arch.depth),
+        _schedule(record, recipe, learning_rate, iterations, epochs),
         RunLog(output, batch_size, plot=config.plot),
         BestModel(output),
         Backup(output / "backup"),
     ]
     # the stream from where the last backup left it, so a resumed run sees the same batches
     start = Backup.finished_epochs(output / "backup") * steps * batch_size
-    model.fit(
-        data["train"](start),
-        epochs=epochs,
-        steps_per_epoch=steps,
-        validation_data=data["validation"],
-        callbacks=callbacks,
-        verbose=1 if sys.stdout.isatty() else 2,  # progress bar on a terminal, a line per epoch in logs
-        shuffle=False,  # the pipeline shuffles
-    )
+    try:
+        model.fit(
+            data["train"](start),
+            epochs=epochs,
+            steps_per_epoch=steps,
+            validation_data=data["validation"],
+            callbacks=callbacks,
+            verbose=1 if sys.stdout.isatty() else 2,  # progress bar on a terminal, a line per epoch in logs
+            shuffle=False,  # the pipeline shuffles
+        )
+    except TrainingDiverged:  # a resume may then lower the learning rate (see `_check_same_run`)
+        diverged = {"epoch": Backup.finished_epochs(output / "backup"), "learning_rate": learning_rate}
+        write_text(output / "config.json", json.dumps({**record, "diverged": diverged}, indent=1))
+        raise
     save_model(model, output / "final.keras")
     loss, error = model.evaluate(data["test"], verbose=0)
     results = {"model": config.model, "dataset": config.dataset, "test_error": float(error),
@@ -191,27 +315,24 @@ def train(config: TrainConfig):
     return model, results
 
 
-def _schedule(config: TrainConfig, recipe: Recipe, learning_rate: float, iterations: int, epochs: int, depth: int):
+def _schedule(record: dict, recipe: Recipe, learning_rate: float, iterations: int, epochs: int):
+    """The learning-rate schedule of the recorded run (`record`: config.json, values resolved)."""
     import keras
 
     from keras_resnet import schedules
 
-    name = config.schedule or recipe.schedule
-    if name == "cifar":
-        warmup = config.warmup if config.warmup is not None else (
-            recipe.schedule == "cifar" and depth >= recipe.warmup_min_depth
-        )
+    if record["schedule"] == "cifar":
         return schedules.IterationSchedule(
             schedules.step_decay(learning_rate, schedules.cifar_milestones(iterations)),
-            warmup_lr=recipe.warmup_lr * learning_rate / recipe.learning_rate if warmup else None,
+            warmup_lr=recipe.warmup_lr * learning_rate / recipe.learning_rate if record["warmup"] else None,
             warmup_until_error=recipe.warmup_until_error,
             stop_at=iterations,
         )
-    if name == "step":
+    if record["schedule"] == "step":
         return keras.callbacks.LearningRateScheduler(
-            schedules.step_decay(learning_rate, schedules.every(config.step_epochs, epochs))
+            schedules.step_decay(learning_rate, schedules.every(record["step_epochs"], epochs))
         )
-    return schedules.plateau(config.patience, config.min_delta, config.min_lr)
+    return schedules.plateau(record["patience"], record["min_delta"], record["min_lr"])
 
 
 def _load_data(config: TrainConfig, batch_size: int) -> dict:
@@ -223,6 +344,9 @@ def _load_data(config: TrainConfig, batch_size: int) -> dict:
         splits = data.cifar10(config.data_dir, config.validation_fraction)
         train_images, train_labels = splits.train
         validation = splits.validation if len(splits.validation[0]) else splits.test
+        digest = hashlib.sha256()  # of all the images and labels, however `validation_fraction` splits them
+        for array in (splits.train[0], splits.validation[0], splits.train[1], splits.validation[1], *splits.test):
+            digest.update(array.tobytes())
         return {
             "train": lambda start: data.pipeline(train_images, train_labels, batch_size, training=True,
                                                  augment=config.augment, seed=config.seed, start=start),
@@ -231,6 +355,7 @@ def _load_data(config: TrainConfig, batch_size: int) -> dict:
             "train_size": len(train_images),
             "mean": data.pixel_mean(train_images),
             "class_names": data.CIFAR10_CLASSES,
+            "fingerprint": f"sha256:{digest.hexdigest()}",  # what is trained on, wherever it lies
         }
     from keras_resnet import folders
 
@@ -246,4 +371,15 @@ def _load_data(config: TrainConfig, batch_size: int) -> dict:
         "train_size": len(paths),
         "mean": folders.mean_image(paths, seed=config.seed),
         "class_names": class_names,
+        "fingerprint": _folders_fingerprint(Path(config.data_dir), [*paths, *val_paths]),
     }
+
+
+def _folders_fingerprint(root: Path, paths: list[str]) -> str:
+    """The image folders by their relative paths and sizes: the same tree moved elsewhere
+    matches, another tree (a file added, removed, renamed or rewritten to another size) does not."""
+    digest = hashlib.sha256()
+    for path in paths:
+        line = f"{Path(path).relative_to(root).as_posix()}\t{os.path.getsize(path)}\n"
+        digest.update(line.encode(errors="surrogateescape"))
+    return f"files-sha256:{digest.hexdigest()}"

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import numbers
+import os
 from collections.abc import Sequence
 from typing import Any
 
 import keras
 
 from keras_resnet.architectures import MIN_INPUT_SIZE
+
+
+def display_path(path: str | bytes | os.PathLike) -> str:
+    """A path quoted for a one-line message: a file name that is not UTF-8 (which Python holds
+    as surrogate escapes) is shown escaped, where printing it raw raises UnicodeEncodeError."""
+    return repr(os.fsdecode(path))
 
 
 def is_integer(value: Any) -> bool:

@@ -51,6 +51,18 @@ def run_python(code: str, **env) -> str:
     return result.stdout
 
 
+NAMESPACE = ["unshare", "--user", "--map-root-user", "--mount"]
+
+
+def in_namespace(script: str, *args: str, **env) -> subprocess.CompletedProcess:
+    """`script` (sh, with `args` as $0...) as root of a new user and mount namespace, where it
+    mounts its own small, full or read-only tmpfs (root ignores file modes, not mounts)."""
+    if shutil.which("unshare") is None or subprocess.run([*NAMESPACE, "true"]).returncode != 0:
+        pytest.skip("needs `unshare` with user namespaces, to mount a small or read-only disk")
+    return subprocess.run([*NAMESPACE, "sh", "-c", script, *args], capture_output=True, text=True, timeout=900,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **env})
+
+
 def keras_resnet_exe() -> str:
     """The installed `keras-resnet` console script."""
     return shutil.which("keras-resnet") or str(Path(sys.executable).parent / "keras-resnet")

@@ -1,8 +1,19 @@
-"""The installed `keras-resnet` console script."""
+"""The installed `keras-resnet` console script: its tables, and every failure as one line
+(exit 2 for bad input, 1 for the machine, 130 for Ctrl-C), never a traceback."""
 
+import json
+import os
+import pickle
 import re
+import signal
+import subprocess
+import time
 
-from conftest import keras_resnet_cli
+import numpy as np
+import pytest
+from conftest import keras_resnet_cli, keras_resnet_exe
+
+from keras_resnet import cli
 
 PAPER = {"resnet18": 1.8, "resnet34": 3.6, "resnet50": 3.8, "resnet101": 7.6, "resnet152": 11.3}
 
@@ -25,3 +36,146 @@ def test_bad_arguments_are_reported():
     assert result.returncode == 2 and "invalid choice: 'v3'" in result.stderr
     result = keras_resnet_cli("table", "--cifar", "0")
     assert result.returncode == 2 and "N must be >= 1" in result.stderr
+
+
+# --- every failure is one line (issue: an outside attack found tracebacks) -----------------------------------
+
+
+
+
+
+@pytest.fixture(scope="module")
+def files(shared, tmp_path_factory, cifar_test):
+    """A trained-model file with its classes.json, real CIFAR images as PNGs, and broken inputs."""
+    import keras
+    import tensorflow as tf
+
+    import keras_resnet as kr
+
+    root = tmp_path_factory.mktemp("cli")
+    kr.CifarResNet(1).save(root / "model.keras")
+    (root / "png").mkdir()
+    for i in range(3):
+        (root / "png" / f"{i}.png").write_bytes(tf.io.encode_png(cifar_test[0][i]).numpy())
+    (root / "bad_images").mkdir()
+    (root / "bad_images" / "0.png").write_bytes((root / "png" / "0.png").read_bytes())
+    (root / "bad_images" / "cut.png").write_bytes((root / "png" / "1.png").read_bytes()[:40])
+    empty = root / "empty_batches"
+    empty.mkdir()
+    with open(empty / "test_batch", "wb") as f:
+        pickle.dump({b"data": np.zeros((0, 3072), np.uint8), b"labels": []}, f)
+    (root / "user_files").mkdir()
+    (root / "user_files" / "notes.txt").write_text("the user's own file")
+    (root / "not_onnx.onnx").write_text("the user's own file")
+    (root / "a_file").write_text("not a directory")
+    keras.backend.clear_session()
+    return root
+
+
+def run_cli(capsys, *argv) -> tuple[int, str]:
+    """`keras-resnet ARGV` in this process: (exit status, stderr)."""
+    with pytest.raises(SystemExit) as exited:
+        cli.main([str(a) for a in argv])
+    return exited.value.code, capsys.readouterr().err
+
+
+def failures(shared, files, tmp_path):
+    """(argv, environment, status, words in the message) of each failure the attack found."""
+    data = shared / "cifar-10-batches-py"
+    checkpoint = shared / "pretrained" / "akamaster-cifar10" / "resnet20-12fca82f.th"
+    model = files / "model.keras"
+    train = ["train", "--model", "cifar_resnet8", "--data-dir", data, "--output", tmp_path / "run", "--epochs", "1"]
+    listed_run = tmp_path / "listed"
+    listed_run.mkdir()
+    (listed_run / "config.json").write_text("[]")
+    imagenet = tmp_path / "imagenet"
+    for split in ("train", "val"):
+        (imagenet / split / "cat").mkdir(parents=True)
+        for name in ("0.png", "cut.png"):
+            (imagenet / split / "cat" / name).write_bytes((files / "bad_images" / name).read_bytes())
+        (imagenet / split / "dog").mkdir()
+        (imagenet / split / "dog" / "1.png").write_bytes((files / "png" / "1.png").read_bytes())
+    classes = tmp_path / "classes"
+    classes.mkdir()
+    (classes / "model.keras").write_bytes(model.read_bytes())
+    (classes / "classes.json").write_text('["cat", ')
+    return [
+        (["convert", checkpoint, files / "user_files", "--model", "cifar_resnet20"], {}, 2, ["user_files"]),
+        (["convert", checkpoint, files / "a_file" / "out.h5", "--model", "cifar_resnet20"], {}, 2, ["a_file"]),
+        (["export", model, files / "user_files", "--format", "savedmodel", "--count", "2"], {}, 2, ["user_files"]),
+        (["export", model, files / "not_onnx.onnx", "--format", "onnx", "--count", "2"], {}, 2, ["not_onnx.onnx"]),
+        (["export", model, tmp_path / "m.onnx", "--format", "onnx", "--images", files / "bad_images"], {}, 2,
+         ["cut.png"]),
+        (["export", "resnet50", tmp_path / "r.onnx", "--format", "onnx", "--weights", "imagenet"],
+         {"KERAS_RESNET_WEIGHTS_DIR": str(files / "a_file")}, 2, ["KERAS_RESNET_WEIGHTS_DIR"]),
+        (["export", "resnet50", tmp_path / "r.onnx", "--format", "onnx", "--weights", "imagenet"],
+         {"KERAS_HOME": str(tmp_path / "keras_home")}, 1, ["https://"]),
+        (["predict", classes / "model.keras", files / "png" / "0.png"], {}, 2, ["classes.json"]),
+        (["evaluate", model, "--data-dir", files / "empty_batches"], {}, 2, ["test_batch"]),
+        (["evaluate", model, "--data-dir", data, "--limit", "0"], {}, 2, ["limit"]),
+        (["evaluate", model, "--data-dir", data, "--limit", "-5"], {}, 2, ["limit"]),
+        (["train", "--model", "cifar_resnet8", "--data-dir", data, "--output", listed_run], {}, 2, ["config.json"]),
+        (["train", "--model", "resnet18", "--dataset", "imagenet", "--data-dir", imagenet, "--output",
+          tmp_path / "imagenet_run"], {}, 2, ["cut.png"]),
+        ([*train, "--step-epochs", "0"], {}, 2, ["step_epochs"]),
+        ([*train, "--patience", "-1"], {}, 2, ["patience"]),
+        ([*train, "--min-lr", "-1"], {}, 2, ["min_lr"]),
+        ([*train, "--min-delta", "nan"], {}, 2, ["min_delta"]),
+        (train, {"TF_CONFIG": "{not json"}, 2, ["TF_CONFIG"]),
+        (train, {"TF_CONFIG": json.dumps([1, 2])}, 2, ["TF_CONFIG"]),
+    ]
+
+
+def test_every_failure_is_one_line_naming_the_cause(shared, files, tmp_path, capsys, monkeypatch):
+    """Each failure of the attack's list: exit 2 (bad input) or 1 (the machine), one line
+    `keras-resnet CMD: error: ...` naming what is wrong, no traceback, the user's files untouched."""
+    before = {p: p.read_bytes() for p in files.rglob("*") if p.is_file()}
+    for argv, env, status, words in failures(shared, files, tmp_path):
+        with monkeypatch.context() as patch:
+            for name, value in env.items():
+                patch.setenv(name, value)
+            code, err = run_cli(capsys, *argv)
+        lines = err.strip().splitlines()
+        assert (code, len(lines)) == (status, 1), (argv, env, code, err[-3000:])
+        assert lines[0].startswith(f"keras-resnet {argv[0]}: error: "), (argv, err)
+        assert all(w in lines[0] for w in words), (argv, env, lines[0])
+    assert {p: p.read_bytes() for p in files.rglob("*") if p.is_file()} == before
+
+
+def test_ctrl_c_says_how_to_resume_and_the_run_resumes(shared, tmp_path):
+    """SIGINT mid-run: one line saying what is kept and how to go on (no KeyboardInterrupt
+    traceback), exit 130; the same command then resumes after the last finished epoch."""
+    command = [keras_resnet_exe(), "train", "--model", "cifar_resnet8", "--data-dir",
+               str(shared / "cifar-10-batches-py"), "--output", str(tmp_path / "run"), "--epochs", "3",
+               "--steps-per-epoch", "40", "--batch-size", "16", "--no-plot"]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 300
+    backup = tmp_path / "run" / "backup" / "training_metadata.json"
+    while not backup.is_file() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # inside the second epoch
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130 and "Traceback" not in err, err[-3000:]
+    assert err.strip().splitlines()[-1] == (
+        f"keras-resnet train: error: interrupted; every file of {tmp_path / 'run'} holds its last finished epoch; "
+        "run the same command again to resume."), err
+    resumed = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    assert resumed.returncode == 0 and "Epoch 1/3" not in resumed.stdout and "Epoch 3/3" in resumed.stdout, (
+        resumed.stdout + resumed.stderr[-3000:])
+
+
+def test_file_names_that_are_not_utf8(files, tmp_path):
+    """A file name of arbitrary bytes (legal on Linux) is printed as its own bytes, and named
+    in an error, never a UnicodeEncodeError."""
+    good, cut = os.fsencode(tmp_path) + b"/ok-\xff.png", os.fsencode(tmp_path) + b"/cut-\xfe.png"
+    open(good, "wb").write((files / "png" / "0.png").read_bytes())
+    open(cut, "wb").write((files / "bad_images" / "cut.png").read_bytes())
+    exe, model = os.fsencode(keras_resnet_exe()), os.fsencode(files / "model.keras")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run([exe, b"predict", model, good], capture_output=True, env=env, timeout=300)
+    assert result.returncode == 0 and result.stdout.startswith(good + b"  "), result.stderr[-3000:]
+    result = subprocess.run([exe, b"predict", model, cut], capture_output=True, env=env, timeout=300)
+    err = result.stderr.decode()
+    assert result.returncode == 2 and "Traceback" not in err and "cut-\\udcfe.png" in err, err[-3000:]

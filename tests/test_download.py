@@ -1,11 +1,13 @@
 """Downloads of registry weights, against an HTTP server on 127.0.0.1 (never the internet):
-verified into the Keras cache once, tampered or cut-off files refused with nothing kept, and a
-local directory for offline machines."""
+verified into the Keras cache once, tampered, cut-off or stalled transfers refused with nothing
+kept and nothing left hanging, one lock per file, and a local directory for offline machines."""
 
 import hashlib
 import http.server
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -13,6 +15,7 @@ import time
 
 import numpy as np
 import pytest
+from conftest import in_namespace
 
 import keras_resnet as kr
 from keras_resnet import download, pretrained, registry
@@ -21,16 +24,24 @@ from keras_resnet import download, pretrained, registry
 class Handler(http.server.SimpleHTTPRequestHandler):
     requests: list = []
     sent: int = 0  # bytes of /slow/ files written so far
+    release = threading.Event()  # ends the /stall/ responses' wait
 
     def do_GET(self):
         Handler.requests.append(self.path)
-        if self.path.startswith(("/cut/", "/slow/")):
+        if self.path.startswith("/redirect/"):  # /redirect/URL: a 302 to URL
+            self.send_response(302)
+            self.send_header("Location", self.path.split("/", 2)[2])
+            self.end_headers()
+            return
+        if self.path.startswith(("/cut/", "/slow/", "/stall/")):
             data = (self.server.root / self.path.split("/", 2)[2]).read_bytes()
             self.send_response(200)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            if self.path.startswith("/cut/"):  # announces the whole file, sends half of it
+            if self.path.startswith(("/cut/", "/stall/")):  # announces the whole file, sends half of it
                 self.wfile.write(data[: len(data) // 2])
+                if self.path.startswith("/stall/"):  # and keeps the connection open, silent
+                    Handler.release.wait(120)
                 return
             for start in range(0, len(data), SLOW_CHUNK):  # about 1 MB/s: slow enough to overlap or kill
                 self.wfile.write(data[start : start + SLOW_CHUNK])
@@ -58,11 +69,27 @@ def server(tmp_path, monkeypatch):
     root.mkdir()
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     httpd.root = root
-    Handler.requests, Handler.sent = [], 0
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    Handler.requests, Handler.sent, Handler.release = [], 0, threading.Event()
+    threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True).start()  # quick to shut down
     yield root, f"http://127.0.0.1:{httpd.server_address[1]}"
+    Handler.release.set()
     httpd.shutdown()
     httpd.server_close()
+
+
+@pytest.fixture
+def silent():
+    """Base URL of a server that accepts connections (the kernel completes them) and never
+    sends a byte."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+
+def refused() -> str:
+    """Base URL of a port where nothing listens (as an offline machine's connection fails)."""
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
 
 
 def publish(root, base, model, name, algorithm="sha256"):
@@ -125,14 +152,62 @@ def test_tampered_download_is_refused_and_not_kept(server, tmp_path):
     assert cache_files(tmp_path) == []
 
 
-def test_cut_off_and_failed_downloads_leave_nothing(server, tmp_path):
+STALLED = r"the server sent nothing for 1 s \(\$KERAS_RESNET_DOWNLOAD_TIMEOUT\)"
+FAILURES = {  # case: (URL path on the base it names, the message after "Could not download URL")
+    "cut_off": ("server", "/cut/w.h5", r" \(the connection closed \d+ bytes before the announced end\)"),
+    "missing": ("server", "/missing.h5", r" \(HTTP Error 404: File not found\)"),
+    "refused": ("refused", "/w.h5", r" \(<urlopen error \[Errno \d+\] Connection refused>\)"),
+    "silent": ("silent", "/w.h5", ": " + STALLED),
+    "stalled_mid_body": ("server", "/stall/w.h5", ": " + STALLED),
+    "redirect_to_silent": ("server", "/redirect/{silent}/w.h5", ": " + STALLED),
+}
+
+
+@pytest.mark.parametrize("case", FAILURES)
+def test_failed_download_leaves_nothing(server, silent, tmp_path, monkeypatch, case):
+    """Each failure, a stall of the 1 s timeout included, is an OSError naming the URL and how
+    to place the file by hand, within seconds; no file, temporary or lock is left."""
     root, base = server
     spec = publish(root, base, kr.CifarResNet(3), "w.h5")
-    with pytest.raises(OSError, match=r"Could not download http://127\.0\.0\.1:\d+/cut/w\.h5.*KERAS_RESNET_WEIGHTS_DIR"):
-        download.fetch({**spec, "url": f"{base}/cut/w.h5"})
-    with pytest.raises(OSError, match=r"Could not download .*/missing\.h5.*404"):
-        download.fetch({**spec, "url": f"{base}/missing.h5"})
+    where, path, message = FAILURES[case]
+    url = {"server": base, "silent": silent, "refused": refused()}[where] + path.format(silent=silent)
+    monkeypatch.setenv(download.TIMEOUT_ENV, "1")
+    start = time.monotonic()
+    with pytest.raises(OSError) as error:
+        download.fetch({**spec, "url": url})
+    assert time.monotonic() - start < 10
+    assert re.fullmatch(f"Could not download {re.escape(url)}{message}. On a machine without internet, "
+                        f"download {re.escape(url)} elsewhere, .* named by \\$KERAS_RESNET_WEIGHTS_DIR .*",
+                        str(error.value)), str(error.value)
     assert cache_files(tmp_path) == []
+
+
+def test_redirect_is_followed(server, tmp_path):
+    """Published URLs (GitHub releases, storage buckets) answer with a redirect."""
+    root, base = server
+    spec = publish(root, base, kr.CifarResNet(3), "w.h5")
+    path = download.fetch({**spec, "url": f"{base}/redirect/{base}/w.h5"})
+    assert path.read_bytes() == (root / "w.h5").read_bytes()
+    assert Handler.requests == [f"/redirect/{base}/w.h5", "/w.h5"] and cache_files(tmp_path) == ["w.h5"]
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "1e9", "ten", "5s"])
+def test_bad_download_timeout_is_refused_before_any_request(server, tmp_path, monkeypatch, value):
+    monkeypatch.setenv(download.TIMEOUT_ENV, value)
+    spec = {"name": "w.h5", "url": f"{server[1]}/w.h5", "hash_algorithm": "sha256", "hash": "0" * 64}
+    with pytest.raises(ValueError, match=rf"^\$KERAS_RESNET_DOWNLOAD_TIMEOUT must be a number of seconds above 0 "
+                                         rf"and at most 86400 \(default 60\); received '{re.escape(value)}'\.$"):
+        download.fetch(spec)
+    assert Handler.requests == [] and cache_files(tmp_path) == []
+
+
+@pytest.mark.parametrize("value, seconds", [(None, 60), ("", 60), (" 2.5 ", 2.5), ("86400", 86400)])
+def test_download_timeout_values(monkeypatch, value, seconds):
+    if value is None:
+        monkeypatch.delenv(download.TIMEOUT_ENV, raising=False)
+    else:
+        monkeypatch.setenv(download.TIMEOUT_ENV, value)
+    assert download.download_timeout() == seconds
 
 
 def test_damaged_cache_file_is_fetched_again(server, tmp_path):
@@ -154,7 +229,35 @@ def test_local_directory_for_offline_machines(server, tmp_path, monkeypatch):
     (root / "w.h5").write_bytes(b"not the published file")
     with pytest.raises(ValueError, match=rf"has sha256 {hashlib.sha256(b'not the published file').hexdigest()}, expected {spec['hash']}"):
         download.fetch(spec)
+    for directory, state in ((root / "w.h5", "a file"), (root / "gone", "missing")):
+        monkeypatch.setenv(download.WEIGHTS_DIR_ENV, str(directory))
+        with pytest.raises(ValueError, match=rf"^\$KERAS_RESNET_WEIGHTS_DIR='{re.escape(str(directory))}' must name "
+                                             rf"an existing directory holding the weights files; it is {state}\. "):
+            download.fetch(spec)
     assert Handler.requests == [] and cache_files(tmp_path) == []
+
+
+def test_unwritable_cache_is_reported(server, tmp_path):
+    """KERAS_HOME a file, a read-only disk, a read-only cache folder (a tmpfs remounted
+    read-only, in a user and mount namespace: root ignores file modes): one OSError naming the
+    folder and the ways out; nothing requested."""
+    spec = {"name": "w.h5", "url": f"{server[1]}/w.h5", "hash_algorithm": "sha256", "hash": "0" * 64}
+    homes = [tmp_path / "file", tmp_path / "ro", tmp_path / "ro_cache"]
+    homes[0].write_bytes(b"")
+    homes[1].mkdir(), homes[2].mkdir()
+    code = (f"import os\nfrom keras_resnet import download\nfor home in {list(map(str, homes))!r}:\n"
+            f"    os.environ['KERAS_HOME'] = home\n    try: download.fetch({spec!r})\n"
+            f"    except OSError as e: print(e)\n")
+    result = in_namespace(f"mount -t tmpfs -o ro tmpfs {homes[1]} && mount -t tmpfs tmpfs {homes[2]} && "
+                          f"mkdir {homes[2]}/keras_resnet && mount -o remount,ro {homes[2]} && "
+                          f"'{sys.executable}' -c \"$0\"", code)
+    lines = result.stdout.splitlines()
+    assert len(lines) == 3, result.stdout + result.stderr[-3000:]
+    for home, line, reason in zip(homes, lines, ["Not a directory", "Read-only file system", "Read-only file system"]):
+        assert line.startswith(f"Cannot write the download cache {home}/keras_resnet ({reason}): set KERAS_HOME "
+                               f"to a writable directory, or place the file by hand. "), line
+        assert download.WEIGHTS_DIR_ENV in line
+    assert Handler.requests == []
 
 
 def test_damaged_shipped_file_is_reported(tmp_path, monkeypatch):
@@ -183,6 +286,7 @@ def _fetch_in_process(spec: dict, tmp_path) -> subprocess.Popen:
     """`download.fetch(spec)` in another Python process sharing the test's Keras cache."""
     code = f"from keras_resnet import download; print(download.fetch({spec!r}))"
     env = {**os.environ, "KERAS_HOME": str(tmp_path / "keras_home"), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env.pop(download.TIMEOUT_ENV, None)
     return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=env)
 
@@ -217,3 +321,33 @@ def test_download_killed_half_way_never_passes_for_complete(server, tmp_path):
     path = download.fetch(spec)  # downloads again, verified, and clears what the kill left
     assert path.read_bytes() == (root / "w.h5").read_bytes()
     assert cache_files(tmp_path) == ["w.h5"] and len(Handler.requests) == 2
+
+
+def test_a_stalled_download_holds_up_no_other_file(server, silent, tmp_path, monkeypatch):
+    """Another process is stuck downloading x.h5 from a server that never answers: this one
+    downloads y.h5 meanwhile without waiting (one lock per file), and one that wants x.h5 too
+    gives up once the holder has received nothing for 4 timeouts, naming it."""
+    root, base = server
+    y = publish(root, base, kr.CifarResNet(3), "y.h5")
+    x = {"name": "x.h5", "url": f"{silent}/x.h5", "hash_algorithm": "sha256", "hash": "0" * 64}
+    stuck = _fetch_in_process(x, tmp_path)  # the default timeout, 60 s: stuck for this whole test
+    try:
+        lock = tmp_path / "keras_home" / download.CACHE_SUBDIR / ".x.h5.lock"
+        deadline = time.monotonic() + 120
+        while not (lock.is_file() and lock.read_text() == str(stuck.pid)):  # written once it holds the lock
+            assert stuck.poll() is None and time.monotonic() < deadline, stuck.communicate()
+            time.sleep(0.05)
+        start = time.monotonic()
+        assert download.fetch(y).read_bytes() == (root / "y.h5").read_bytes()
+        assert time.monotonic() - start < 5
+        monkeypatch.setenv(download.TIMEOUT_ENV, "0.5")
+        start = time.monotonic()
+        with pytest.raises(OSError, match=rf"^Gave up waiting for process {stuck.pid}, which is downloading "
+                                          rf"{re.escape(x['url'])} \(lock {re.escape(str(lock))}\) and has received "
+                                          rf"nothing for 2 s: stop it or try again\. On a machine without internet"):
+            download.fetch(x)
+        assert 2 <= time.monotonic() - start < 10 and stuck.poll() is None
+    finally:
+        stuck.kill()
+        stuck.wait()
+    assert cache_files(tmp_path) == [".x.h5.lock", "y.h5"]  # the killed holder's lock file: reused, then removed

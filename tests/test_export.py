@@ -2,9 +2,14 @@
 itself and keras.applications' ResNet50), and SavedModel, ONNX and TFLite exports run in
 their own runtimes, on real CIFAR-10 test images with the shipped weights."""
 
+import os
+import re
+import shutil
+import sys
+
 import numpy as np
 import pytest
-from conftest import keras_resnet_cli
+from conftest import in_namespace, keras_resnet_cli
 
 import keras
 import keras_resnet as kr
@@ -83,17 +88,29 @@ def test_fold_refuses_a_subclassed_model():
         kr.fold_batchnorm(Net())
 
 
-@pytest.mark.parametrize("format", export.FORMATS)
-def test_export_agrees_on_real_images(resnet20, format, tmp_path):
+NAMES = {"savedmodel": "resnet20", "onnx": "resnet20.onnx", "tflite": "resnet20.tflite"}
+
+
+@pytest.fixture(scope="module")
+def exports(resnet20, tmp_path_factory):
+    """Each format's export of the shipped ResNet-20, with its check, in one folder."""
     model, images = resnet20
-    path = tmp_path / {"savedmodel": "resnet20", "onnx": "resnet20.onnx", "tflite": "resnet20.tflite"}[format]
-    check = export.export_model(model, path, format, images)
-    assert path.exists()
-    assert check["max_abs_diff"] <= 1e-4 and check["top1_agreement"] == 1.0
-    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]  # no temporaries left
+    root = tmp_path_factory.mktemp("exports")
+    return root, {f: export.export_model(model, root / NAMES[f], f, images) for f in export.FORMATS}
+
+
+@pytest.mark.parametrize("format", export.FORMATS)
+def test_export_agrees_on_real_images(resnet20, exports, format):
+    model, images = resnet20
+    root, checks = exports
+    path = root / NAMES[format]
+    assert checks[format]["max_abs_diff"] <= 1e-4 and checks[format]["top1_agreement"] == 1.0
+    assert sorted(p.name for p in root.iterdir()) == sorted(NAMES.values())  # no temporaries left
     # the artefact is usable on its own, independent of the check inside export_model
     got = export._RUNTIMES[format].run(path, images[:10])
     np.testing.assert_allclose(got, model.predict(images[:10], verbose=0), atol=1e-4)
+    # and it is what a later export of its format may replace, and no other format's
+    assert [f for f in export.FORMATS if export._IS_EXPORT[f](path)] == [format]
 
 
 def test_failed_export_keeps_the_previous_file(resnet20, tmp_path):
@@ -109,14 +126,132 @@ def test_failed_export_keeps_the_previous_file(resnet20, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]
 
 
-def test_savedmodel_export_replaces_a_previous_directory(resnet20, tmp_path):
+def test_savedmodel_export_replaces_a_previous_directory(resnet20, exports, tmp_path):
+    """An earlier SavedModel, here with a stale variables shard, is replaced whole."""
     model, images = resnet20
     path = tmp_path / "saved"
-    path.mkdir()
-    (path / "stale.txt").write_text("from an older export")
+    shutil.copytree(exports[0] / NAMES["savedmodel"], path)
+    (path / "variables" / "variables.data-00001-of-00002").write_text("from an older export")
     export.export_model(model, path, "savedmodel", images[:20])
-    assert not (path / "stale.txt").exists() and (path / "saved_model.pb").is_file()
+    assert not (path / "variables" / "variables.data-00001-of-00002").exists() and (path / "saved_model.pb").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["saved"]
+
+
+@pytest.fixture(scope="module")
+def run_directory(shared, tmp_path_factory):
+    """A real (tiny) training run's output directory."""
+    from keras_resnet.train import TrainConfig, train
+
+    output = tmp_path_factory.mktemp("train") / "run"
+    train(TrainConfig(model="cifar_resnet8", data_dir=str(shared / "cifar-10-batches-py"), output=str(output),
+                      epochs=1, steps_per_epoch=2, batch_size=16, plot=False))
+    return output
+
+
+def tree(directory) -> dict:
+    """Every entry under `directory` with its bytes (a link: its target), to show nothing changed."""
+    return {str(p.relative_to(directory)): os.readlink(p) if p.is_symlink() else p.read_bytes() if p.is_file() else None
+            for p in sorted(directory.rglob("*"))}
+
+
+def _target(case: str, format: str, tmp_path, exports, run_directory):
+    """Build the existing `case` output in `tmp_path`; returns its path."""
+    earlier = exports[0]
+    if case == "training run":
+        shutil.copytree(run_directory, tmp_path / "run")
+        return tmp_path / "run"
+    if case == "folder of user files":
+        (tmp_path / "mine" / "photos").mkdir(parents=True)
+        (tmp_path / "mine" / "notes.txt").write_text("the user's own")
+        (tmp_path / "mine" / "photos" / "cat.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+        return tmp_path / "mine"
+    if case == "text file":
+        (tmp_path / "out").write_text("the user's own")
+        return tmp_path / "out"
+    if case == "another format's file":
+        other = NAMES["tflite" if format == "onnx" else "onnx"]
+        shutil.copy(earlier / other, tmp_path / "out")
+        return tmp_path / "out"
+    if case == "SavedModel and a user file":
+        shutil.copytree(earlier / NAMES["savedmodel"], tmp_path / "saved")
+        (tmp_path / "saved" / "notes.txt").write_text("the user's own")
+        return tmp_path / "saved"
+    # a symbolic link to an earlier export of the format: replacing it would not write where it points
+    (tmp_path / "link").symlink_to(earlier / NAMES[format])
+    return tmp_path / "link"
+
+
+@pytest.mark.parametrize("format, case", [
+    *[(f, c) for f in export.FORMATS for c in ("training run", "folder of user files", "symbolic link")],
+    ("onnx", "text file"), ("onnx", "another format's file"), ("tflite", "text file"),
+    ("tflite", "another format's file"), ("savedmodel", "another format's file"),
+    ("savedmodel", "SavedModel and a user file"),
+])
+def test_export_never_replaces_what_is_not_its_own(resnet20, exports, run_directory, tmp_path, format, case):
+    """An export replaces only an earlier export of its format: anything else is refused naming
+    the path, before the conversion, and every file there stays byte for byte."""
+    model, images = resnet20
+    path = _target(case, format, tmp_path, exports, run_directory)
+    before = tree(tmp_path)
+    with pytest.raises(ValueError, match=rf"^'{re.escape(str(path))}' (exists and is a (file|directory) that is not a "
+                                         rf"{format} export|is a symbolic link)"):
+        export.export_model(model, path, format, images[:2])
+    assert tree(tmp_path) == before
+
+
+def test_export_command_keeps_the_run_it_exports_from(run_directory, tmp_path):
+    """`keras-resnet export RUN/best.keras RUN --format savedmodel` used to replace RUN by the
+    SavedModel; now exit 2 naming RUN, and the run is intact."""
+    run = tmp_path / "run"
+    shutil.copytree(run_directory, run)
+    before = tree(run)
+    result = keras_resnet_cli("export", str(run / "best.keras"), str(run), "--format", "savedmodel", "--count", "2")
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert f"export: error: '{run}' exists and is a directory that is not a savedmodel export" in result.stderr
+    assert tree(run) == before and sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_full_or_read_only_disk_is_reported_as_such(tmp_path):
+    """Each format onto a real tmpfs too small for it (the space check before converting
+    passes), and onto a read-only one: "No space left on device" (OSError, exit 1) or
+    "Read-only file system" (ValueError, before converting), never blamed on the converter;
+    nothing is left on either disk."""
+    full, read_only = tmp_path / "full", tmp_path / "ro"
+    full.mkdir()
+    read_only.mkdir()
+    (tmp_path / "script.py").write_text(f"""
+import numpy as np, keras_resnet as kr
+from keras_resnet import export
+model = kr.CifarResNet(3, weights="cifar10", include_preprocessing=True)
+images = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+for disk in ({str(full)!r}, {str(read_only)!r}):
+    for format in export.FORMATS:
+        try:
+            export.export_model(model, disk + "/out." + format, format, images)
+        except (OSError, ValueError) as e:
+            print(type(e).__name__, format, e)
+""")
+    result = in_namespace(f"mount -t tmpfs -o size=600k tmpfs {full} && mount -t tmpfs -o ro tmpfs {read_only} && "
+                          f"TF_CPP_MIN_LOG_LEVEL=3 {sys.executable} {tmp_path / 'script.py'}; "
+                          f"echo left=$(find {full} {read_only} -mindepth 1 | wc -l)")
+    lines = [line for line in result.stdout.splitlines() if line.startswith(("OSError", "ValueError"))]
+    assert len(lines) == 6, result.stdout + result.stderr[-3000:]
+    for line, format in zip(lines[:3], export.FORMATS):
+        assert line.startswith(f"OSError {format} [Errno 28] writing the {format} export '{full}/out.{format}' "
+                               "failed: No space left on device; nothing was written"), line
+    for line, format in zip(lines[3:], export.FORMATS):
+        assert line.startswith(f"ValueError {format} the {format} export '{read_only}/out.{format}' cannot be "
+                               "written: [Errno 30] Read-only file system"), line
+    assert "left=0" in result.stdout
+
+
+def test_bad_verification_image_is_named(image_folder, tmp_path):
+    images = tmp_path / "images"
+    shutil.copytree(image_folder / "val" / "cat", images)
+    cut = sorted(images.glob("*.png"))[0]
+    cut.write_bytes(cut.read_bytes()[:200])
+    with pytest.raises(ValueError, match=rf"image file .*{re.escape(cut.name)}.* is not a readable JPEG or PNG image"):
+        export.verification_images(images, (32, 32, 3), 10)
 
 
 @pytest.mark.parametrize("kwargs, message", [

@@ -22,6 +22,16 @@ def _refused(tmp_path, **kwargs) -> str:
     ({"epochs": 0}, ["`epochs`"]),
     ({"batch_size": -8}, ["`batch_size`"]),
     ({"validation_fraction": 1.0}, ["`validation_fraction`", "[0, 1)"]),
+    ({"step_epochs": 0}, ["`step_epochs` must be an integer >= 1", "step_epochs=0"]),
+    ({"step_epochs": 2.5}, ["`step_epochs` must be an integer >= 1", "step_epochs=2.5"]),
+    ({"patience": -1}, ["`patience` must be an integer >= 0", "patience=-1"]),
+    ({"min_delta": float("nan")}, ["`min_delta` must be a finite number >= 0", "min_delta=nan"]),
+    ({"min_delta": -0.1}, ["`min_delta` must be a finite number >= 0"]),
+    ({"min_lr": -1e-5}, ["`min_lr` must be a finite number >= 0", "min_lr=-1e-05"]),
+    ({"min_lr": float("inf")}, ["`min_lr` must be a finite number >= 0", "min_lr=inf"]),
+    ({"learning_rate": float("nan")}, ["`learning_rate` must be a finite number > 0", "learning_rate=nan"]),
+    ({"learning_rate": float("inf")}, ["`learning_rate` must be a finite number > 0", "learning_rate=inf"]),
+    ({"learning_rate": 0.0}, ["`learning_rate` must be a finite number > 0", "learning_rate=0.0"]),
 ])
 def test_bad_arguments(tmp_path, kwargs, words):
     message = _refused(tmp_path, **kwargs)
@@ -35,6 +45,53 @@ def test_data_directory_without_the_expected_files(tmp_path):
     assert "data_batch_2" in message and "test_batch" in message
     message = _refused(tmp_path, dataset="imagenet", data_dir=str(tmp_path / "cifar"))
     assert "train" in message and "class" in message
+
+
+@pytest.mark.parametrize("tf_config, words", [
+    ("{not json", ["is not JSON"]),
+    ("[1, 2]", ["must be a JSON object; received a list"]),
+    ('{"task": {"type": "worker", "index": 0}}', ['needs "cluster"', "received None"]),
+    ('{"cluster": {"worker": ["a:1"]}}', ['needs "task"', "one of ['worker']", "received None"]),
+    ('{"cluster": {"worker": "a:1"}, "task": {"type": "worker", "index": 0}}', ['needs "cluster"']),
+    ('{"cluster": {"worker": ["a:1"]}, "task": {"type": "ps", "index": 0}}', ['needs "task"', "'ps'"]),
+    ('{"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 2}}',
+     ['"task" index must be an integer in [0, 1] for the 2 \'worker\' hosts; received index=2']),
+    ('{"cluster": {"worker": ["a:1"]}, "task": {"type": "worker", "index": "0"}}', ["received index='0'"]),
+])
+def test_invalid_tf_config(tmp_path, monkeypatch, tf_config, words):
+    """A cluster description TensorFlow would trip over later (or hang on) is named before
+    anything is written, with what is wrong."""
+    monkeypatch.setenv("TF_CONFIG", tf_config)
+    message = _refused(tmp_path)
+    assert message.startswith("the TF_CONFIG environment variable") and all(w in message for w in words), message
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("content", [b"[]", b'{"model": "cifar_resnet8", ', b"\xff\xfe{}", b'"a run"'],
+                         ids=["list", "damaged", "not UTF-8", "string"])
+def test_config_json_that_is_not_a_run(tmp_path, content):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_bytes(content)
+    message = _refused(tmp_path)
+    assert f"`output` file '{run / 'config.json'}'" in message and "Restore it, or choose another `output`" in message
+    assert sorted(p.name for p in run.iterdir()) == ["config.json"] and (run / "config.json").read_bytes() == content
+
+
+def test_folder_of_user_files_is_not_trained_into(tmp_path):
+    """A non-empty directory without a run's config.json is the user's: refused, untouched.
+    What a run leaves before its config.json (its lock, a killed writer's temporaries, an
+    empty backup/) is its own and accepted."""
+    run = tmp_path / "run"
+    (run / "backup").mkdir(parents=True)
+    for name in (".lock", ".tmp-123-abcd-log.csv", "backup/.tmp-9-ef01-epoch-0.weights.h5"):
+        (run / name).write_bytes(b"")
+    check_config(TrainConfig(output=str(run)))
+    (run / "notes.txt").write_text("the user's own")
+    (run / "photos").mkdir()
+    message = _refused(tmp_path)
+    assert f"`output` directory '{run}' holds 2 files or folders ('notes.txt', 'photos') but no training run" in message
+    assert (run / "notes.txt").read_text() == "the user's own"
 
 
 def test_unwritable_output(tmp_path):

@@ -4,20 +4,23 @@ starts; a disk that fills up mid-run stops it with every file intact, and the ru
 once there is room. The disks are real: a tmpfs mounted in a private mount namespace."""
 
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
+import pickle
+import time
 
 import h5py
 import numpy as np
 import pytest
 
-from conftest import keras_resnet_cli, keras_resnet_exe
+from conftest import in_namespace, keras_resnet_cli, keras_resnet_exe
 from keras_resnet.callbacks import read_log
 from keras_resnet.predict import load_trained
 
 EPOCHS, STEPS, BATCH = 8, 3, 32
-NAMESPACE = ["unshare", "--user", "--map-root-user", "--mount"]
 
 
 def train_args(shared, output, *extra) -> list[str]:
@@ -36,12 +39,15 @@ def backup_state(output) -> tuple[int, list[np.ndarray]]:
 
 
 def test_divergence_stops_the_run_and_keeps_the_last_good_epoch(shared, tmp_path):
-    """Two good epochs, then the same run resumed with a learning rate that overflows: it
-    stops at the first non-finite loss or weight; every file keeps epoch 2; a lower rate
+    """Two good epochs, then the run resumed at a learning rate that overflows (its config.json
+    rewritten to say so, as a resume may not change it): it stops at the first non-finite loss
+    or weight; every file keeps epoch 2; a lower rate, allowed after a divergence and recorded,
     resumes from there."""
     output = tmp_path / "run"
     assert keras_resnet_cli(*train_args(shared, output, "--epochs", "2")).returncode == 0
     rows, final = read_log(output / "log.csv"), (output / "final.keras").read_bytes()
+    recorded = json.loads((output / "config.json").read_text())
+    (output / "config.json").write_text(json.dumps({**recorded, "epochs": EPOCHS, "learning_rate": 1e5}))
     diverged = keras_resnet_cli(*train_args(shared, output, "--learning-rate", "1e5"))
     assert diverged.returncode == 1 and "Traceback" not in diverged.stderr, diverged.stderr[-3000:]
     assert re.search(r"(the training loss became (nan|inf) in epoch 3, step \d|\d+ weights \(.+\) became "
@@ -60,13 +66,10 @@ def test_divergence_stops_the_run_and_keeps_the_last_good_epoch(shared, tmp_path
     assert f"Epoch 3/{EPOCHS}" in resumed.stdout and f"Epoch 2/{EPOCHS}" not in resumed.stdout
     after = read_log(output / "log.csv")
     assert [int(r["epoch"]) for r in after] == list(range(EPOCHS)) and after[:2] == rows
-
-
-def in_namespace(script: str) -> subprocess.CompletedProcess:
-    """`script` (sh) as root of a new user and mount namespace, where it mounts its own tmpfs."""
-    if shutil.which("unshare") is None or subprocess.run([*NAMESPACE, "true"]).returncode != 0:
-        pytest.skip("needs `unshare` with user namespaces, to mount a small or read-only disk")
-    return subprocess.run([*NAMESPACE, "sh", "-c", script], capture_output=True, text=True, timeout=900)
+    assert json.loads((output / "config.json").read_text())["changes"] == [
+        {"epoch": 2, "learning_rate": 0.01, "was": 1e5, "because": "training diverged"}]
+    again = keras_resnet_cli(*train_args(shared, output, "--learning-rate", "0.001"))  # no divergence: refused
+    assert again.returncode == 2 and "holds a run with learning_rate=0.01; received learning_rate=0.001" in again.stderr
 
 
 def cli(arguments: list[str]) -> str:
@@ -127,5 +130,155 @@ def test_output_of_another_models_run_is_refused(shared, tmp_path):
     output.mkdir()
     (output / "config.json").write_text(json.dumps({"model": "cifar_resnet20", "dataset": "cifar10"}))
     result = keras_resnet_cli(*train_args(shared, output))
-    assert result.returncode == 2 and "holds a run of model='cifar_resnet20'" in result.stderr, result.stderr
-    assert "received model='cifar_resnet8'" in result.stderr and not (output / "log.csv").exists()
+    assert result.returncode == 2, result.stderr
+    assert "holds a run with model='cifar_resnet20'; received model='cifar_resnet8'. Resume with the recorded values" \
+        in result.stderr and sorted(p.name for p in output.iterdir()) == [".lock", "config.json"]
+
+
+TINY = dict(model="cifar_resnet8", epochs=1, steps_per_epoch=2, batch_size=16, plot=False)
+
+
+def tree(directory) -> dict:
+    """Every file under `directory` (but the lock) with its bytes: to show nothing was changed."""
+    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*"))
+            if p.is_file() and p.name != ".lock"}
+
+
+@pytest.fixture(scope="module")
+def finished_run(shared, tmp_path_factory):
+    """A real finished run (in this process) and a copy of its CIFAR-10 data at another path."""
+    from keras_resnet.train import TrainConfig, train
+
+    root = tmp_path_factory.mktemp("finished")
+    moved = root / "moved-data"
+    shutil.copytree(shared / "cifar-10-batches-py", moved)
+    config = TrainConfig(**TINY, data_dir=str(shared / "cifar-10-batches-py"), output=str(root / "run"))
+    train(config)
+    return config, root / "run", moved
+
+
+def other_data(shared, tmp_path) -> str:
+    """CIFAR-10 batches where one training image differs by one pixel value."""
+    other = tmp_path / "other-data"
+    shutil.copytree(shared / "cifar-10-batches-py", other)
+    batch = other / "data_batch_3"
+    with open(batch, "rb") as f:
+        content = pickle.load(f, encoding="bytes")
+    content[b"data"] = content[b"data"].copy()
+    content[b"data"][7, 100] ^= 1
+    batch.chmod(0o644)
+    with open(batch, "wb") as f:
+        pickle.dump(content, f)
+    return str(other)
+
+
+@pytest.mark.parametrize("changed, recorded, received", [
+    ({"batch_size": 32}, "batch_size=16, learning_rate=0.0125", "batch_size=32, learning_rate=0.025"),
+    ({"learning_rate": 0.05}, "learning_rate=0.0125", "learning_rate=0.05"),
+    ({"seed": 1}, "seed=0", "seed=1"),
+    ({"validation_fraction": 0.2}, "validation_fraction=0.1", "validation_fraction=0.2"),
+    ({"model": "cifar_resnet14"}, "model='cifar_resnet8'", "model='cifar_resnet14'"),
+    ({"epochs": 3}, "epochs=1", "epochs=3"),
+    ({"steps_per_epoch": 3}, "steps_per_epoch=2", "steps_per_epoch=3"),
+    ({"augment": False}, "augment=True", "augment=False"),
+    ({"schedule": "step"}, "schedule='cifar'", "schedule='step'"),
+    ({"warmup": True}, "warmup=False", "warmup=True"),
+    ({"data_dir": "other"}, "data='sha256:", "data='sha256:"),
+], ids=["batch_size", "learning_rate", "seed", "validation_fraction", "model", "epochs", "steps_per_epoch", "augment",
+        "schedule", "warmup", "data"])
+def test_resume_with_another_config_is_refused(finished_run, shared, tmp_path, changed, recorded, received):
+    """Re-running into a run's output resumes it, so what changes the result must be as
+    recorded: each differing field is named with both values, and no file is touched."""
+    from keras_resnet.train import TrainConfig, train
+
+    config, run, _ = finished_run
+    output = tmp_path / "run"
+    shutil.copytree(run, output)
+    before = tree(output)
+    if changed.get("data_dir") == "other":
+        changed = {"data_dir": other_data(shared, tmp_path)}
+    with pytest.raises(ValueError) as error:
+        train(TrainConfig(**{**vars(config), "output": str(output), **changed}))
+    message = str(error.value)
+    assert message.startswith(f"`output` '{output}' holds a run with {recorded}"), message
+    assert f"; received {received}" in message
+    assert message.endswith("Resume with the recorded values or choose another `output`.")
+    assert tree(output) == before
+
+
+def test_resume_accepts_what_does_not_change_the_result(finished_run, tmp_path):
+    """The same data at another path, the paper's defaults spelled out, and the plot switched
+    on: the same run, which resumes (here: finishes again at once)."""
+    from keras_resnet.train import TrainConfig, train
+
+    config, run, moved = finished_run
+    output = tmp_path / "run"
+    shutil.copytree(run, output)
+    resumed = TrainConfig(**{**vars(config), "output": str(output), "data_dir": str(moved), "learning_rate": 0.0125,
+                             "schedule": "cifar", "warmup": False, "plot": True})
+    _, results = train(resumed)
+    assert results["iterations"] == 2 and read_log(output / "log.csv") == read_log(run / "log.csv")
+    assert json.loads((output / "config.json").read_text())["data_dir"] == str(moved)
+
+
+@pytest.mark.parametrize("fault", ["external link", "path outside"])
+def test_a_tampered_backup_is_refused_on_resume(finished_run, tmp_path, fault):
+    """The backup a resume loads reads only its own file in its own directory: an HDF5 external
+    link (to a 'secret' file) or metadata naming a file elsewhere is a ValueError naming it."""
+    from keras_resnet.train import TrainConfig, train
+
+    config, run, _ = finished_run
+    output = tmp_path / "run"
+    shutil.copytree(run, output)
+    metadata = json.loads((output / "backup" / "training_metadata.json").read_text())
+    if fault == "external link":
+        with h5py.File(tmp_path / "secret.h5", "w") as f:
+            f["secret"] = np.arange(4.0)
+        with h5py.File(output / "backup" / metadata["weights"], "a") as f:
+            name = next(n for n in _datasets(f))
+            del f[name]
+            f[name] = h5py.ExternalLink(str(tmp_path / "secret.h5"), "/secret")
+    else:
+        (output / "backup" / "training_metadata.json").write_text(json.dumps({**metadata, "weights": "../log.csv"}))
+    before = tree(output)
+    with pytest.raises(ValueError, match="external link|not a backup of this directory"):
+        train(TrainConfig(**{**vars(config), "output": str(output)}))
+    after = tree(output)  # config.json is rewritten with the new `output`; nothing else changes
+    assert {k: v for k, v in after.items() if k != "config.json"} == {k: v for k, v in before.items() if k != "config.json"}
+
+
+def _datasets(f) -> list[str]:
+    names = []
+    f.visititems(lambda name, item: names.append(name) if isinstance(item, h5py.Dataset) else None)
+    return names
+
+
+def test_one_process_per_run_directory(shared, tmp_path):
+    """While a `keras-resnet train` runs, a second training into its output is refused naming
+    its pid, and nothing is written; once the first is SIGKILLed (the OS drops its lock), a
+    third resumes the run and finishes it."""
+    from keras_resnet.train import TrainConfig, train
+
+    output = tmp_path / "run"
+    first = subprocess.Popen([keras_resnet_exe(), *train_args(shared, output, "--epochs", "4", "--steps-per-epoch", "2",
+                                                               "--batch-size", "16")],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    try:
+        deadline = time.monotonic() + 120
+        while not read_log(output / "log.csv") and first.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        config = TrainConfig(**{**TINY, "epochs": 4}, data_dir=str(shared / "cifar-10-batches-py"),
+                             output=str(output))
+        with pytest.raises(ValueError, match=rf"^`output` directory '{output}' is in use by another training "
+                                             rf"process \(pid {first.pid}\); wait for it to end"):
+            train(config)
+        assert first.poll() is None, first.stderr.read()[-3000:]  # the refusal came while the first ran
+        first.kill()
+        assert first.wait() == -signal.SIGKILL
+    finally:
+        first.kill()
+    assert (output / ".lock").read_text() == str(first.pid)  # the refused process wrote nothing, not even its pid
+    _, results = train(config)
+    assert [int(r["epoch"]) for r in read_log(output / "log.csv")] == [0, 1, 2, 3]
+    assert results["iterations"] == 8 and not list(output.rglob(".tmp-*"))

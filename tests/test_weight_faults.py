@@ -7,16 +7,21 @@ import json
 import os
 import pickle
 import re
+import sys
+import threading
+import time
 import zipfile
+from contextlib import contextmanager
 
 import h5py
 import keras
 import numpy as np
 import pytest
-from conftest import RunsCode, keras_resnet_cli
+from conftest import RunsCode, in_namespace, keras_resnet_cli
 
 import keras_resnet as kr
 from keras_resnet import pretrained
+from keras_resnet.convert import convert_file
 from keras_resnet.predict import load_trained
 
 torch = pytest.importorskip("torch")
@@ -218,3 +223,225 @@ def test_keras_files_that_would_run_code_are_refused(tmp_path, shared, cifar_tes
             result = keras_resnet_cli(*command)
             assert result.returncode == 2 and "safe_mode=True" in result.stderr, (command, result.stderr[-2000:])
         assert not marker.exists() and not (tmp_path / "out.onnx").exists()
+
+
+# --- data from outside the file ---------------------------------------------------------------
+
+OUTSIDE = {
+    "external link": r"{name!r} is an HDF5 external link \(to .*secret\.h5:/secret\), not data stored in the file itself",
+    "soft link": r"{name!r} is an HDF5 soft link \(to /outside\), not data stored in the file itself",
+    "external storage": r"dataset {name!r} takes its data from outside the file \(external storage in \[\('.*secret\.bin', 0,",
+    "external storage on a FIFO": r"dataset {name!r} takes its data from outside the file \(external storage in \[\('.*fifo', 0,",
+    "virtual dataset": r"dataset {name!r} takes its data from outside the file \(a virtual dataset\)",
+}
+OUTSIDE_NAMES = {  # the dataset replaced, a convolution kernel
+    "keras_resnet.h5": "conv3_block1_1_conv/0",
+    "keras_applications.h5": "conv3_block1_1_conv/conv3_block1_1_conv/kernel:0",
+    "model.keras": "layers/conv2d_5/vars/0",
+}
+
+
+def put_outside(path, name: str, fault: str, directory) -> np.ndarray:
+    """Replace dataset `name` of HDF5 file `path` by one whose data h5py would take from a
+    "secret" outside it (returned: values of the dataset's shape), the `fault`'s way."""
+    with h5py.File(path, "a") as f:
+        secret = np.random.default_rng(13).normal(0, 0.1, f[name].shape).astype(f[name].dtype)
+        (directory / "secret.bin").write_bytes(secret.tobytes())
+        with h5py.File(directory / "secret.h5", "w") as other:
+            other["secret"] = secret
+        del f[name]
+        if fault in ("external link", "soft link"):
+            link = h5py.ExternalLink(str(directory / "secret.h5"), "/secret")
+            f[name if fault == "external link" else "outside"] = link
+            if fault == "soft link":
+                f[name] = h5py.SoftLink("/outside")
+        elif fault == "virtual dataset":
+            layout = h5py.VirtualLayout(secret.shape, secret.dtype)
+            layout[...] = h5py.VirtualSource(str(directory / "secret.h5"), "secret", secret.shape)
+            f.create_virtual_dataset(name, layout)
+        else:
+            target = directory / ("fifo" if "FIFO" in fault else "secret.bin")
+            if "FIFO" in fault:
+                os.mkfifo(target)
+            f.create_dataset(name, secret.shape, secret.dtype, external=[(str(target), 0, secret.nbytes)])
+    if "FIFO" not in fault:  # the control: h5py itself reads the secret through the file
+        with h5py.File(path, "r") as f:
+            np.testing.assert_array_equal(f[name][()], secret)
+    return secret
+
+
+@contextmanager
+def no_hang(fifo, limit: float = 30):
+    """Fails the block if it runs past `limit` s; a reader blocked on `fifo` (what external
+    storage on a FIFO did) is then fed and unblocked, so the test fails instead of hanging."""
+    finished = threading.Event()
+
+    def unblock():
+        if not finished.wait(limit) and fifo.exists():
+            try:
+                descriptor = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)  # ENXIO: nobody reads it
+            except OSError:
+                return
+            os.write(descriptor, bytes(4096))
+            os.close(descriptor)
+
+    thread = threading.Thread(target=unblock, daemon=True)
+    start = time.monotonic()
+    thread.start()
+    try:
+        yield
+    finally:
+        finished.set()
+        thread.join()
+    assert time.monotonic() - start < limit
+
+
+@pytest.fixture(scope="module")
+def keras_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("keras") / "model.keras"
+    kr.CifarResNet(3).save(path)
+    return path
+
+
+@pytest.mark.parametrize("fault", list(OUTSIDE))
+@pytest.mark.parametrize("fmt", list(OUTSIDE_NAMES))
+def test_data_from_outside_the_file_is_refused(fmt, fault, sources, keras_file, tmp_path):
+    """Only data stored in the HDF5 file itself is read: links and external or virtual storage
+    are refused before any data is read, by every loader (the FIFO would hang one that read),
+    and the secret reaches neither the model nor a converted file."""
+    name = OUTSIDE_NAMES[fmt]
+    match = re.escape(str(tmp_path)) + r".*" + OUTSIDE[fault].format(name=name)
+    if fmt == "model.keras":
+        with zipfile.ZipFile(keras_file) as z:
+            files = {n: z.read(n) for n in z.namelist()}
+        (tmp_path / "model.weights.h5").write_bytes(files["model.weights.h5"])
+        put_outside(tmp_path / "model.weights.h5", name, fault, tmp_path)
+        with zipfile.ZipFile(tmp_path / "model.keras", "w") as z:
+            for member, data in files.items():
+                z.writestr(member, (tmp_path / member).read_bytes() if member == "model.weights.h5" else data)
+        refusal = r"model\.keras' \(model.weights.h5\): " + OUTSIDE[fault].format(name=name)
+        with no_hang(tmp_path / "fifo"), pytest.raises(ValueError, match=refusal):
+            load_trained(tmp_path / "model.keras")
+        return
+    path = tmp_path / "w.h5"
+    write(fmt, faulty(fmt, "none", sources), path)
+    put_outside(path, name, fault, tmp_path)
+    with no_hang(tmp_path / "fifo"):
+        assert_refused_and_untouched(path, match)
+        with pytest.raises(ValueError, match=match):
+            convert_file(path, tmp_path / "out" / "w.h5", "cifar_resnet20")
+    assert not (tmp_path / "out").exists()
+
+
+def test_convert_command_refuses_external_storage(sources, tmp_path):
+    """The command: exit 2, one line naming the file and the dataset, nothing written."""
+    path = tmp_path / "w.h5"
+    write("keras_resnet.h5", faulty("keras_resnet.h5", "none", sources), path)
+    secret = put_outside(path, "conv3_block1_1_conv/0", "external storage", tmp_path)
+    result = keras_resnet_cli("convert", str(path), str(tmp_path / "out.h5"), "--model", "cifar_resnet20")
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert re.fullmatch(rf"keras-resnet convert: error: {re.escape(str(path))}: dataset 'conv3_block1_1_conv/0' takes "
+                        r"its data from outside the file \(external storage in .*", result.stderr.splitlines()[-1])
+    assert not (tmp_path / "out.h5").exists() and secret.tobytes() not in result.stderr.encode()
+
+
+# --- values and dtypes ------------------------------------------------------------------------
+
+def _beyond_float32(value: np.ndarray) -> np.ndarray:
+    value = value.astype(np.float64)
+    value[5] = 1e39  # finite in float64, inf in the model's float32
+    return value
+
+
+DTYPES = {  # how the BN variance is stored, and the refusal
+    "float64 beyond float32": (_beyond_float32, r"weight 'conv3_block2_1_bn/moving_variance' holds 1 NaN or infinite "
+                                                r"values; refused \(.* or values beyond float32's range\)"),
+    "complex": (lambda v: v.astype(np.complex64) + 1j, r"has dtype (complex64|C64); weights must be one of float16, "),
+    "bool": (lambda v: v > 0, r"has dtype (bool|BOOL); weights must be one of float16, "),
+    "integer": (lambda v: np.ceil(v).astype(np.int32), r"has dtype (int32|I32); weights must be one of float16, "),
+    "string": (lambda v: v.astype("S12"), r"has dtype bytes96; weights must be one of float16, "),
+}
+
+
+@pytest.mark.filterwarnings("error::numpy.exceptions.ComplexWarning")  # the imaginary part dropped
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # overflow in the cast
+@pytest.mark.parametrize("dtype", list(DTYPES))
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_values_and_dtypes_that_change_in_the_cast_are_refused(fmt, dtype, sources, tmp_path):
+    """The non-finite check runs after the cast to the variable's dtype; weights that are not
+    floats (integers and bools included: no published file has them) are refused by dtype."""
+    if dtype == "string" and fmt.startswith("torch"):
+        pytest.skip("tensors hold no strings")
+    arrays = faulty(fmt, "none", sources)
+    convert, refusal = DTYPES[dtype]
+    if fmt.startswith("torch"):
+        arrays["layer2.1.bn1.running_var"] = convert(arrays["layer2.1.bn1.running_var"])
+    else:
+        arrays["conv3_block2_1_bn"][3] = convert(arrays["conv3_block2_1_bn"][3])
+    path = tmp_path / f"w.{fmt.split('.')[1]}"
+    write(fmt, arrays, path)
+    named = "" if dtype.startswith("float") else r"weight '[^']+' "  # the file's name (the float refusal: the model's)
+    assert_refused_and_untouched(path, r"w\.\w+: " + named + refusal)
+
+
+# --- where `convert` writes -------------------------------------------------------------------
+
+def _tree(root) -> dict:
+    return {str(p.relative_to(root)): p.read_bytes() if p.is_file() else None for p in sorted(root.rglob("*"))}
+
+
+OUTPUTS = {  # what the user has at (or above) the output path, and the refusal
+    "a directory of the user's": (lambda out: (out.mkdir(), (out / "notes.txt").write_text("mine")),
+                                  r"'{out}' exists and is a directory that is not a keras_resnet weights file"),
+    "a file of another format": (lambda out: out.write_text("mine"),
+                                 r"'{out}' exists and is a file that is not a keras_resnet weights file"),
+    "an HDF5 file not ours": (lambda out: write("keras_applications.h5", {"conv1_conv": [np.zeros(3)]}, out),
+                              r"'{out}' exists and is a file that is not a keras_resnet weights file"),
+    "a file as its parent": (lambda out: out.parent.with_name("parent").write_text("mine"),
+                             r"cannot write keras_resnet weights file '{out}': '.*parent' is a file, not a directory"),
+    "a symbolic link": (lambda out: (out.parent.with_name("target.h5").write_text("mine"),
+                                     out.symlink_to(out.parent.with_name("target.h5"))), r"'{out}' is a symbolic link"),
+}
+
+
+@pytest.mark.parametrize("output", list(OUTPUTS))
+def test_convert_never_replaces_what_is_not_its_own(output, sources, tmp_path):
+    """`convert` (`pretrained.save_weights`) writes only where nothing of the user's is lost:
+    a ValueError naming the path, and every file there as it was."""
+    source = tmp_path / "source" / "w.h5"
+    source.parent.mkdir()
+    write("keras_resnet.h5", faulty("keras_resnet.h5", "none", sources), source)
+    base = tmp_path / "base"
+    base.mkdir()
+    prepare, refusal = OUTPUTS[output]
+    out = base / "parent" / "w.h5" if output == "a file as its parent" else base / "w.h5"
+    prepare(out)
+    before = _tree(base)
+    with pytest.raises(ValueError, match=refusal.format(out=re.escape(str(out)))):
+        convert_file(source, out, "cifar_resnet20")
+    assert _tree(base) == before
+
+
+def test_convert_replaces_its_own_file_and_makes_missing_directories(sources, tmp_path):
+    """The control: a missing directory is made, an earlier keras_resnet weights file replaced."""
+    source = tmp_path / "w.h5"
+    write("keras_resnet.h5", faulty("keras_resnet.h5", "none", sources), source)
+    out = tmp_path / "new" / "dirs" / "w.h5"
+    digest = convert_file(source, out, "cifar_resnet20")
+    pretrained.save_weights(kr.CifarResNet(3), out)  # an earlier, other keras_resnet weights file
+    assert convert_file(source, out, "cifar_resnet20") == digest
+    assert sorted(p.name for p in out.parent.iterdir()) == ["w.h5"]
+
+
+def test_convert_on_a_full_disk_leaves_nothing(shared, tmp_path):
+    """A 64 KiB tmpfs (in a user and mount namespace) holds no ResNet-20: one OSError, no
+    temporary file left."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    code = (f"from keras_resnet.convert import convert_file\ntry: convert_file({str(shared / CHECKPOINT)!r}, "
+            f"{str(disk / 'w.h5')!r}, 'cifar_resnet20')\nexcept OSError as e: print('OSError', e)\n"
+            f"import os; print(os.listdir({str(disk)!r}))")
+    result = in_namespace(f"mount -t tmpfs -o size=64k tmpfs {disk} && '{sys.executable}' -c \"$0\"", code)
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("OSError"), result.stdout + result.stderr[-3000:]
+    assert lines[1] == "[]"  # no temporary file left

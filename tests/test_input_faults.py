@@ -1,0 +1,349 @@
+"""Every data and image input refuses a damaged, hostile or oversized file with a ValueError
+naming it, before it costs minutes or gigabytes: CIFAR-10 batches (types checked before any
+conversion), image files (checked from their bytes, before decoding or training), a run's
+classes.json, and `evaluate`'s limit. The faults are injected into real files: the real
+CIFAR-10 test batch and real JPEG/PNG images."""
+
+import os
+import pickle
+import re
+import resource
+import shutil
+import signal
+import struct
+import zlib
+from contextlib import contextmanager
+
+import numpy as np
+import pytest
+from conftest import run_python
+
+from keras_resnet import data, evaluation, folders
+from keras_resnet.predict import class_names_for, evaluate
+
+MIB = 2**20
+
+
+@contextmanager
+def bounded(seconds: int = 5, mib: int = 300):
+    """The block must end within `seconds` (a hang fails instead of holding CI) and raise the
+    process's peak memory by less than `mib` MiB."""
+    def expire(*_):
+        raise TimeoutError(f"still running after {seconds} s")
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - peak < mib * MIB
+
+
+# --- CIFAR-10 batches ---------------------------------------------------------------------------------------------
+
+def nested_list(levels: int = 30) -> list:
+    """A list 2**levels leaves wide that pickles to a few hundred bytes (memo sharing)."""
+    value = [0]
+    for _ in range(levels):
+        value = [value, value]
+    return value
+
+
+def array_pickle(shape: tuple, dtype: str, raw: bytes = b"\0\0\0", called: str = "_reconstruct") -> bytes:
+    """A hand-written protocol-2 pickle of {b'data': array, b'labels': [0]}: the array as numpy
+    pickles it (`_reconstruct` then its state), but declaring `shape`, or `numpy.ndarray`
+    called with `shape` directly."""
+    def text(s: str) -> bytes:
+        return b"X" + struct.pack("<I", len(s)) + s.encode()
+
+    def shape_tuple() -> bytes:
+        return b"(" + b"".join(b"J" + struct.pack("<i", d) for d in shape) + b"t"
+
+    if called == "ndarray":  # numpy.ndarray(shape, "O")
+        array = b"cnumpy\nndarray\n" + shape_tuple() + text(dtype) + b"\x86R"
+    else:
+        dtype_obj = b"cnumpy\ndtype\n" + text(dtype) + b"\x89\x88\x87R"
+        array = (b"cnumpy._core.multiarray\n_reconstruct\ncnumpy\nndarray\n(K\x00t" + b"C\x01b" + b"\x87R"
+                 + b"(K\x01" + shape_tuple() + dtype_obj + b"\x89C" + bytes([len(raw)]) + raw + b"tb")
+    return b"\x80\x02}(C\x04data" + array + b"C\x06labels]K\x00au."
+
+
+BATCH_FAULTS = {
+    "float labels": lambda b: pickle.dumps({**b, b"labels": [3.7] * len(b[b"labels"])}),
+    "bool labels": lambda b: pickle.dumps({**b, b"labels": [True] * len(b[b"labels"])}),
+    "None label": lambda b: pickle.dumps({**b, b"labels": [*b[b"labels"][:-1], None]}),
+    "string labels": lambda b: pickle.dumps({**b, b"labels": ["3"] * len(b[b"labels"])}),
+    "float label array": lambda b: pickle.dumps({**b, b"labels": np.asarray(b[b"labels"], np.float64)}),
+    "bool label array": lambda b: pickle.dumps({**b, b"labels": np.ones(len(b[b"labels"]), bool)}),
+    "2-D label array": lambda b: pickle.dumps({**b, b"labels": np.asarray(b[b"labels"])[:, None]}),
+    "labels a dict": lambda b: pickle.dumps({**b, b"labels": {0: 1}}),
+    "nested list labels (2**30 leaves)": lambda b: pickle.dumps({b"data": b[b"data"][:1], b"labels": nested_list()},
+                                                                protocol=2),
+    "float data": lambda b: pickle.dumps({**b, b"data": b[b"data"].astype(np.float32)}),
+    "data a list": lambda b: pickle.dumps({**b, b"data": nested_list()}, protocol=2),
+    "one label short": lambda b: pickle.dumps({**b, b"labels": b[b"labels"][:-1]}),
+    "no images": lambda b: pickle.dumps({**b, b"data": b[b"data"][:0], b"labels": []}),
+    "not a dict": lambda b: pickle.dumps([b[b"data"], b[b"labels"]]),
+    "no labels key": lambda b: pickle.dumps({b"data": b[b"data"]}),
+    "array declaring 10**9 objects": lambda b: array_pickle((10**9,), "O"),
+    "array declaring 10**18 bytes": lambda b: array_pickle((10**9, 10**9), "u1"),
+    "numpy.ndarray called for 10**9 objects": lambda b: array_pickle((10**9,), "O", called="ndarray"),
+    "numpy.ndarray called for 2 GB": lambda b: array_pickle((2 * 10**9,), "u1", called="ndarray"),
+    "_codecs.encode other than latin1": lambda b: pickle.dumps({**b, b"data": b[b"data"][:1]}, protocol=2).replace(
+        b"latin1", b"zlib__"),
+}
+
+
+@pytest.fixture(scope="module")
+def cifar_copy(shared, tmp_path_factory):
+    """A copy of the real batches and the real test batch, unpickled by the standard pickle."""
+    directory = tmp_path_factory.mktemp("cifar") / "cifar"
+    shutil.copytree(shared / "cifar-10-batches-py", directory)
+    real = (directory / "test_batch").read_bytes()
+    return directory, real, pickle.loads(real, encoding="bytes")
+
+
+@pytest.mark.parametrize("fault", BATCH_FAULTS)
+def test_batches_with_wrong_types_or_declared_sizes_are_refused_at_once(cifar_copy, fault):
+    """Types are judged before any conversion: a few hundred bytes of nested lists would make
+    np.asarray spin for minutes, a declared array would allocate gigabytes. The refusal
+    names the file and what was found, within 5 s and 300 MiB."""
+    directory, real, batch = cifar_copy
+    hostile = BATCH_FAULTS[fault](batch)
+    (directory / "test_batch").write_bytes(hostile)
+    try:
+        with bounded(), pytest.raises(ValueError, match=r"^`data_dir` file '.*test_batch' is not a CIFAR-10 python "
+                                                         r"batch: (expected|it holds no images|it declares|it calls|it "
+                                                         r"asks)") as refused:
+            data.load_cifar10(directory, "test")
+    finally:
+        (directory / "test_batch").write_bytes(real)
+    assert "\n" not in str(refused.value) and len(str(refused.value)) < 400, str(refused.value)
+    if "nested" in fault:
+        assert len(hostile) < 8000  # one image and 2**30 label references in a few KB
+
+
+def test_batches_as_python_3_writes_them_still_load(cifar_copy, tmp_path):
+    """What is refused is only what no batch holds: the real batch re-pickled by Python 3
+    (protocol 2, which writes bytes through _codecs.encode, and the default), labels as a
+    list of ints or an integer array, loads to the same images and labels."""
+    directory, _, batch = cifar_copy
+    images, labels = data.load_cifar10(directory, "test")
+    for protocol, batch_labels in ((2, batch[b"labels"]), (pickle.DEFAULT_PROTOCOL, np.asarray(batch[b"labels"],
+                                                                                                 np.uint8))):
+        copy = tmp_path / f"p{protocol}"
+        copy.mkdir()
+        (copy / "test_batch").write_bytes(pickle.dumps({**batch, b"labels": batch_labels}, protocol=protocol))
+        again = data.load_cifar10(copy, "test")
+        assert np.array_equal(again[0], images) and np.array_equal(again[1], labels) and again[1].dtype == np.int64
+
+
+# --- image files ----------------------------------------------------------------------------------------------------
+
+def chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def png_bomb(side: int = 16000) -> bytes:
+    """A valid greyscale PNG of side x side black pixels: ~250 KB of zlib for 256 M pixels."""
+    row, compressor = b"\0" * (1 + side), zlib.compressobj(9)
+    pixels = b"".join(compressor.compress(row) for _ in range(side)) + compressor.flush()
+    ihdr = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+
+
+def with_ihdr(png: bytes, **fields) -> bytes:
+    """The PNG with IHDR fields (width, height, depth, colour) replaced and its CRC recomputed."""
+    values = dict(zip(("width", "height", "depth", "colour", "compression", "filter", "interlace"),
+                      struct.unpack(">IIBBBBB", png[16:29])))
+    return png[:8] + chunk(b"IHDR", struct.pack(">IIBBBBB", *{**values, **fields}.values())) + png[33:]
+
+
+def with_jpeg_size(jpeg: bytes, height: int, width: int = 400) -> bytes:
+    """The JPEG with its frame header (SOF0) declaring height x width."""
+    sof = jpeg.index(b"\xff\xc0")
+    return jpeg[:sof + 5] + struct.pack(">HH", height, width) + jpeg[sof + 9:]
+
+
+# name: (file bytes from (jpeg, png), words of the reason)
+IMAGE_FAULTS = {
+    "empty.jpg": (lambda j, p: b"", "empty"),
+    "notes.jpg": (lambda j, p: b"the user's notes, not an image", "not a JPEG or PNG file"),
+    "gif.png": (lambda j, p: b"GIF89a" + p[6:], "not a JPEG or PNG file"),
+    "half.jpg": (lambda j, p: j[: len(j) // 2], "no JPEG end marker FF D9"),
+    "no-eoi.jpg": (lambda j, p: j[:-2], "no JPEG end marker FF D9"),
+    "header-only.jpg": (lambda j, p: j[:30], "ends before its frame header"),
+    "zero-height.jpg": (lambda j, p: with_jpeg_size(j, 0), "declares 400 x 0 pixels"),
+    "no-sof.jpg": (lambda j, p: j[:2] + b"\xff\xda" + j[2:], "FF DA before its frame header"),
+    "half.png": (lambda j, p: p[: len(p) // 2], "no PNG IEND chunk"),
+    "no-iend.png": (lambda j, p: p[:-12], "no PNG IEND chunk"),
+    "bad-crc.png": (lambda j, p: p[:29] + bytes([p[29] ^ 1]) + p[30:], "fails its CRC"),
+    "zero-width.png": (lambda j, p: with_ihdr(p, width=0), "declares 0 x 300 pixels"),
+    "bad-depth.png": (lambda j, p: with_ihdr(p, depth=3), "invalid IHDR (bit depth 3"),
+    "no-ihdr.png": (lambda j, p: p[:8] + p[33:], "without its IHDR"),
+    "bomb.png": (lambda j, p: png_bomb(), "16000 x 16000 pixels, above the limit of 89,478,485 pixels (MAX_PIXELS"),
+    "declared-bomb.jpg": (lambda j, p: with_jpeg_size(j, 60000, 60000), "60000 x 60000 pixels, above the limit"),
+}
+
+
+@pytest.fixture(scope="module")
+def originals(image_folder):
+    """A real JPEG and a real PNG (CIFAR images upscaled to 300 x 400)."""
+    paths, _, _ = folders.list_images(image_folder / "train")
+    return (next(open(p, "rb").read() for p in paths if p.endswith(".jpg")),
+            next(open(p, "rb").read() for p in paths if p.endswith(".png")))
+
+
+@pytest.mark.parametrize("name", IMAGE_FAULTS)
+def test_bad_image_files_are_refused_from_their_bytes(originals, tmp_path, name):
+    """Each fault: `read_image` refuses it naming the file and why, within 5 s and 300 MiB
+    (the bomb would take 768 MB decoded, 3 GB as float32); and the check is sound: where it
+    refuses a small file, TensorFlow's decoder fails on it too."""
+    import tensorflow as tf
+
+    make, reason = IMAGE_FAULTS[name]
+    encoded = make(*originals)
+    path = tmp_path / name
+    path.write_bytes(encoded)
+    with bounded(), pytest.raises(ValueError) as refused:
+        folders.read_image(path)
+    assert str(refused.value).startswith(f"image file '{path}' is not a readable JPEG or PNG image: ")
+    assert reason in str(refused.value) and folders.image_problem(path) in str(refused.value)
+    if "bomb" not in name:
+        with pytest.raises(tf.errors.InvalidArgumentError):
+            tf.io.decode_image(encoded, channels=3, expand_animations=False)
+
+
+@pytest.mark.parametrize("variant", ["trailing bytes", "zero padding", "EXIF thumbnail before the frame"])
+def test_unusual_but_decodable_images_are_accepted(originals, tmp_path, variant):
+    """No false refusal: bytes after the end marker (as cameras pad, or append data) and an
+    embedded thumbnail's end marker before the frame decode in TensorFlow, and pass."""
+    import tensorflow as tf
+
+    jpeg, png = originals
+    extra = {"trailing bytes": b"appended data" * 100, "zero padding": bytes(4096)}.get(variant)
+    for original in (jpeg, png):
+        if extra is not None:
+            encoded = original + extra
+        elif original is jpeg:
+            thumbnail = b"Exif\0\0" + jpeg[:64] + b"\xff\xd9"
+            encoded = jpeg[:2] + b"\xff\xe1" + struct.pack(">H", len(thumbnail) + 2) + thumbnail + jpeg[2:]
+        else:
+            continue
+        path = tmp_path / ("x.jpg" if original is jpeg else "x.png")
+        path.write_bytes(encoded)
+        assert folders.image_problem(path) is None
+        expected = tf.io.decode_image(original, channels=3, expand_animations=False)
+        np.testing.assert_array_equal(folders.read_image(path).numpy(), expected.numpy().astype(np.float32))
+
+
+def copy_folder(image_folder, tmp_path):
+    root = tmp_path / "data"
+    shutil.copytree(image_folder, root)
+    return root
+
+
+def test_every_bad_image_of_a_folder_is_named_before_training(image_folder, originals, tmp_path):
+    """`list_images` (which `train` calls for train/ and val/ before any epoch) names each
+    bad file, up to MAX_NAMED, and counts the rest; also a directory or FIFO named .jpg, and
+    a file name that is not UTF-8; the good files are untouched."""
+    root = copy_folder(image_folder, tmp_path)
+    bad = root / "train" / "cat"
+    for name, (make, _) in IMAGE_FAULTS.items():
+        (bad / name).write_bytes(make(*originals))
+    (bad / "folder.jpg").mkdir()
+    os.mkfifo(bad / "pipe.jpg")
+    open(os.fsencode(bad) + b"/cut-\xfe.jpg", "wb").write(originals[0][:100])
+    before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    with bounded(), pytest.raises(ValueError) as refused:
+        folders.list_images(root / "train")
+    message = str(refused.value)
+    count = len(IMAGE_FAULTS) + 3
+    assert message.startswith(f"`data_dir` folder '{root / 'train'}' has {count} image file(s) that cannot be decoded: ")
+    named = sorted([*IMAGE_FAULTS, "folder.jpg", "pipe.jpg", "cut-\udcfe.jpg"])[:folders.MAX_NAMED]
+    assert all(f"{str(bad / name)!r} (" in message for name in named), message
+    assert message.endswith(f" and {count - folders.MAX_NAMED} more.") and "\n" not in message
+    message.encode("utf-8")  # printable: the non-UTF-8 name is escaped
+    assert "'" + str(bad / "cut-\\udcfe.jpg") + "' (cut short" in message
+    assert folders.image_problem(bad / "pipe.jpg") == "not a regular file"
+    assert {p: p.read_bytes() for p in root.rglob("*") if p.is_file()} == before
+
+
+@pytest.mark.parametrize("split", ["train", "val"])
+def test_an_empty_class_folder_is_refused_in_train_and_val_alike(image_folder, tmp_path, split):
+    root = copy_folder(image_folder, tmp_path)
+    (root / split / "dog").mkdir()
+    (root / split / "dog" / "notes.txt").write_text("no images here")
+    with pytest.raises(ValueError, match=rf"^`data_dir` folder '{root / split}' has class folders without "
+                                         r"\.jpg/\.jpeg/\.png images: 'dog'; every class folder needs images"):
+        folders.list_images(root / split)
+
+
+def test_a_file_name_that_is_not_utf8_trains_and_evaluates(image_folder, originals, tmp_path):
+    """tf.data gets each path's own bytes, so a non-UTF-8 name (legal on Linux) is read."""
+    root = copy_folder(image_folder, tmp_path)
+    open(os.fsencode(root / "val" / "cat") + b"/\xff.jpg", "wb").write(originals[0])
+    paths, labels, _ = folders.list_images(root / "val")
+    images, batch_labels = next(iter(folders.pipeline(paths, labels, len(paths), training=False)))
+    assert len(paths) == 7 and images.shape == (7, 224, 224, 3) and list(batch_labels.numpy()) == list(labels)
+
+
+def test_a_png_bomb_stays_within_300_mib_of_the_baseline(tmp_path):
+    """A fresh process: peak memory after imports is the baseline; refusing the 250 KB PNG of
+    16000 x 16000 pixels through `read_image` and through `list_images` adds under 300 MiB
+    (decoding it took 4.4 GB in `predict`)."""
+    bomb = tmp_path / "data" / "cat" / "bomb.png"
+    bomb.parent.mkdir(parents=True)
+    bomb.write_bytes(png_bomb())
+    assert len(bomb.read_bytes()) < 300_000
+    out = run_python(f"""
+import resource, tensorflow
+from keras_resnet import folders
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+for check in (lambda: folders.read_image({str(bomb)!r}), lambda: folders.list_images({str(bomb.parent.parent)!r})):
+    try:
+        check()
+    except ValueError as e:
+        assert "16000 x 16000 pixels, above the limit" in str(e), e
+    else:
+        raise AssertionError("not refused")
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base) / 2**20)
+""")
+    assert float(out.split()[-1]) < 300, out
+
+
+# --- classes.json and evaluate's limit ------------------------------------------------------------------------------
+
+CLASSES_FAULTS = {
+    "not JSON": b'["cat", ',
+    "not UTF-8": b'["cat", "\xff\xfe"]',
+    "a dict": b'{"0": "cat", "1": "ship"}',
+    "not strings": b"[0, 1]",
+    "too few": b'["cat"]',
+    "too many": b'["cat", "ship", "dog"]',
+    "100,000 levels deep": b"[" * 100_000 + b"]" * 100_000,
+}
+
+
+@pytest.mark.parametrize("fault", CLASSES_FAULTS)
+def test_a_damaged_classes_json_is_refused(tmp_path, fault):
+    (tmp_path / "classes.json").write_bytes(CLASSES_FAULTS[fault])
+    with pytest.raises(ValueError, match=rf"^`classes.json` '{tmp_path / 'classes.json'}' beside the model must be a "
+                                         r"JSON list of the model's 2 class names \(strings\), as `train` writes it; "
+                                         r"it (is not UTF-8 JSON|holds a )"):
+        class_names_for(tmp_path / "model.keras", 2)
+    (tmp_path / "classes.json").write_text('["cat", "ship"]')
+    assert class_names_for(tmp_path / "model.keras", 2) == ["cat", "ship"]
+
+
+@pytest.mark.parametrize("limit", [0, -5, 2.5, True, "3"])
+def test_evaluate_refuses_a_limit_that_is_not_a_positive_integer(image_folder, tmp_path, limit):
+    """Refused before the model or any image is read (the model file here does not exist)."""
+    message = rf"^`limit` must be a positive integer or None \(all images\); received limit={re.escape(repr(limit))}\.$"
+    with pytest.raises(ValueError, match=message):
+        evaluate(tmp_path / "missing.keras", limit=limit)
+    with pytest.raises(ValueError, match=message):
+        evaluation.evaluate_folder(None, image_folder / "val", limit=limit)
