@@ -182,7 +182,8 @@ class Backup(keras.callbacks.BackupAndRestore):
             return
         state = json.loads(self.metadata.read_text())
         weights = self.metadata.parent / str(state.get("weights"))
-        if not re.fullmatch(r"epoch-\d+\.weights\.h5", weights.name) or weights.parent != self.metadata.parent:
+        if not (re.fullmatch(r"epoch-\d+\.weights\.h5", weights.name) and weights.parent == self.metadata.parent
+                and weights.is_file()):
             raise ValueError(f"{self.metadata} names {state.get('weights')!r}, not a backup of this directory.")
         with h5py.File(weights, "r") as f:  # read nothing from outside the file (SECURITY.md)
             check_stored_inside(f, str(weights), weights.stat().st_size)

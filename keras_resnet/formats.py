@@ -78,7 +78,7 @@ Layout = dict[str, list[Weight]]
 
 
 def detect_format(path: str | os.PathLike) -> str:
-    path = Path(path)
+    path = _regular_file(path)
     if path.suffix in (".safetensors", *TORCH_SUFFIXES):
         return "torch"
     with _h5_file(path) as f:  # the root's attributes and link names only
@@ -92,6 +92,7 @@ def open_weights(path: str | os.PathLike, fmt: str | None = None) -> Iterator[La
     format, another program's HDF5), holds weights that are not floats, declares far more than
     it stores, or would take data from elsewhere, raises a ValueError naming it."""
     fmt = fmt or detect_format(path)
+    _regular_file(path)
     if fmt not in FORMATS:
         raise ValueError(f"`format` must be one of {list(FORMATS)}; received format={fmt!r}.")
     with ExitStack() as stack:
@@ -105,6 +106,14 @@ def open_weights(path: str | os.PathLike, fmt: str | None = None) -> Iterator[La
                 _check_dtype(path, weight, accepted)
         yield {name: [replace(w, read=_guarded(path, fmt, w.read)) for w in weights]
                for name, weights in layout.items()}
+
+
+def _regular_file(path: str | os.PathLike) -> Path:
+    """Only a regular file is read: a FIFO or a device (`/dev/zero`) would block or never end."""
+    if not Path(path).is_file():
+        what = "not a regular file (a directory, FIFO or device)" if os.path.lexists(path) else "missing"
+        raise ValueError(f"{path} is not a weights file: it is {what}. Accepted: {ACCEPTED}.")
+    return Path(path)
 
 
 def _unreadable(path, fmt: str, e: Exception) -> ValueError:

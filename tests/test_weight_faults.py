@@ -333,6 +333,22 @@ def test_data_from_outside_the_file_is_refused(fmt, fault, sources, keras_file, 
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("suffix", [".h5", ".pth", ".safetensors"])
+def test_a_fifo_or_device_is_never_read(tmp_path, suffix):
+    """A FIFO named as a weights file (and a device, /dev/zero) would block, or never end:
+    refused before it is opened, by `load_weights` and by `convert`."""
+    fifo = tmp_path / f"w{suffix}"
+    os.mkfifo(fifo)
+    model = kr.CifarResNet(3)
+    with no_hang(fifo):
+        for path, what in ((fifo, "not a regular file"), ("/dev/zero", "not a regular file")):
+            with pytest.raises(ValueError, match=f"{re.escape(str(path))} is not a weights file: it is {what}"):
+                pretrained.load_weights(model, path, fmt="torch" if suffix != ".h5" else None)
+        with pytest.raises(ValueError, match="not a regular file"):
+            convert_file(fifo, tmp_path / "out.h5", "cifar_resnet20")
+    assert not (tmp_path / "out.h5").exists()
+
+
 def test_convert_command_refuses_external_storage(sources, tmp_path):
     """The command: exit 2, one line naming the file and the dataset, nothing written."""
     path = tmp_path / "w.h5"
