@@ -2,10 +2,11 @@
 download) and print their error beside the checkpoints' published error and the paper's
 Table 6.
 
-    python examples/classify_cifar10.py --data-dir ../shared/data/cifar-10-batches-py
+    python examples/classify_cifar10.py     # data: ../shared/data/cifar-10-batches-py beside the clone
 """
 
 import argparse
+from pathlib import Path
 
 import numpy as np
 
@@ -14,14 +15,19 @@ from keras_resnet.architectures import PAPER_CIFAR10
 from keras_resnet.data import load_cifar10
 from keras_resnet.registry import registry
 
+SHARED_CIFAR10 = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar-10-batches-py"
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", default="../shared/data/cifar-10-batches-py",
-                        help="CIFAR-10 python batches (the official download or a subset of it)")
+    parser.add_argument("--data-dir", default=str(SHARED_CIFAR10),
+                        help="CIFAR-10 python batches, the official download or a subset (default: %(default)s)")
     parser.add_argument("--n", type=int, nargs="*", default=[3, 5, 7, 9], choices=[3, 5, 7, 9])
     args = parser.parse_args()
-    images, labels = load_cifar10(args.data_dir, "test")
+    try:
+        images, labels = load_cifar10(args.data_dir, "test")
+    except ValueError as e:
+        parser.exit(2, f"{parser.prog}: error: {e} Pass --data-dir DIR, a folder of CIFAR-10 python batches.\n")
     published = {e["model"]: e["accuracy"] for e in registry() if e["weights"] == "cifar10"}
     print(f"{len(labels)} CIFAR-10 test images from {args.data_dir}; raw uint8 RGB into the models")
     print(f"{'model':<12}{'error %':>9}{'published %':>13}{'paper %':>9}   (published/paper: full 10,000-image test set)")

@@ -13,7 +13,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model_file")
     parser.add_argument("images", nargs="+")
-    parser.add_argument("--top", type=int, default=3)
+    parser.add_argument("--top", type=int, default=3, help="classes shown per image, most likely first (default: 3)")
     args = parser.parse_args()
     try:
         predictions = predict_files(args.model_file, args.images, args.top)

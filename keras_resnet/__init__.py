@@ -1,35 +1,57 @@
 """Deep residual networks (He, Zhang, Ren, Sun, 2015) for Keras 3."""
 
-from keras_resnet.onednn import enable_onednn
+from keras_resnet._distribution import check_no_old_distribution
+
+check_no_old_distribution()  # first: the old keras-resnet's files would shadow these modules
+
+from keras_resnet.onednn import enable_onednn  # noqa: E402
 
 enable_onednn()  # before anything imports TensorFlow
 
 # ruff: noqa: E402
 
-from keras_resnet.architectures import IMAGENET, Architecture, cifar
-from keras_resnet.builders import (
-    CifarPlainNet,
-    CifarResNet,
-    PlainNet18,
-    PlainNet34,
-    PlainNet50,
-    PlainNet101,
-    PlainNet152,
-    ResNet18,
-    ResNet34,
-    ResNet50,
-    ResNet101,
-    ResNet152,
-    build_by_id,
-    build_resnet,
-)
-from keras_resnet.features import feature_extractor, pyramid_outputs
-from keras_resnet.finetune import freeze_batchnorm
-from keras_resnet.flops import count_flops, count_trainable_params
-from keras_resnet.inference import fold_batchnorm
-from keras_resnet.layers import BatchNormalization, ZeroPadShortcut
-from keras_resnet.preprocessing import CentreCrop, ImageNormalization, PixelMean, decode_predictions, preprocess_input
-from keras_resnet.training import ErrorRate
+import os
+import sys
+
+# The `keras-resnet` command parses its arguments before it loads Keras and TensorFlow (seconds,
+# and their log lines), importing the submodules each command needs; everyone else gets the
+# public names at once, and with them the custom layers registered for `keras.models.load_model`.
+if os.path.basename(sys.argv[0]) != "keras-resnet":
+    from keras_resnet.architectures import IMAGENET, Architecture, cifar
+    from keras_resnet.builders import (
+        CifarPlainNet,
+        CifarPlainNet20,
+        CifarPlainNet32,
+        CifarPlainNet44,
+        CifarPlainNet56,
+        CifarPlainNet110,
+        CifarResNet,
+        CifarResNet20,
+        CifarResNet32,
+        CifarResNet44,
+        CifarResNet56,
+        CifarResNet110,
+        CifarResNet1202,
+        PlainNet18,
+        PlainNet34,
+        PlainNet50,
+        PlainNet101,
+        PlainNet152,
+        ResNet18,
+        ResNet34,
+        ResNet50,
+        ResNet101,
+        ResNet152,
+        build_by_id,
+        build_resnet,
+    )
+    from keras_resnet.features import feature_extractor, pyramid_outputs
+    from keras_resnet.finetune import freeze_batchnorm
+    from keras_resnet.flops import count_flops, count_trainable_params
+    from keras_resnet.inference import fold_batchnorm
+    from keras_resnet.layers import BatchNormalization, ZeroPadShortcut
+    from keras_resnet.preprocessing import CentreCrop, ImageNormalization, PixelMean, decode_predictions, preprocess_input
+    from keras_resnet.training import ErrorRate
 
 __version__ = "0.1.0"
 
@@ -39,7 +61,18 @@ __all__ = [
     "BatchNormalization",
     "CentreCrop",
     "CifarPlainNet",
+    "CifarPlainNet20",
+    "CifarPlainNet32",
+    "CifarPlainNet44",
+    "CifarPlainNet56",
+    "CifarPlainNet110",
     "CifarResNet",
+    "CifarResNet20",
+    "CifarResNet32",
+    "CifarResNet44",
+    "CifarResNet56",
+    "CifarResNet110",
+    "CifarResNet1202",
     "ErrorRate",
     "ImageNormalization",
     "PixelMean",

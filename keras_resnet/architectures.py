@@ -64,8 +64,20 @@ PAPER_CIFAR10: dict[int, dict[str, float]] = {
 }
 
 
+# Depths named in the paper: Table 6 (ResNets) and Figure 6 (plain nets).
+CIFAR_RESNET_DEPTHS = (20, 32, 44, 56, 110, 1202)
+CIFAR_PLAIN_DEPTHS = (20, 32, 44, 56, 110)
+
+
 def cifar(n: int) -> Architecture:
     """The 6n+2-layer CIFAR-10 net: three stages of n basic blocks, 16/32/64 filters."""
     if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:  # numpy ints too
         raise ValueError(f"`n` must be an integer >= 1 (depth 6n+2); received n={n!r}.")
     return Architecture("basic", (int(n),) * 3, (16, 32, 64), "cifar", 32, 10)
+
+
+def cifar_by_depth(depth: int) -> Architecture:
+    """The CIFAR-10 net of `depth` = 6n+2 layers (20: n=3), as the paper and the CLI name it."""
+    if isinstance(depth, bool) or not isinstance(depth, numbers.Integral) or depth < 8 or depth % 6 != 2:
+        raise ValueError(f"`depth` must be 6n+2 for an integer n >= 1 (8, 14, 20, ...); received depth={depth!r}.")
+    return cifar((int(depth) - 2) // 6)

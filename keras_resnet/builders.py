@@ -1,16 +1,27 @@
 """One generic builder over the architecture table, and the public entries: ResNet18-152,
-PlainNet18-152, CifarResNet(n), CifarPlainNet(n), with the keras.applications signature."""
+PlainNet18-152, CifarResNet20-1202, CifarPlainNet20-110 (by depth, as the paper and the CLI
+name them), CifarResNet(n), CifarPlainNet(n), with the keras.applications signature."""
 
 from __future__ import annotations
 
 import sys
+import warnings
 from typing import Callable
 
 import keras
 from keras import layers
 
 from keras_resnet import pretrained, registry
-from keras_resnet.architectures import IMAGENET, SHORTCUTS, VARIANTS, Architecture, cifar
+from keras_resnet.architectures import (
+    CIFAR_PLAIN_DEPTHS,
+    CIFAR_RESNET_DEPTHS,
+    IMAGENET,
+    SHORTCUTS,
+    VARIANTS,
+    Architecture,
+    cifar,
+    cifar_by_depth,
+)
 from keras_resnet.blocks import block, conv_bn
 from keras_resnet.preprocessing import CROP_FRACTION, MODES, CentreCrop, ImageNormalization
 from keras_resnet.validation import check_activation, check_choice, check_classes, check_input_shape
@@ -32,7 +43,7 @@ def build_resnet(
     classes: int | None = None,
     classifier_activation: str | Callable | None = "softmax",
     name: str | None = None,
-    include_preprocessing: bool | str | layers.Layer = False,
+    include_preprocessing: bool | str | layers.Layer | None = None,
 ) -> keras.Model:
     """Build any network of the paper from its architecture row.
 
@@ -42,6 +53,10 @@ def build_resnet(
     ImageNet nets, a centre crop to the default size from images of any size) into the model,
     so it takes raw RGB 0-255 images; a mode ("caffe", "torch", "tf") chooses it by hand;
     a layer (e.g. `PixelMean`, the paper's training normalisation) is applied as given.
+    None (the default) is True for the registry's CIFAR-10 weights, whose users feed raw
+    images (a normalisation missed there gives chance accuracy and fine-tuning that diverges),
+    and False otherwise: ImageNet weights take `preprocess_input`-ed images, as in
+    keras.applications, so its users are not normalised twice.
     """
     model_id = registry.model_id(arch, residual)
     if residual:
@@ -63,9 +78,14 @@ def build_resnet(
         input_shape = tuple(input_tensor.shape[1:])
     weights_source = registry.resolve(weights, model_id, variant=variant, shortcut=shortcut, kind=arch.kind)
     custom = include_preprocessing if isinstance(include_preprocessing, layers.Layer) else None
-    preprocessing = None if custom else _preprocessing(include_preprocessing, weights_source)
+    preprocessing = None if custom else _preprocessing(include_preprocessing, weights_source, arch)
     crop = preprocessing is not None and arch.stem == "imagenet"  # raw images of any size
     input_shape = check_input_shape(input_shape, arch.default_size, include_top and not crop)
+    if preprocessing is not None and input_shape[2] != 3:
+        raise ValueError(
+            f"include_preprocessing={include_preprocessing!r} normalises RGB images: the input must have 3 "
+            f"channels; received input_shape={input_shape!r}."
+        )
     network_shape = (arch.default_size, arch.default_size, input_shape[2]) if crop else input_shape
     if isinstance(weights_source, dict):  # a registry entry; a user's own file is checked on loading
         registry.check_compatible(weights_source, include_top=include_top, classes=classes, input_shape=network_shape)
@@ -115,13 +135,16 @@ def build_by_id(model: str, **kwargs) -> keras.Model:
     return build_resnet(arch, residual=residual, **kwargs)
 
 
-def _preprocessing(include_preprocessing: bool | str, weights_source) -> dict | None:
-    """{mode, crop_fraction} to bake in: the registry weights' own for True, or a named mode."""
-    if not isinstance(include_preprocessing, bool) and include_preprocessing not in MODES:
+def _preprocessing(include_preprocessing: bool | str | None, weights_source, arch: Architecture) -> dict | None:
+    """{mode, crop_fraction} to bake in: the registry weights' own for True (and for None with
+    CIFAR-10 registry weights), or a named mode."""
+    if include_preprocessing is not None and not isinstance(include_preprocessing, bool) and include_preprocessing not in MODES:
         raise ValueError(
-            f"`include_preprocessing` must be one of {[False, True, *MODES]} or a keras Layer; "
+            f"`include_preprocessing` must be one of {[None, False, True, *MODES]} or a keras Layer; "
             f"received include_preprocessing={include_preprocessing!r}."
         )
+    if include_preprocessing is None:
+        include_preprocessing = isinstance(weights_source, dict) and arch.stem == "cifar"
     if include_preprocessing is False:
         return None
     if include_preprocessing is True:
@@ -150,9 +173,9 @@ def _stem(x, arch: Architecture):
     return layers.Activation("relu", name="conv1_relu")(conv_bn(x, arch.filters[0], 3, 1, "conv1"))
 
 
-def _imagenet_builder(depth: int, residual: bool) -> Callable[..., keras.Model]:
-    arch = IMAGENET[depth]
-    family = "ResNet" if residual else "PlainNet"
+def _depth_builder(arch: Architecture, residual: bool, family: str, doc: str) -> Callable[..., keras.Model]:
+    """A public entry for one depth (ResNet50, CifarResNet20, ...): the keras.applications
+    signature, plus `shortcut`, `variant` and `include_preprocessing`."""
 
     def builder(
         include_top: bool = True,
@@ -160,12 +183,12 @@ def _imagenet_builder(depth: int, residual: bool) -> Callable[..., keras.Model]:
         input_tensor=None,
         input_shape: tuple | None = None,
         pooling: str | None = None,
-        classes: int = 1000,
+        classes: int = arch.default_classes,
         classifier_activation: str | Callable | None = "softmax",
         name: str | None = None,
         shortcut: str | None = None,
         variant: str = "v1",
-        include_preprocessing: bool | str = False,
+        include_preprocessing: bool | str | None = None,
     ) -> keras.Model:
         return build_resnet(
             arch,
@@ -183,19 +206,38 @@ def _imagenet_builder(depth: int, residual: bool) -> Callable[..., keras.Model]:
             include_preprocessing=include_preprocessing,
         )
 
-    builder.__name__ = builder.__qualname__ = f"{family}{depth}"
-    builder.__doc__ = (
+    builder.__name__ = builder.__qualname__ = f"{family}{arch.depth}"
+    builder.__doc__ = doc
+    return builder
+
+
+def _imagenet_builder(depth: int, residual: bool) -> Callable[..., keras.Model]:
+    arch = IMAGENET[depth]
+    family = "ResNet" if residual else "PlainNet"
+    return _depth_builder(arch, residual, family, (
         f"{family}-{depth} for ImageNet ({arch.kind} blocks {list(arch.blocks)}"
         f"{'' if residual else ', no shortcuts'}), keras.applications signature.\n\n"
         "`variant`: \"v1\" (paper: a bottleneck strides in its first 1x1 conv) or \"v1.5\" "
         "(torchvision/timm: in the 3x3).\n"
         + ("`shortcut`: \"A\", \"B\" (default) or \"C\".\n" if residual else "")
-    )
-    return builder
+    ))
+
+
+def _cifar_depth_builder(depth: int, residual: bool) -> Callable[..., keras.Model]:
+    arch = cifar_by_depth(depth)
+    family = "CifarResNet" if residual else "CifarPlainNet"
+    return _depth_builder(arch, residual, family, (
+        f"The {depth}-layer CIFAR-10 {'ResNet' if residual else 'plain net'} of Section 4.2 "
+        f"(= {family}(n={arch.blocks[0]})), keras.applications signature; model name "
+        f"{registry.model_id(arch, residual)!r}.\n\n"
+        "`variant` is accepted for a uniform signature: basic blocks are the same in v1 and v1.5.\n"
+        + ("`shortcut`: \"A\" (paper, default), \"B\" or \"C\".\n" if residual else "")
+    ))
 
 
 def _cifar_builder(residual: bool) -> Callable[..., keras.Model]:
     family = "CifarResNet" if residual else "CifarPlainNet"
+    depths = CIFAR_RESNET_DEPTHS if residual else CIFAR_PLAIN_DEPTHS
 
     def builder(
         n: int,
@@ -208,10 +250,17 @@ def _cifar_builder(residual: bool) -> Callable[..., keras.Model]:
         classifier_activation: str | Callable | None = "softmax",
         name: str | None = None,
         shortcut: str | None = None,
-        include_preprocessing: bool | str = False,
+        include_preprocessing: bool | str | None = None,
     ) -> keras.Model:
+        arch = cifar(n)
+        if n in depths:  # legal, but most likely a depth passed as n (the CLI takes depths)
+            warnings.warn(
+                f"{family}(n={n}) builds the {arch.depth}-layer net (6n+2 layers); the {n}-layer net "
+                f"is {family}{n}() or {family}({(n - 2) // 6}).",
+                stacklevel=2,
+            )
         return build_resnet(
-            cifar(n),
+            arch,
             residual=residual,
             shortcut=shortcut,
             include_top=include_top,
@@ -229,7 +278,9 @@ def _cifar_builder(residual: bool) -> Callable[..., keras.Model]:
     builder.__doc__ = (
         f"The 6n+2-layer CIFAR-10 {'ResNet' if residual else 'plain net'} of Section 4.2: 3x3 conv 16, "
         "three stages of n basic blocks on 32/16/8 maps with 16/32/64 filters, global average "
-        "pool, 10-way classifier. Any n >= 1 (n=200 is the 1202-layer net).\n"
+        "pool, 10-way classifier. Any n >= 1 (n=200 is the 1202-layer net); the model's name "
+        f"gives the depth ({'cifar_resnet' if residual else 'cifar_plainnet'}20 for n=3). "
+        f"By depth: {family}20, {family}32, ...\n"
         + ("`shortcut`: \"A\" (paper, default), \"B\" or \"C\".\n" if residual else "")
     )
     return builder
@@ -239,3 +290,9 @@ ResNet18, ResNet34, ResNet50, ResNet101, ResNet152 = (_imagenet_builder(d, True)
 PlainNet18, PlainNet34, PlainNet50, PlainNet101, PlainNet152 = (_imagenet_builder(d, False) for d in IMAGENET)
 CifarResNet = _cifar_builder(True)
 CifarPlainNet = _cifar_builder(False)
+CifarResNet20, CifarResNet32, CifarResNet44, CifarResNet56, CifarResNet110, CifarResNet1202 = (
+    _cifar_depth_builder(d, True) for d in CIFAR_RESNET_DEPTHS
+)
+CifarPlainNet20, CifarPlainNet32, CifarPlainNet44, CifarPlainNet56, CifarPlainNet110 = (
+    _cifar_depth_builder(d, False) for d in CIFAR_PLAIN_DEPTHS
+)

@@ -42,6 +42,8 @@ def _write_log(path: Path, rows: list[dict]) -> None:
 class RunLog(keras.callbacks.Callback):
     """`log.csv`, one row per finished epoch: the learning rate of its last step, training
     loss and error, validation loss and error, training images/s; then `curves.png`.
+    `epoch` counts from 0, as Keras' `CSVLogger` and `fit(initial_epoch=)` do: row 0 is the
+    console's "Epoch 1/E" (`curves.png` plots finished epochs, 1 to E).
 
     A resumed run first drops rows of epochs it is about to redo, so every finished epoch
     appears exactly once."""

@@ -1,16 +1,20 @@
 """`keras-resnet` command line: `table` (the paper's Table 1 from the built models),
 `convert` (published weights), `train`, `evaluate`, `predict` and `export`."""
 
+# The arguments are parsed before Keras or TensorFlow is imported (seconds), so that --help and
+# mistakes answer at once: the modules imported here and the constants they give stay free of both.
+
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from keras_resnet.architectures import IMAGENET, PAPER_CIFAR10, PAPER_GFLOPS, VARIANTS, cifar
-from keras_resnet.callbacks import TrainingDiverged
 from keras_resnet.distribute import STRATEGIES
-from keras_resnet.export import FORMATS, TOLERANCE
+from keras_resnet.export import FORMATS, TOLERANCE, stderr_held_back
 from keras_resnet.train import DATASETS, SCHEDULES, TrainConfig
 
 
@@ -85,20 +89,58 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-plot", dest="plot", action="store_false", help="no curves.png")
 
 
+def _at_least_one(text: str) -> int:
+    """An argparse type: refused while parsing, before Keras loads."""
+    if int(text) < 1:
+        raise argparse.ArgumentTypeError(f"N must be >= 1; received {text}")
+    return int(text)
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """The model of `evaluate`, `predict` and `export`: a .keras file, or a model id with weights."""
+    parser.add_argument("model", help="a .keras file (e.g. from train) or a model id such as cifar_resnet20")
+    parser.add_argument("--weights", default=None,
+                        help="for a model id: registry weights (e.g. cifar10, imagenet; their input normalisation "
+                             "is built in, so the model takes raw 0-255 RGB images) or a weights file")
+
+
 def config_from_args(args: argparse.Namespace, model: str, dataset: str) -> TrainConfig:
     fields = {k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__}
     return TrainConfig(**{**fields, "model": model, "dataset": dataset, "output": args.output or f"runs/{model}"})
 
 
+def quiet_tensorflow(verbose: bool) -> None:
+    """Unless `verbose`, keep TensorFlow's C++ and absl logs (the oneDNN notice, CPU features,
+    converter passes) off stderr: TF_CPP_MIN_LOG_LEVEL=3 (a value the user set is kept) before
+    TensorFlow loads, and what its import writes regardless of that level held back."""
+    if verbose or "tensorflow" in sys.modules:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    try:
+        with stderr_held_back():
+            import tensorflow  # noqa: F401
+    except ImportError:  # a Keras backend without TensorFlow: the commands that need it say so
+        return
+    from absl import logging as absl_logging  # TensorFlow's Python logs (the TFLite converter's)
+
+    absl_logging.set_verbosity(absl_logging.ERROR)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="keras-resnet", description=__doc__)
+    verbose = argparse.ArgumentParser(add_help=False)  # also after the command, without resetting it there
+    for each, default in ((parser, False), (verbose, argparse.SUPPRESS)):
+        each.add_argument("--verbose", action="store_true", default=default,
+                          help="show TensorFlow's own log lines (hidden by default)")
     commands = parser.add_subparsers(dest="command", required=True)
-    t = commands.add_parser("table", help="layers, parameters and multiply-adds of every model (Table 1)")
+    t = commands.add_parser("table", parents=[verbose],
+                            help="layers, parameters and multiply-adds of every model (Table 1)")
     t.add_argument("--variant", choices=VARIANTS, default="v1", help="bottleneck stride placement")
     t.add_argument("--plain", action="store_true", help="add the plain (no-shortcut) twins")
-    t.add_argument("--cifar", type=int, nargs="*", default=[], metavar="N",
+    t.add_argument("--cifar", type=_at_least_one, nargs="*", default=[], metavar="N",
                    help="add CifarResNet(N) rows (6N+2 layers, 32x32 input), e.g. --cifar 3 5 7 9 18")
-    c = commands.add_parser("convert", help="convert published weights into a keras_resnet weights file")
+    c = commands.add_parser("convert", parents=[verbose],
+                            help="convert published weights into a keras_resnet weights file")
     c.add_argument("source", help="keras.applications .h5, torchvision/timm .safetensors or .pth, CIFAR .th")
     c.add_argument("output", help="weights file to write (.h5, layer-name keyed)")
     c.add_argument("--model", required=True, help="e.g. resnet50, resnet18, cifar_resnet20")
@@ -106,28 +148,30 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="bottleneck stride placement (default: the source's, v1 keras.applications, v1.5 torch)")
     c.add_argument("--shortcut", default=None, help="shortcut option of the source (default: the paper's)")
     c.add_argument("--classes", type=int, default=None, help="default: the source classifier's")
-    tr = commands.add_parser("train", help="train a model as in the paper (resumes a killed run)")
+    tr = commands.add_parser("train", parents=[verbose],
+                             help="train a model as in the paper (resumes a killed run)")
     tr.add_argument("--model", required=True, help="e.g. cifar_resnet20, cifar_plainnet56, resnet50")
     tr.add_argument("--dataset", choices=DATASETS, default="cifar10")
     add_training_arguments(tr)
-    ev = commands.add_parser("evaluate", help="error of a trained model (.keras) on a dataset")
-    ev.add_argument("model_file")
+    ev = commands.add_parser("evaluate", parents=[verbose],
+                             help="error of a trained model (.keras) or a model id with --weights on a dataset")
+    add_model_arguments(ev)
     ev.add_argument("--dataset", choices=DATASETS, default="cifar10")
     ev.add_argument("--data-dir", default=None, help="as for train; ImageNet: the folder holding val/")
     ev.add_argument("--method", choices=("centre", "ten-crop", "multiscale"), default="centre",
                     help="ImageNet testing: centre crop, 10-crop, or fully-convolutional multi-scale")
     ev.add_argument("--limit", type=int, default=None, help="only the first N images")
-    pr = commands.add_parser("predict", help="top classes of image files (JPEG/PNG) by a trained model")
-    pr.add_argument("model_file")
-    pr.add_argument("images", nargs="+")
-    pr.add_argument("--top", type=int, default=3)
-    ex = commands.add_parser("export", help="SavedModel, ONNX or TFLite, verified against the Keras model")
-    ex.add_argument("model", help="a .keras file (e.g. from train) or a model id such as cifar_resnet20")
+    pr = commands.add_parser("predict", parents=[verbose],
+                             help="top classes of image files (JPEG/PNG) by a trained model or pretrained weights")
+    add_model_arguments(pr)
+    pr.add_argument("images", nargs="+", help="JPEG/PNG files, any size (resized as the model's evaluation does)")
+    pr.add_argument("--top", type=int, default=3, metavar="K", help="how many classes to print per image, best first")
+    ex = commands.add_parser("export", parents=[verbose],
+                             help="SavedModel, ONNX or TFLite, verified against the Keras model")
+    add_model_arguments(ex)
     ex.add_argument("output", help="SavedModel directory, .onnx or .tflite file to write")
-    ex.add_argument("--format", choices=FORMATS, required=True)
-    ex.add_argument("--weights", default=None,
-                    help="for a model id: registry weights (e.g. cifar10, imagenet; their input normalisation "
-                         "is built in, so the export takes raw 0-255 RGB images) or a weights file")
+    ex.add_argument("--format", choices=FORMATS, default=None,
+                    help="default: by the output's name (.onnx, .tflite; no suffix: savedmodel)")
     ex.add_argument("--no-preprocessing", dest="preprocessing", action="store_false",
                     help="with registry --weights: leave their normalisation (and an ImageNet model's centre "
                          "crop, which ONNX and TFLite cannot express) out; the export then takes preprocessed input")
@@ -138,23 +182,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     ex.add_argument("--count", type=int, default=100, help="how many verification images")
     ex.add_argument("--tolerance", type=float, default=TOLERANCE, help="largest output difference accepted")
     args = parser.parse_args(argv)
+    quiet_tensorflow(args.verbose)
     if hasattr(sys.stdout, "reconfigure"):  # file names that are not UTF-8 print as their own bytes
         sys.stdout.reconfigure(errors="surrogateescape")
     try:
         return _run(args, parser)
     except ValueError as e:  # bad input, found before anything was written
         _fail(parser, args.command, 2, e)
-    except TrainingDiverged as e:
-        _fail(parser, args.command, 1, e)
     except (OSError, ImportError) as e:  # the machine: disk, network, permissions, a missing package
         after = (" Every file of the run holds its last finished epoch (none is written in place); fix the "
-                 "cause and run the command again to resume.") if args.command == "train" else ""
+                 "cause and run the command again to resume.") if _run_started(args) else ""
         _fail(parser, args.command, 1, e, after)
     except KeyboardInterrupt:  # Ctrl-C: what is kept and how to go on, not a traceback
-        kept = (f"every file of {args.output or f'runs/{args.model}'} holds its last finished epoch; run the same "
-                "command again to resume" if args.command == "train"
-                else "nothing was written (outputs are replaced only when complete)")
+        kept = (f"every file of {_run_output(args)} holds its last finished epoch; run the same command again to "
+                "resume" if _run_started(args) else "nothing was written (outputs are replaced only when complete)")
         _fail(parser, args.command, 130, f"interrupted; {kept}.")
+
+
+def _run_output(args: argparse.Namespace) -> Path:
+    return Path(args.output or f"runs/{args.model}")
+
+
+def _run_started(args: argparse.Namespace) -> bool:
+    """A `train` run that wrote its config.json (a run that never started leaves nothing)."""
+    return args.command == "train" and (_run_output(args) / "config.json").is_file()
 
 
 def _fail(parser: argparse.ArgumentParser, command: str, status: int, error: BaseException | str,
@@ -175,57 +226,43 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         )
         print(f"wrote {args.output}  sha256 {digest}")
     elif args.command == "table":
-        if any(n < 1 for n in args.cifar):
-            parser.error(f"--cifar: N must be >= 1; received {args.cifar}")
         print(f"ImageNet models at 224x224 (variant {args.variant}); GMACs = 10^9 multiply-adds; "
               "paper = Table 1 GMACs (ImageNet) or Table 6 params (CIFAR-10).")
         print(_format(table(args.variant, args.plain, args.cifar)))
     elif args.command == "train":
+        from keras_resnet.callbacks import TrainingDiverged
         from keras_resnet.train import train
 
-        _, results = train(config_from_args(args, args.model, args.dataset))
+        try:
+            _, results = train(config_from_args(args, args.model, args.dataset))
+        except TrainingDiverged as e:  # its message says how to resume
+            _fail(parser, args.command, 1, e)
         print(f"test error {100 * results['test_error']:.2f}%  ({results['iterations']} iterations)")
     elif args.command == "evaluate":
         from keras_resnet.predict import evaluate
 
-        result = evaluate(args.model_file, args.dataset, args.data_dir, args.method, args.limit)
+        result = evaluate(args.model, args.dataset, args.data_dir, args.method, args.limit, weights=args.weights)
         print("  ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in result.items()))
     elif args.command == "predict":
         from keras_resnet.predict import predict_files
 
-        for path, top in zip(args.images, predict_files(args.model_file, args.images, args.top)):
+        for path, top in zip(args.images, predict_files(args.model, args.images, args.top, weights=args.weights)):
             print(path + "  " + "  ".join(f"{name} {score:.3f}" for name, score in top))
     elif args.command == "export":
-        from keras_resnet.export import export_model, verification_images
+        from keras_resnet.export import export_model, output_format, verification_images
+        from keras_resnet.predict import model_from
 
-        model = _model_to_export(args.model, args.weights, args.fold_batchnorm, args.preprocessing)
+        format = output_format(args.output, args.format)
+        model = model_from(args.model, args.weights, preprocessing=args.preprocessing)
+        if args.fold_batchnorm:
+            from keras_resnet.inference import fold_batchnorm
+
+            model = fold_batchnorm(model)
         images = verification_images(args.images, model.input_shape[1:], args.count)
-        check = export_model(model, args.output, args.format, images, tolerance=args.tolerance)
-        print(f"wrote {args.output} ({args.format}): max abs output difference {check['max_abs_diff']:.2e} "
+        check = export_model(model, args.output, format, images, tolerance=args.tolerance)
+        print(f"wrote {args.output} ({format}): max abs output difference {check['max_abs_diff']:.2e} "
               f"on {check['images']} images, top-1 agreement {check['top1_agreement']:.0%}")
     return 0
-
-
-def _model_to_export(model: str, weights: str | None, fold: bool, preprocessing: bool):
-    """A .keras file (loaded with safe_mode) or a registry model id built with `weights` (and,
-    if `preprocessing`, registry weights' input normalisation)."""
-    if model.endswith(".keras"):
-        if weights is not None:
-            raise ValueError("--weights applies to a model id; a .keras file carries its own weights.")
-        from keras_resnet.predict import load_trained
-
-        built = load_trained(model)
-    else:
-        from keras_resnet import registry
-        from keras_resnet.builders import build_by_id
-
-        registry_weights = weights in registry.names()
-        built = build_by_id(model, weights=weights, include_preprocessing=preprocessing and registry_weights)
-    if fold:
-        from keras_resnet.inference import fold_batchnorm
-
-        built = fold_batchnorm(built)
-    return built
 
 
 if __name__ == "__main__":

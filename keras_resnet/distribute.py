@@ -1,15 +1,15 @@
 """Scale-out on TensorFlow's engine: the `tf.distribute` strategy by name, the global batch
-check, synchronised BatchNorm and the mixed-precision policy."""
+check, synchronised BatchNorm and the mixed-precision policy. Keras and TensorFlow are
+imported where used, so the command line parses its arguments (with `STRATEGIES`) without them."""
 
 from __future__ import annotations
 
 import json
 import os
+from typing import TYPE_CHECKING
 
-import keras
-
-from keras_resnet.layers import all_layers
-from keras_resnet.validation import check_choice
+if TYPE_CHECKING:
+    import keras
 
 STRATEGIES = ("default", "mirrored", "multi-worker", "tpu")
 
@@ -17,8 +17,11 @@ STRATEGIES = ("default", "mirrored", "multi-worker", "tpu")
 def make_strategy(name: str, tpu: str | None = None):
     """"default": one device; "mirrored": all local GPUs, else all logical CPUs; "multi-worker":
     the cluster in `TF_CONFIG`; "tpu": the TPU at `tpu` (default: the local one)."""
-    check_choice("strategy", name, STRATEGIES)
     import tensorflow as tf
+
+    from keras_resnet.validation import check_choice
+
+    check_choice("strategy", name, STRATEGIES)
 
     if name == "default":
         return tf.distribute.get_strategy()
@@ -120,6 +123,10 @@ def check_global_batch(batch_size: int, replicas: int) -> int:
 def synchronize_batchnorm(model: keras.Model) -> int:
     """BN statistics over the global batch (all replicas), so that training on N replicas is
     the same computation as on one device with the same global batch."""
+    import keras
+
+    from keras_resnet.layers import all_layers
+
     bns = [layer for layer in all_layers(model) if isinstance(layer, keras.layers.BatchNormalization)]
     for layer in bns:
         layer.synchronized = True
@@ -129,6 +136,7 @@ def synchronize_batchnorm(model: keras.Model) -> int:
 def mixed_precision_policy(enabled: bool) -> str:
     """Set and return the global policy: float16 compute on GPU, bfloat16 on CPU/TPU (the
     classifier stays float32, see the builder); "float32" when not `enabled`."""
+    import keras
     import tensorflow as tf
 
     policy = "float32"

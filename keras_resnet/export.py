@@ -13,19 +13,22 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import numpy as np
 
 from keras_resnet.atomic import TEMP_PREFIX, check_replaceable
-from keras_resnet.validation import check_choice
 
 FORMATS = ("savedmodel", "onnx", "tflite")
+SUFFIXES = {".onnx": "onnx", ".tflite": "tflite"}  # a SavedModel is a directory: no suffix
 TOLERANCE = 1e-4  # largest absolute difference of (softmax) outputs accepted
 ONNX_OPSET = 17
-INSTALL = "pip install 'keras-resnet[export]'"
+INSTALL = "pip install tf2onnx onnxruntime (the keras3-resnet [export] extra)"
 REQUIRES = {"onnx": ("tf2onnx", "onnxruntime")}  # packages beyond TensorFlow, by format
 # what `model.export` (tf.saved_model.save) writes at the top of a SavedModel directory
 SAVEDMODEL_ENTRIES = {"saved_model.pb", "variables", "assets", "assets.extra", "fingerprint.pb", "keras_metadata.pb"}
@@ -37,6 +40,8 @@ def export_model(model, path: str | os.PathLike, format: str, images: np.ndarray
     model takes); returns the check: images, max_abs_diff, top1_agreement. Raises ValueError
     (and writes nothing) if the exported model's outputs differ by more than `tolerance`
     or it ranks any image's top class differently."""
+    from keras_resnet.validation import check_choice
+
     check_choice("format", format, FORMATS)
     if not (isinstance(tolerance, (int, float)) and tolerance >= 0):
         raise ValueError(f"`tolerance` must be a number >= 0; received tolerance={tolerance!r}.")
@@ -85,6 +90,24 @@ def export_model(model, path: str | os.PathLike, format: str, images: np.ndarray
         _check_output(path, format)  # again: the conversion took a while
         _move_into_place(artefact, path, Path(work))
     return check
+
+
+def output_format(path: str | os.PathLike, format: str | None = None) -> str:
+    """The format of an export to `path`: `format` if given, else told by the suffix (.onnx,
+    .tflite; none: a SavedModel directory). A `format` the suffix contradicts is refused, so
+    that no file is named as another format."""
+    suffix = Path(path).suffix.lower()
+    named = SUFFIXES.get(suffix, "savedmodel" if not suffix else None)
+    if format is None:
+        if named is None:
+            raise ValueError(f"`format` cannot be told from the output {str(path)!r}: name it .onnx, .tflite or "
+                             f"without a suffix (a SavedModel directory), or give format, one of {list(FORMATS)}.")
+        return named
+    if format in SUFFIXES.values() and suffix != f".{format}" or format == "savedmodel" and suffix in SUFFIXES:
+        raise ValueError(f"`format` {format!r} does not match the output {str(path)!r}: onnx exports are named "
+                         "*.onnx, tflite *.tflite, savedmodel a directory without those suffixes; rename the "
+                         "output, or leave format out to follow its name.")
+    return format
 
 
 def _check_output(path: Path, format: str) -> None:
@@ -201,7 +224,9 @@ class _TFLite:
         interpreter = _tflite_interpreter(str(path))
         (inputs,), (outputs,) = interpreter.get_input_details(), interpreter.get_output_details()
         interpreter.resize_tensor_input(inputs["index"], images.shape)
-        interpreter.allocate_tensors()
+        # its INFO line ("Created TensorFlow Lite XNNPACK delegate") obeys no log level: held back as TF's are
+        with stderr_held_back() if os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0") not in ("", "0") else nullcontext():
+            interpreter.allocate_tensors()
         interpreter.set_tensor(inputs["index"], images)
         interpreter.invoke()
         return interpreter.get_tensor(outputs["index"])
@@ -219,6 +244,30 @@ def _tflite_interpreter(path: str):
             warnings.simplefilter("ignore")
             return tf.lite.Interpreter(model_path=path)
     return Interpreter(model_path=path)
+
+
+@contextmanager
+def stderr_held_back() -> Iterator[None]:
+    """What native code (TensorFlow's C++, TFLite) writes to stderr in the block, which no
+    Python log level reaches, is kept back, and shown only if the block fails."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with tempfile.TemporaryFile() as held:
+            os.dup2(held.fileno(), 2)
+            try:
+                yield
+            except BaseException:
+                sys.stderr.flush()
+                os.dup2(saved, 2)
+                held.seek(0)
+                os.write(2, held.read())
+                raise
+            finally:
+                sys.stderr.flush()
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
 
 
 def _require(module: str, format: str) -> None:

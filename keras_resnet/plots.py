@@ -1,6 +1,6 @@
 """Error curves in the style of the paper's Figures 4 and 6: dashed training error, bold
 validation/test error, one colour per network, one panel per group of networks.
-Needs matplotlib (`pip install keras-resnet[train]`)."""
+Needs matplotlib (`pip install matplotlib`, the keras3-resnet [train] extra)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,9 @@ from pathlib import Path
 from keras_resnet.atomic import check_replaceable, replacing
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# Runs this short get a point per epoch: a 1-epoch line is only its point, and a long run's
+# points would blur into the line.
+MARKED_EPOCHS = 30
 
 
 def _is_png(path: Path) -> bool:
@@ -31,6 +34,7 @@ def plot_error_curves(
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import MaxNLocator
     except ImportError:
         return False
     fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4), dpi=120, squeeze=False)
@@ -38,11 +42,15 @@ def plot_error_curves(
     for ax, (title, runs) in zip(axes[0], panels.items()):
         for (label, rows), colour in zip(runs.items(), colours * 4):
             epochs = [row["epoch"] + 1 for row in rows]
-            ax.plot(epochs, [100 * row["error"] for row in rows], "--", color=colour, linewidth=1,
-                    label=f"{label} train".strip())
-            ax.plot(epochs, [100 * row["val_error"] for row in rows], "-", color=colour, linewidth=2,
-                    label=f"{label} {val_label}".strip())
+            marker = "o" if len(rows) <= MARKED_EPOCHS else None
+            ax.plot(epochs, [100 * row["error"] for row in rows], "--", color=colour, linewidth=1, marker=marker,
+                    markersize=3, label=f"{label} train".strip())
+            ax.plot(epochs, [100 * row["val_error"] for row in rows], "-", color=colour, linewidth=2, marker=marker,
+                    markersize=4, label=f"{label} {val_label}".strip())
         ax.set(xlabel="epochs", ylabel="error (%)", title=title)
+        last = max((row["epoch"] + 1 for rows in runs.values() for row in rows), default=1)
+        ax.set_xlim(0.5, last + 0.5)  # whole epochs; autoscaling gives 1 epoch 0.945 to 1.055
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()

@@ -100,6 +100,22 @@ def _symbolic(x: object) -> bool:
     return False
 
 
+def _check_batch(images, channels: int | None, layer: str) -> None:
+    """Refuse what a preprocessing layer would silently broadcast or misread: Keras' own input
+    check squeezes a last axis of 1, so a grayscale batch passes it, and the normalisation
+    would broadcast it to three channels. `channels=None`: any number. An unknown rank (a
+    relaxed tf.function trace) cannot be checked here."""
+    shape = images.shape
+    rank = len(shape) if isinstance(shape, tuple) else shape.rank
+    if rank is not None and (rank != 4 or None not in (channels, shape[-1]) and channels != shape[-1]):
+        hint = " One image needs a batch axis: images[None]." if rank == 3 else ""
+        expected = "channels" if channels is None else channels
+        raise ValueError(
+            f"Layer {layer!r} takes a batch of images, shape (samples, height, width, {expected}), "
+            f"channels last; received shape {tuple(shape)}.{hint}"
+        )
+
+
 @keras.saving.register_keras_serializable(package="keras_resnet")
 class ImageNormalization(keras.layers.Layer):
     """`preprocess_input(x, mode)` as a layer (no weights)."""
@@ -110,6 +126,7 @@ class ImageNormalization(keras.layers.Layer):
         self.mode = mode
 
     def call(self, images):
+        _check_batch(images, 3, self.name)
         images = keras.ops.cast(images, self.compute_dtype)
         return _normalise(images, self.mode, keras.ops, lambda v: keras.ops.convert_to_tensor(v, self.compute_dtype))
 
@@ -128,8 +145,13 @@ class CentreCrop(keras.layers.Layer):
         if not 0 < crop_fraction <= 1:
             raise ValueError(f"`crop_fraction` must be in (0, 1]; received crop_fraction={crop_fraction!r}.")
         self.size, self.crop_fraction, self.interpolation = size, crop_fraction, interpolation
+        self.channels = None
+
+    def build(self, input_shape):
+        self.channels = input_shape[-1]  # images of another depth are another model's input
 
     def call(self, images):
+        _check_batch(images, self.channels, self.name)
         shape = keras.ops.shape(images)
         height, width = shape[1], shape[2]
         side = keras.ops.cast(
@@ -165,6 +187,7 @@ class PixelMean(keras.layers.Layer):
         self.mean = self.add_weight(shape=self.mean_shape, initializer=initializer, trainable=False, name="mean")
 
     def call(self, images):
+        _check_batch(images, self.mean_shape[2], self.name)
         images = keras.ops.cast(images, self.compute_dtype)
         mean = keras.ops.cast(self.mean, self.compute_dtype)
         size = tuple(images.shape[1:3])

@@ -9,7 +9,7 @@ import re
 from functools import cache
 from pathlib import Path
 
-from keras_resnet.architectures import IMAGENET, Architecture, cifar
+from keras_resnet.architectures import IMAGENET, Architecture, cifar_by_depth
 
 
 def model_id(arch: Architecture, residual: bool) -> str:
@@ -23,7 +23,7 @@ def parse_model_id(model: str) -> tuple[Architecture, bool]:
     m = re.fullmatch(r"(cifar_)?(resnet|plainnet)([1-9][0-9]*)", model) if isinstance(model, str) else None
     depth = int(m[3]) if m else 0
     if m and m[1] and depth % 6 == 2 and depth >= 8:
-        return cifar((depth - 2) // 6), m[2] == "resnet"
+        return cifar_by_depth(depth), m[2] == "resnet"
     if m and not m[1] and depth in IMAGENET:
         return IMAGENET[depth], m[2] == "resnet"
     raise ValueError(

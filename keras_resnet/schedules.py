@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import keras
 
@@ -18,18 +19,36 @@ CIFAR_MILESTONES = (0.5, 0.75)  # 32k and 48k of the 64k iterations
 DECAY = 0.1
 
 
-def step_decay(base_lr: float, milestones: Sequence[int], factor: float = DECAY) -> Callable[[int], float]:
+@dataclass(frozen=True)
+class StepDecay:
     """`t -> base_lr * factor ** (milestones passed)`; `t` counts iterations or epochs.
 
     For epochs, pass it to `keras.callbacks.LearningRateScheduler`; for iterations, to
     `IterationSchedule`. Milestone m takes effect at step m (0-based), as in Caffe's multistep.
     """
-    milestones = sorted(int(m) for m in milestones)
 
-    def schedule(t: int, lr: float | None = None) -> float:
-        return float(base_lr * factor ** bisect.bisect_right(milestones, t))
+    base_lr: float
+    milestones: tuple[int, ...]
+    factor: float = DECAY
 
-    return schedule
+    def __call__(self, t: int, lr: float | None = None) -> float:
+        return float(self.base_lr * self.factor ** bisect.bisect_right(self.milestones, t))
+
+
+def step_decay(base_lr: float, milestones: Sequence[int], factor: float = DECAY) -> StepDecay:
+    """The `StepDecay` of `milestones` in any order."""
+    return StepDecay(base_lr, tuple(sorted(int(m) for m in milestones)), factor)
+
+
+def crowded_epochs(milestones: Sequence[int], steps_per_epoch: int, total: int) -> dict[int, tuple[int, ...]]:
+    """{epoch (1-based): its milestones} for each epoch in which two or more of the milestones
+    below `total` iterations take effect: the rates between them end no epoch, so no per-epoch
+    log shows them (a CIFAR schedule shortened to 1 or 2 epochs)."""
+    by_epoch: dict[int, list[int]] = {}
+    for m in milestones:
+        if 0 < m < total:
+            by_epoch.setdefault(m // steps_per_epoch + 1, []).append(m)
+    return {epoch: tuple(ms) for epoch, ms in by_epoch.items() if len(ms) > 1}
 
 
 def cifar_milestones(total_iterations: int) -> tuple[int, ...]:
@@ -66,6 +85,17 @@ class IterationSchedule(keras.callbacks.Callback):
         self.warmup_lr = warmup_lr
         self.warmup_until_error = warmup_until_error
         self.warming_up = warmup_lr is not None
+
+    def on_train_begin(self, logs=None):
+        """With `fit`'s output on, say so when the run is too short for its milestones (see `crowded_epochs`)."""
+        steps, epochs = self.params.get("steps"), self.params.get("epochs")
+        if not (self.params.get("verbose") and steps and epochs and isinstance(self.schedule, StepDecay)):
+            return
+        total = min(steps * epochs, self.stop_at or steps * epochs)
+        for epoch, milestones in crowded_epochs(self.schedule.milestones, steps, total).items():
+            print(f"note: the learning rate is divided at iterations {' and '.join(map(str, milestones))}, within "
+                  f"epoch {epoch} of {epochs} ({steps} steps each): the rates between last less than an epoch and "
+                  "no log row shows them; more epochs give each rate an epoch of its own.", flush=True)
 
     def on_train_batch_begin(self, batch, logs=None):
         optimizer = self.model.optimizer

@@ -12,9 +12,10 @@ import os
 import shutil
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 try:
     import fcntl
@@ -24,10 +25,12 @@ except ImportError:  # Windows: runs are not locked (SECURITY.md)
 from keras_resnet.atomic import TEMP_PREFIX
 from keras_resnet.distribute import STRATEGIES, worker_directory
 from keras_resnet.registry import parse_model_id
-from keras_resnet.training import RECIPES, Recipe, recipe_for
-from keras_resnet.validation import check_choice
 
-DATASETS = tuple(RECIPES)
+if TYPE_CHECKING:
+    from keras_resnet.training import Recipe
+
+# the keys of `training.RECIPES`, here without importing Keras: the command line parses with them
+DATASETS = ("cifar10", "imagenet")
 SCHEDULES = ("cifar", "plateau", "step")
 MIN_FREE_BYTES = 200 * 2**20
 LOCK = ".lock"  # held (flock) by the one process training into the directory
@@ -72,6 +75,9 @@ def check_config(config: TrainConfig) -> Recipe:
 
 
 def _check_arguments(config: TrainConfig) -> Recipe:
+    from keras_resnet.training import recipe_for
+    from keras_resnet.validation import check_choice
+
     recipe = recipe_for(config.dataset)
     parse_model_id(config.model)
     check_choice("schedule", config.schedule, (None, *SCHEDULES))
@@ -228,9 +234,25 @@ def train(config: TrainConfig):
     process at a time per output directory."""
     recipe = _check_arguments(config)
     output = run_directory(config)
+    created = [p for p in (output, *output.parents) if not p.exists()]
     _check_output(output)
     with holding(output):
-        return _train(config, recipe, output, _earlier_run(output))
+        try:
+            return _train(config, recipe, output, _earlier_run(output))
+        except BaseException:
+            if not (output / "config.json").exists():  # the run never started: leave nothing behind
+                _remove_unstarted(output, created)
+            raise
+
+
+def _remove_unstarted(output: Path, created: list[Path]) -> None:
+    """The lock and the directories this call created (deepest first), each only if empty:
+    removing never touches a file that is not the run's own."""
+    with suppress(FileNotFoundError):
+        (output / LOCK).unlink()
+    for directory in created:
+        with suppress(OSError):  # not empty: kept, and so are the directories above it
+            directory.rmdir()
 
 
 def _train(config: TrainConfig, recipe: Recipe, output: Path, earlier: dict | None):
@@ -341,7 +363,7 @@ def _load_data(config: TrainConfig, batch_size: int) -> dict:
     if config.dataset == "cifar10":
         from keras_resnet import data
 
-        splits = data.cifar10(config.data_dir, config.validation_fraction)
+        splits = cifar10_splits(config.data_dir, config.validation_fraction)
         train_images, train_labels = splits.train
         validation = splits.validation if len(splits.validation[0]) else splits.test
         digest = hashlib.sha256()  # of all the images and labels, however `validation_fraction` splits them
@@ -373,6 +395,25 @@ def _load_data(config: TrainConfig, batch_size: int) -> dict:
         "class_names": class_names,
         "fingerprint": _folders_fingerprint(Path(config.data_dir), [*paths, *val_paths]),
     }
+
+
+def cifar10_splits(data_dir: str | os.PathLike | None, validation_fraction: float):
+    """`data.cifar10`, whose download (data_dir=None) failing, e.g. offline, is an OSError
+    saying so and naming `data_dir` (--data-dir) as the way round, not keras' bare Exception."""
+    from keras_resnet import data
+
+    if data_dir is not None:
+        return data.cifar10(data_dir, validation_fraction)
+    try:
+        return data.cifar10(None, validation_fraction)
+    except ValueError:  # an argument
+        raise
+    except Exception as e:  # keras.utils.get_file raises a plain Exception for a failed fetch
+        raise OSError(
+            f"downloading CIFAR-10 (keras.datasets) failed: {' '.join(str(e).split())}. Without the network, "
+            "pass `data_dir` (--data-dir DIR): the folder of python batches (data_batch_1 ... test_batch) "
+            "unpacked from cifar-10-python.tar.gz."
+        ) from e
 
 
 def _folders_fingerprint(root: Path, paths: list[str]) -> str:

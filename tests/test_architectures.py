@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import keras_resnet as kr
+from keras_resnet.architectures import PAPER_CIFAR10
 
 IMAGENET_PARAMS = {  # torchvision's resnet18..152 (= the paper's option B nets)
     kr.ResNet18: 11_689_512,
@@ -16,7 +17,14 @@ IMAGENET_PARAMS = {  # torchvision's resnet18..152 (= the paper's option B nets)
     kr.ResNet152: 60_192_808,
     kr.PlainNet34: 21_623_848,
 }
-CIFAR_PARAMS = {3: 269_722, 5: 464_154, 7: 658_586, 9: 853_018, 18: 1_727_962, 200: 19_421_274}
+CIFAR_PARAMS = {  # the reference CIFAR nets' (Idelbayev's checkpoints; Table 6: 0.27M ... 19.4M)
+    kr.CifarResNet20: 269_722,
+    kr.CifarResNet32: 464_154,
+    kr.CifarResNet44: 658_586,
+    kr.CifarResNet56: 853_018,
+    kr.CifarResNet110: 1_727_962,
+    kr.CifarResNet1202: 19_421_274,
+}
 PAPER_GFLOPS = {kr.ResNet18: 1.8, kr.ResNet34: 3.6, kr.ResNet50: 3.8, kr.ResNet101: 7.6, kr.ResNet152: 11.3}
 TORCHVISION_GFLOPS = {kr.ResNet18: 1.814, kr.ResNet34: 3.664, kr.ResNet50: 4.089, kr.ResNet101: 7.801, kr.ResNet152: 11.514}
 BUILDERS = [kr.ResNet18, kr.ResNet34, kr.ResNet50, kr.ResNet101, kr.ResNet152]
@@ -28,13 +36,39 @@ def test_imagenet_parameters(builder):
     assert kr.count_trainable_params(builder()) == IMAGENET_PARAMS[builder]
 
 
-@pytest.mark.parametrize("n", list(CIFAR_PARAMS))
-def test_cifar_parameters(n):
-    model = kr.CifarResNet(n)
-    assert kr.count_trainable_params(model) == CIFAR_PARAMS[n]
+@pytest.mark.parametrize("builder", list(CIFAR_PARAMS), ids=lambda b: b.__name__)
+def test_cifar_parameters(builder):
+    """The entries by depth: the paper's parameters and depth (option A: the weighted layers
+    are exactly the depth), and the depth in the model's name."""
+    depth = int(builder.__name__.removeprefix("CifarResNet"))
+    model = builder()
+    params = kr.count_trainable_params(model)
+    assert params == CIFAR_PARAMS[builder]
+    assert abs(params / 1e6 - PAPER_CIFAR10[(depth - 2) // 6]["params_m"]) < 0.05
     convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
-    assert len(convs) + 1 == 6 * n + 2  # option A: the weighted layers are exactly 6n+2
+    assert len(convs) + 1 == depth
+    assert model.name == f"cifar_resnet{depth}"
     assert model.predict(np.zeros((1, 32, 32, 3), "float32"), verbose=0).shape == (1, 10)
+
+
+@pytest.mark.parametrize("depth", [20, 32, 44, 56, 110])
+def test_cifar_plain_entries(depth):
+    """Plain twins by depth: no additions, the ResNet's parameters (option A adds none)."""
+    model = getattr(kr, f"CifarPlainNet{depth}")()
+    assert model.name == f"cifar_plainnet{depth}" and _adds(model) == 0
+    assert kr.count_trainable_params(model) == CIFAR_PARAMS[getattr(kr, f"CifarResNet{depth}")]
+
+
+def test_cifar_resnet_by_n_names_the_depth():
+    """CifarResNet takes n (6n+2 layers): a depth passed as n builds the deeper net, as it
+    may be meant, and says which; the name and summary give the depth."""
+    with pytest.warns(UserWarning, match=r"CifarResNet\(n=20\) builds the 122-layer net .*CifarResNet20\(\) or CifarResNet\(3\)"):
+        model = kr.CifarResNet(20)
+    summary = []
+    model.summary(print_fn=summary.append)
+    assert model.name == "cifar_resnet122" and '"cifar_resnet122"' in summary[0], summary[0]
+    assert sum(isinstance(layer, keras.layers.Conv2D) for layer in model.layers) + 1 == 122
+    assert kr.CifarResNet(3).name == "cifar_resnet20" and kr.CifarPlainNet(9).name == "cifar_plainnet56"
 
 
 @pytest.mark.parametrize("builder", BUILDERS, ids=lambda b: b.__name__)

@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import keras_resnet_cli, keras_resnet_exe
+from conftest import keras_resnet_cli, keras_resnet_exe, run_python
 
 from keras_resnet import cli
 
@@ -111,6 +111,12 @@ def failures(shared, files, tmp_path):
         (["export", "resnet50", tmp_path / "r.onnx", "--format", "onnx", "--weights", "imagenet"],
          {"KERAS_HOME": str(tmp_path / "keras_home")}, 1, ["https://"]),
         (["predict", classes / "model.keras", files / "png" / "0.png"], {}, 2, ["classes.json"]),
+        (["predict", model, files / "png" / "0.png", "--weights", "cifar10"], {}, 2, ["`weights`", "model.keras"]),
+        (["predict", "cifar_resnet20", files / "png" / "0.png"], {}, 2, ["`model`", "weights"]),
+        (["evaluate", "cifar_resnet20", "--data-dir", data], {}, 2, ["`model`", "weights"]),
+        (["export", "cifar_resnet20", tmp_path / "x.onnx", "--format", "tflite"], {}, 2,
+         ["`format` 'tflite'", "x.onnx"]),
+        (["export", "cifar_resnet20", tmp_path / "x.bin"], {}, 2, ["`format`", "x.bin"]),
         (["evaluate", model, "--data-dir", files / "empty_batches"], {}, 2, ["test_batch"]),
         (["evaluate", model, "--data-dir", data, "--limit", "0"], {}, 2, ["limit"]),
         (["evaluate", model, "--data-dir", data, "--limit", "-5"], {}, 2, ["limit"]),
@@ -179,3 +185,63 @@ def test_file_names_that_are_not_utf8(files, tmp_path):
     result = subprocess.run([exe, b"predict", model, cut], capture_output=True, env=env, timeout=300)
     err = result.stderr.decode()
     assert result.returncode == 2 and "Traceback" not in err and "cut-\\udcfe.png" in err, err[-3000:]
+
+
+# --- a fast, quiet command line (issue 18) ---------------------------------------------------------------------------
+
+
+def test_help_and_parsing_do_not_import_keras_or_tensorflow():
+    """--help answers at once: the command parses its arguments before Keras and TensorFlow
+    (seconds) load. Python's own import log (-X importtime) of the real console script shows it."""
+    for argv in (["--help"], ["train", "--help"], ["predict", "--help"], ["table", "--cifar", "0"]):
+        result = subprocess.run([keras_resnet_exe(), *argv], capture_output=True, text=True, timeout=120,
+                                env={**os.environ, "PYTHONPROFILEIMPORTTIME": "1"})
+        imported = {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in result.stderr.splitlines()
+                    if line.startswith("import time:")}
+        assert "keras_resnet" in imported and not imported & {"keras", "tensorflow", "jax", "torch"}, argv
+    assert "N must be >= 1" in result.stderr
+
+
+def _without_log_level(*argv) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    return subprocess.run([keras_resnet_exe(), *argv], capture_output=True, text=True, env=env, timeout=600)
+
+
+def test_commands_print_only_their_own_lines_unless_verbose(tmp_path):
+    """TensorFlow's import notices (oneDNN, absl) and C++ logs stay off stderr; --verbose shows them."""
+    result = _without_log_level("table")
+    assert result.returncode == 0 and "resnet152" in result.stdout and result.stderr == ""
+    missing = tmp_path / "missing.keras"
+    own = f"keras-resnet evaluate: error: `model_file` {str(missing)!r} does not exist"
+    result = _without_log_level("evaluate", str(missing))
+    assert result.returncode == 2 and result.stderr.startswith(own) and len(result.stderr.splitlines()) == 1
+    result = _without_log_level("evaluate", str(missing), "--verbose")
+    assert result.returncode == 2 and own in result.stderr and len(result.stderr.splitlines()) > 1, result.stderr
+
+
+def test_offline_without_data_dir_is_one_line_naming_the_fix_and_leaves_nothing(shared, tmp_path):
+    """No network (an unreachable proxy, an empty Keras cache): `train` and `evaluate` without
+    --data-dir say the download failed and give --data-dir DIR; `train` removes what it made."""
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    out = run_python(f"""
+import contextlib, io, json
+from keras_resnet import cli
+results = []
+for argv in (["train", "--model", "cifar_resnet8", "--epochs", "1", "--output", {str(tmp_path / "new" / "run")!r}],
+             ["train", "--model", "cifar_resnet8", "--epochs", "1", "--output", {str(existing)!r}],
+             ["evaluate", "cifar_resnet20", "--weights", "cifar10"]):
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        try:
+            cli.main(argv)
+        except SystemExit as e:
+            results.append([e.code, err.getvalue()])
+print(json.dumps(results))
+""", KERAS_HOME=str(tmp_path / "keras_home"), https_proxy="http://127.0.0.1:9", HTTPS_PROXY="http://127.0.0.1:9",
+        KERAS_RESNET_WEIGHTS_DIR=None)
+    for (code, err), command in zip(json.loads(out.strip().splitlines()[-1]), ("train", "train", "evaluate")):
+        assert code == 1 and len(err.strip().splitlines()) == 1, err
+        assert err.startswith(f"keras-resnet {command}: error: downloading CIFAR-10 (keras.datasets) failed: "), err
+        assert "--data-dir DIR" in err and "resume" not in err, err
+    assert not (tmp_path / "new").exists() and list(existing.iterdir()) == []

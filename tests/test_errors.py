@@ -29,6 +29,10 @@ import keras_resnet as kr
         (lambda: kr.CifarResNet(3, weights="cifar10", input_shape=(32, 32, 1)), r"must have 3 channels"),
         (lambda: kr.CifarResNet(3, weights="cifar10", classes=100), r"need classes=10; received classes=100"),
         (lambda: kr.CifarResNet(3, weights="cifar10", shortcut="B"), r"weights='cifar10' for cifar_resnet20 exist with variant='v1' shortcut='A'; received variant='v1', shortcut='B'"),
+        (lambda: kr.CifarResNet110(weights="cifar10"), r"weights='cifar10' exist for .*cifar_resnet56.*not for 'cifar_resnet110'"),
+        (lambda: kr.CifarPlainNet20(weights="cifar10"), r"weights='cifar10' exist for .*not for 'cifar_plainnet20'"),
+        (lambda: kr.CifarResNet20(variant="v2"), r"`variant` must be one of \['v1', 'v1.5'\]"),
+        (lambda: kr.ResNet18(input_shape=(64, 64, 1), include_preprocessing="torch"), r"include_preprocessing='torch' normalises RGB images: the input must have 3 channels"),
         (lambda: kr.build_by_id("resnet51"), r"`model` must be"),
         (lambda: kr.build_by_id("resnet018"), r"`model` must be"),
         (lambda: kr.build_by_id("resnet\u0665\u0660"), r"`model` must be"),  # Arabic-Indic 50

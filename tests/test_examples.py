@@ -1,11 +1,15 @@
 """`examples/cifar10.py` really trains: ResNet-20 with the paper's recipe (batch 128, lr 0.1,
 /10 at 1/2 and 3/4 of the run, augmentation, weight decay), shortened to a few epochs on
-the shared CIFAR-10 subset, gets well below the 90% error of an untrained net."""
+the shared CIFAR-10 subset, gets well below the 90% error of an untrained net. The examples
+that default to the shared data find it from any working directory, and say in one line when
+it is missing."""
 
 import json
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -35,3 +39,39 @@ def test_imagenet_example_trains_and_tests_by_the_papers_three_methods(image_fol
     tested = json.loads((tmp_path / "test.json").read_text())
     assert [tested[m]["images"] for m in ("centre", "ten-crop", "multiscale")] == [6, 6, 6]
     assert json.loads((tmp_path / "classes.json").read_text()) == ["cat", "ship"]
+
+
+def _example(name: str):
+    """An example script as a module, for in-process calls of its `main`."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_finetune_example_finds_the_shared_data_from_any_directory_and_shows_progress(shared, tmp_path,
+                                                                                       monkeypatch, capsys):
+    """Run from elsewhere with its default --data-dir (resolved from the script's location, not
+    the working directory), shortened: both nets train, one progress line per epoch, and an
+    accuracy each."""
+    finetune = _example("finetune_cifar10")
+    if finetune.SHARED_CIFAR10 != shared / "cifar-10-batches-py":
+        pytest.skip("the shared data is not beside the clone (KERAS_RESNET_SHARED)")
+    monkeypatch.chdir(tmp_path)
+    result = finetune.main(["--train-images", "16", "--epochs", "2"])
+    assert set(result) == {"scratch", "fine-tuned"} and all(0 <= a <= 1 for a in result.values())
+    out = capsys.readouterr().out
+    assert out.count("Epoch 2/2") == 2 and out.count("test accuracy") == 2, out
+
+
+@pytest.mark.parametrize("name", ["finetune_cifar10", "classify_cifar10"])
+def test_examples_without_data_say_so_in_one_line_naming_data_dir(name, tmp_path, monkeypatch, capsys):
+    example = _example(name)
+    monkeypatch.setattr(sys, "argv", [f"{name}.py", "--data-dir", str(tmp_path)])
+    with pytest.raises(SystemExit) as exit_:
+        example.main()
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.count("\n") == 1, err
+    assert err.startswith(f"{name}.py: error: `data_dir` {str(tmp_path)!r} is not a CIFAR-10") and "--data-dir DIR" in err

@@ -279,14 +279,28 @@ def test_unconvertible_layer_is_reported(tmp_path):
 
 def test_export_command(shared, tmp_path):
     output = tmp_path / "resnet20.tflite"
-    result = keras_resnet_cli("export", "cifar_resnet20", str(output), "--format", "tflite", "--weights", "cifar10",
+    result = keras_resnet_cli("export", "cifar_resnet20", str(output), "--weights", "cifar10",  # tflite by its name
                               "--fold-batchnorm", "--images", str(shared / "cifar-10-batches-py"), "--count", "50")
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 0 and result.stderr == "", result.stderr  # no converter or TFLite logs
     assert f"wrote {output} (tflite)" in result.stdout and "on 50 images, top-1 agreement 100%" in result.stdout
     # the exported file classifies raw CIFAR images: normalisation is inside
     images, labels = load_cifar10(shared / "cifar-10-batches-py", "test")
     scores = export._RUNTIMES["tflite"].run(output, images[:100].astype("float32"))
     assert np.mean(scores.argmax(1) == labels[:100]) > 0.85
+
+
+@pytest.mark.parametrize("path, format, expected", [
+    ("m.onnx", None, "onnx"), ("m.TFLITE", None, "tflite"), ("m", None, "savedmodel"), ("m.onnx", "onnx", "onnx"),
+    ("out.savedmodel", "savedmodel", "savedmodel"), ("m.bin", "tflite", ValueError),
+    ("m.onnx", "tflite", ValueError), ("m.tflite", "savedmodel", ValueError), ("m", "onnx", ValueError),
+    ("m.bin", None, ValueError),
+])
+def test_output_format_follows_the_name_and_refuses_a_mismatch(path, format, expected):
+    if expected is ValueError:
+        with pytest.raises(ValueError, match=rf"^`format` .*{re.escape(repr(path))}"):
+            export.output_format(path, format)
+    else:
+        assert export.output_format(path, format) == expected
 
 
 def test_export_command_from_a_keras_file(resnet20, tmp_path):

@@ -8,7 +8,7 @@ import keras_resnet as kr
 
 def test_frozen_batchnorm_keeps_pretrained_statistics(cifar_test):
     images, labels = cifar_test
-    base = kr.CifarResNet(3, weights="cifar10", include_top=False, pooling="avg", include_preprocessing=True)
+    base = kr.CifarResNet20(weights="cifar10", include_top=False, pooling="avg")  # raw images in, by default
     pretrained = {w.path: np.array(w) for w in base.weights}
     outputs = keras.layers.Dense(2, activation="softmax")(base.output)
     model = keras.Sequential([keras.Model(base.input, outputs)])  # nested, as users wrap bases

@@ -9,6 +9,8 @@ import pytest
 from keras.applications import imagenet_utils
 
 import keras_resnet as kr
+from keras_resnet import registry
+from keras_resnet.builders import _preprocessing
 from keras_resnet.preprocessing import MODES
 
 RNG = np.random.default_rng(0)
@@ -31,15 +33,28 @@ def test_preprocess_input_equals_keras_applications(mode, dtype):
 
 
 def test_cifar_model_takes_raw_images(cifar_test):
-    """include_preprocessing=True bakes in the weights' normalisation (the checkpoints'
+    """The CIFAR-10 weights bake in their normalisation by default (the checkpoints'
     mean/std, shared/README.md): raw uint8 CIFAR images give the predictions of the plain
     model on normalised ones."""
     images, _ = cifar_test
-    raw = kr.CifarResNet(3, weights="cifar10", include_preprocessing=True)
-    plain = kr.CifarResNet(3, weights="cifar10")
+    raw = kr.CifarResNet20(weights="cifar10")
+    assert raw.get_layer("preprocessing_normalization").mode == "torch"
+    plain = kr.CifarResNet(3, weights="cifar10", include_preprocessing=False)
     mean, std = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
     normalised = ((images[:256] / 255.0 - mean) / std).astype("float32")
     np.testing.assert_allclose(raw.predict(images[:256], verbose=0), plain.predict(normalised, verbose=0), atol=1e-5)
+
+
+def test_preprocessing_default_only_for_cifar_registry_weights(tmp_path):
+    """None (the default) bakes in the normalisation only for the registry's CIFAR-10
+    weights: a CIFAR net without weights or with a user's file, and ImageNet nets (which take
+    `preprocess_input`-ed images, as in keras.applications) start at the first conv."""
+    kr.pretrained.save_weights(kr.CifarResNet(3), tmp_path / "w.h5")
+    for model in (kr.CifarResNet(3), kr.CifarResNet(3, weights=str(tmp_path / "w.h5")), kr.ResNet18()):
+        assert not any(layer.name.startswith("preprocessing") for layer in model.layers), model.name
+    entry = registry.resolve("imagenet", "resnet50", variant="v1", shortcut="B", kind="bottleneck")
+    assert _preprocessing(None, entry, kr.IMAGENET[50]) is None  # the file is a download: decided before it
+    assert _preprocessing(True, entry, kr.IMAGENET[50]) == entry["preprocessing"]
 
 
 def test_imagenet_model_takes_raw_images_of_any_size(tmp_path):
@@ -85,7 +100,7 @@ def test_decode_predictions_equals_keras_applications(shared, monkeypatch):
 
 def test_decode_cifar10_predictions(cifar_test):
     images, labels = cifar_test
-    model = kr.CifarResNet(3, weights="cifar10", include_preprocessing=True)
+    model = kr.CifarResNet20(weights="cifar10")
     decoded = kr.decode_predictions(model.predict(images[:4], verbose=0), top=1, dataset="cifar10")
     assert [row[0][1] for row in decoded] == ["cat", "ship", "ship", "airplane"]  # shared/README.md
     assert [int(row[0][0]) for row in decoded] == list(labels[:4])
@@ -98,7 +113,7 @@ def test_decode_cifar10_predictions(cifar_test):
         (lambda: kr.decode_predictions(np.zeros((2, 10))), r"`preds` must be a batch of 1000 imagenet scores.*\(2, 10\)"),
         (lambda: kr.decode_predictions(np.zeros((2, 10)), top=0, dataset="cifar10"), r"`top` must be an integer in \[1, 10\]"),
         (lambda: kr.decode_predictions(np.zeros((2, 10)), dataset="cifar100"), r"`dataset` must be one of \['imagenet', 'cifar10'\]"),
-        (lambda: kr.CifarResNet(3, include_preprocessing="yes"), r"`include_preprocessing` must be one of \[False, True, 'caffe'"),
+        (lambda: kr.CifarResNet(3, include_preprocessing="yes"), r"`include_preprocessing` must be one of \[None, False, True, 'caffe'"),
         (lambda: kr.CifarResNet(3, include_preprocessing=True), r"include_preprocessing=True uses the normalisation of registry weights"),
         (lambda: kr.CentreCrop(224, crop_fraction=1.5), r"`crop_fraction` must be in \(0, 1\]"),
     ],

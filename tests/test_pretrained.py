@@ -45,8 +45,8 @@ def test_shipped_weights_match_pytorch_on_real_images(n, shared, cifar_test):
     checkpoint = torch.load(shared / "pretrained/akamaster-cifar10" / CHECKPOINTS[n], map_location="cpu", weights_only=True)
     with torch.no_grad():
         expected = reference_forward(checkpoint["state_dict"], images, n).numpy()
-    model = kr.CifarResNet(n, weights="cifar10", classifier_activation=None)
-    logits = model.predict(kr.preprocess_input(images, mode="torch"), batch_size=256, verbose=0)
+    model = getattr(kr, f"CifarResNet{6 * n + 2}")(weights="cifar10", classifier_activation=None)  # raw 0-255 images in
+    logits = model.predict(images, batch_size=256, verbose=0)
     np.testing.assert_array_equal(logits.argmax(1), expected.argmax(1))
     np.testing.assert_allclose(logits, expected, atol=1e-3)
     error = 100 * np.mean(logits.argmax(1) != labels)

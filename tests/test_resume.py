@@ -136,6 +136,26 @@ def test_predict_command_refuses_unreadable_images(resumed_run, cifar_test, tmp_
         assert f"image file '{tmp_path / name}' is not a readable JPEG or PNG image" in result.stderr
 
 
+def test_predict_and_evaluate_a_model_id_with_pretrained_weights(shared, cifar_test, tmp_path, capsys):
+    """`MODEL --weights NAME`, as export takes it: built with the weights' preprocessing, so raw
+    images go in; real CIFAR test images get their labels, and the test set the README's 8.36%."""
+    import tensorflow as tf
+
+    from keras_resnet import cli
+    from keras_resnet.data import CIFAR10_CLASSES
+
+    images, labels = cifar_test
+    paths = [tmp_path / f"test{i}.png" for i in range(6)]
+    for path, image in zip(paths, images):
+        path.write_bytes(tf.io.encode_png(image).numpy())
+    assert cli.main(["predict", "cifar_resnet20", "--weights", "cifar10", *map(str, paths), "--top", "1"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [line.split()[:2] for line in lines] == [[str(p), CIFAR10_CLASSES[y]] for p, y in zip(paths, labels)]
+    data = str(shared / "cifar-10-batches-py")
+    assert cli.main(["evaluate", "cifar_resnet20", "--weights", "cifar10", "--data-dir", data]) == 0
+    assert f"images {len(labels)}  top1_error 0.0836" in capsys.readouterr().out
+
+
 def test_a_failed_write_keeps_the_old_file_and_no_temporary(tmp_path):
     """What every run file (log, models, backup, curves) and weights file is written through."""
     from keras_resnet.atomic import replacing

@@ -83,3 +83,40 @@ def test_applied_step_and_plateau_schedules(shared, tmp_path):
             if wait >= 1:
                 lr, wait = max(lr * 0.1, 1e-5), 0
     assert rows[-1]["learning_rate"] < 0.1
+
+
+def test_crowded_epochs_are_those_of_a_cifar_schedule_shortened_below_3_epochs():
+    """Milestones at 1/2 and 3/4 of 10-step epochs: 1 or 2 epochs put both in the last epoch,
+    3 epochs or more give each its own."""
+    assert schedules.crowded_epochs(schedules.cifar_milestones(10), 10, 10) == {1: (5, 8)}
+    assert schedules.crowded_epochs(schedules.cifar_milestones(20), 10, 20) == {2: (10, 15)}
+    assert schedules.crowded_epochs(schedules.cifar_milestones(30), 10, 30) == {}
+    assert schedules.crowded_epochs((5, 8), 10, 6) == {}, "a milestone past the run's end never applies"
+
+
+def _fit_with_cifar_schedule(epochs: int, steps: int) -> list[float]:
+    """A real `fit` of a tiny model under the CIFAR schedule; the rate of each step."""
+    import keras
+    import numpy as np
+
+    rates = []
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.SGD(0.1), "mse")
+    record = keras.callbacks.LambdaCallback(
+        on_train_batch_end=lambda batch, logs: rates.append(float(model.optimizer.learning_rate.numpy())))
+    iterations = epochs * steps
+    schedule = schedules.IterationSchedule(schedules.step_decay(0.1, schedules.cifar_milestones(iterations)),
+                                           stop_at=iterations)
+    model.fit(np.ones((4 * steps, 2)), np.ones(4 * steps), batch_size=4, epochs=epochs, verbose=2,
+              callbacks=[schedule, record])
+    return rates
+
+
+def test_a_run_too_short_for_its_schedule_says_so_and_keeps_the_schedule(capsys):
+    """2 epochs of 4 steps: /10 at iterations 4 and 6, both in epoch 2, so the 0.01 phase ends
+    no epoch: a note says so, and the rates stay the paper's shape. 3 epochs: no note."""
+    assert _fit_with_cifar_schedule(2, 4) == pytest.approx([0.1] * 4 + [0.01] * 2 + [0.001] * 2)
+    out = capsys.readouterr().out
+    assert "note: the learning rate is divided at iterations 4 and 6, within epoch 2 of 2 (4 steps each)" in out
+    _fit_with_cifar_schedule(3, 4)
+    assert "note:" not in capsys.readouterr().out

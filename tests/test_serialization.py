@@ -11,8 +11,9 @@ import keras_resnet as kr
 @pytest.mark.parametrize(
     "build",
     [lambda: kr.CifarResNet(3), lambda: kr.ResNet18(input_shape=(64, 64, 3)),
-     lambda: kr.ResNet50(variant="v1.5", shortcut="A", include_top=False, input_shape=(64, 64, 3))],
-    ids=["cifar-A", "resnet18-B", "resnet50-v1.5-A"],
+     lambda: kr.ResNet50(variant="v1.5", shortcut="A", include_top=False, input_shape=(64, 64, 3)),
+     lambda: kr.CifarResNet20(weights="cifar10")],
+    ids=["cifar-A", "resnet18-B", "resnet50-v1.5-A", "cifar20-pretrained-preprocessing"],
 )
 def test_keras_file_round_trip(tmp_path, build):
     model = build()
@@ -24,10 +25,12 @@ def test_keras_file_round_trip(tmp_path, build):
 
 def test_same_outputs_on_torch_backend(tmp_path):
     """Weights written under TensorFlow give the same outputs under the torch backend."""
-    model = kr.CifarResNet(3, weights="cifar10", classifier_activation=None)
+    model = kr.CifarResNet(3, weights="cifar10", classifier_activation=None)  # raw images, normalised inside
+    raw = np.random.default_rng(0).integers(0, 256, (4, 32, 32, 3)).astype("float32")
+    np.save(tmp_path / "raw.npy", raw)
+    np.save(tmp_path / "tf.npy", model.predict(raw, verbose=0))
     x = np.random.default_rng(0).normal(size=(4, 32, 32, 3)).astype("float32")
     np.save(tmp_path / "x.npy", x)
-    np.save(tmp_path / "tf.npy", model.predict(x, verbose=0))
     big = kr.ResNet50(variant="v1.5", input_shape=(64, 64, 3), classifier_activation=None)
     kr.pretrained.save_weights(big, tmp_path / "r50.h5")
     np.save(tmp_path / "tf50.npy", big.predict(x.repeat(2, 1).repeat(2, 2), verbose=0))
@@ -38,7 +41,7 @@ assert keras.backend.backend() == "torch"
 d = {str(tmp_path)!r}
 x = np.load(d + "/x.npy")
 m = kr.CifarResNet(3, weights="cifar10", classifier_activation=None)
-np.testing.assert_allclose(m.predict(x, verbose=0), np.load(d + "/tf.npy"), rtol=1e-4, atol=1e-4)
+np.testing.assert_allclose(m.predict(np.load(d + "/raw.npy"), verbose=0), np.load(d + "/tf.npy"), rtol=1e-4, atol=1e-4)
 big = kr.ResNet50(variant="v1.5", input_shape=(64, 64, 3), classifier_activation=None, weights=d + "/r50.h5")
 ref = np.load(d + "/tf50.npy")  # untrained BN: logits ~1e3, so compare relative to their scale
 np.testing.assert_allclose(big.predict(x.repeat(2, 1).repeat(2, 2), verbose=0), ref, rtol=0, atol=1e-5 * np.abs(ref).max())

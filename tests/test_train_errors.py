@@ -4,7 +4,7 @@ on the command line) naming the argument and what is accepted, and no run files 
 import pytest
 
 from conftest import keras_resnet_cli, run_python
-from keras_resnet.train import TrainConfig, check_config
+from keras_resnet.train import DATASETS, TrainConfig, check_config, train
 
 
 def _refused(tmp_path, **kwargs) -> str:
@@ -114,6 +114,25 @@ except ValueError as e:
 """)
     assert "`batch_size`" in out and "2 replicas" in out and "33" in out
     assert not (tmp_path / "run" / "log.csv").exists()
+
+
+def test_datasets_are_the_recipes():
+    """`train.DATASETS` is spelled out (the command line parses with it before Keras loads)."""
+    from keras_resnet.training import RECIPES
+
+    assert DATASETS == tuple(RECIPES)
+
+
+def test_a_run_that_never_started_leaves_nothing(shared, tmp_path):
+    """A failure before the run's config.json (here a batch larger than the data) removes the
+    lock and the directories the call created; a directory that was there stays, empty."""
+    data = str(shared / "cifar-10-batches-py")
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    for output in (tmp_path / "new" / "run", existing):
+        with pytest.raises(ValueError, match=r"`batch_size` 1000000 is larger than the \d+ training images"):
+            train(TrainConfig(model="cifar_resnet8", data_dir=data, output=str(output), batch_size=10**6))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["existing"] and list(existing.iterdir()) == []
 
 
 def test_command_line_reports_before_training(shared, tmp_path):
