@@ -176,20 +176,36 @@ class Backup(keras.callbacks.BackupAndRestore):
     @staticmethod
     def finished_epochs(backup_dir: str | os.PathLike) -> int:
         """Epochs a resumed run skips: those of the last backup in `backup_dir` (0: none)."""
-        metadata = Path(backup_dir) / "training_metadata.json"
-        return json.loads(metadata.read_text())["epoch"] if metadata.is_file() else 0
+        state = _backup_state(Path(backup_dir) / "training_metadata.json")
+        return state[0] if state else 0
 
     def _load_model(self):
-        if not self.metadata.is_file():
+        state = _backup_state(self.metadata)
+        if state is None:
             return
-        state = json.loads(self.metadata.read_text())
-        weights = self.metadata.parent / str(state.get("weights"))
-        if not (re.fullmatch(r"epoch-\d+\.weights\.h5", weights.name) and weights.parent == self.metadata.parent
-                and weights.is_file()):
-            raise ValueError(f"{self.metadata} names {state.get('weights')!r}, not a backup of this directory.")
+        epoch, weights = state
         with h5py.File(weights, "r") as f:  # read nothing from outside the file (SECURITY.md)
             check_stored_inside(f, str(weights), weights.stat().st_size)
         if self.model.optimizer is not None and not self.model.optimizer.built:
             self.model.optimizer.build(self.model.trainable_variables)
         self.model.load_weights(weights)
-        self.model._initial_epoch = state["epoch"]  # how Keras' BackupAndRestore tells `fit`
+        self.model._initial_epoch = epoch  # how Keras' BackupAndRestore tells `fit`
+
+
+def _backup_state(metadata: Path) -> tuple[int, Path] | None:
+    """(epoch, weights file) of the backup `metadata` describes, None without one. The file is
+    the run's, but may be damaged or tampered with: only an `epoch-N.weights.h5` in its own
+    directory is named, else a ValueError naming it."""
+    if not metadata.is_file():
+        return None
+    try:
+        state = json.loads(metadata.read_bytes().decode())
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise ValueError(f"{metadata} is not a backup's metadata ({type(e).__name__}); restore or remove it.") from None
+    epoch, name = (state.get("epoch"), state.get("weights")) if isinstance(state, dict) else (None, None)
+    weights = metadata.parent / str(name)
+    if not (type(epoch) is int and epoch >= 0 and re.fullmatch(r"epoch-\d+\.weights\.h5", weights.name)
+            and weights.parent == metadata.parent and weights.is_file()):
+        raise ValueError(f"{metadata} names epoch {epoch!r} and {name!r}, not a backup of this directory; restore or "
+                         "remove it.")
+    return epoch, weights

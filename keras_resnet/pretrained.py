@@ -95,7 +95,8 @@ def assign(model: keras.Model, weights: Mapping[str, Sequence[formats.Weight]], 
     nothing: every shape is checked (`matched`) before any data is read (a file of kilobytes
     may declare gigabytes), and every value, after casting to the variable's dtype (float64
     1e39 is inf in float32), before any is assigned; a value that is not finite (a damaged
-    file, a run that diverged) raises naming it, and the model stays as it was."""
+    file, a run that diverged) or a negative BN variance raises naming it, and the model stays
+    as it was."""
     updates = []
     for variable, weight in matched(model, weights, source, skip):
         with np.errstate(over="ignore"):  # an overflow in the cast is what the check below reports
@@ -105,6 +106,11 @@ def assign(model: keras.Model, weights: Mapping[str, Sequence[formats.Weight]], 
                 f"{source}: weight {variable.path!r} holds {np.size(value) - np.isfinite(value).sum()} NaN or "
                 f"infinite values; refused (a damaged file, saved from a run that diverged, or values beyond "
                 f"{variable.dtype}'s range)."
+            )
+        if variable.path.endswith("moving_variance") and (value < 0).any():  # its square root gives NaN
+            raise ValueError(
+                f"{source}: weight {variable.path!r} holds {int((value < 0).sum())} negative variances; refused "
+                "(a BatchNormalization variance is >= 0, and a negative one makes the outputs NaN)."
             )
         updates.append((variable, value))
     for variable, value in updates:

@@ -86,6 +86,8 @@ def _check_arguments(config: TrainConfig) -> Recipe:
         value = getattr(config, name)
         if value is not None and not _is_integer(value, 1):
             raise ValueError(f"`{name}` must be a positive integer or None; received {name}={value!r}.")
+    if not _is_integer(config.seed, 0) or config.seed >= 2**32:  # what keras.utils.set_random_seed takes
+        raise ValueError(f"`seed` must be an integer in [0, 2**32 - 1]; received seed={config.seed!r}.")
     for name, least in (("step_epochs", 1), ("patience", 0)):
         if not _is_integer(getattr(config, name), least):
             raise ValueError(f"`{name}` must be an integer >= {least}; received {name}={getattr(config, name)!r}.")
@@ -174,13 +176,13 @@ def _earlier_run(output: Path) -> dict | None:
         if foreign:
             raise ValueError(
                 f"`output` directory {str(output)!r} holds {len(foreign)} files or folders "
-                f"({', '.join(map(repr, foreign[:3]))}{', ...' if len(foreign) > 3 else ''}) but no training run (no config.json); choose a new or empty "
-                "directory, so that nothing in it is overwritten."
+                f"({', '.join(map(repr, foreign[:3]))}{', ...' if len(foreign) > 3 else ''}) but no training run "
+                "(no config.json); choose a new or empty directory, so that nothing in it is overwritten."
             )
         return None
     try:
         run = json.loads(path.read_bytes().decode())
-    except (UnicodeDecodeError, ValueError) as e:
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:  # RecursionError: nested too deep
         raise ValueError(f"`output` file {str(path)!r} is not the JSON of a run ({e}). Restore it, or choose another "
                          "`output`.") from None
     if not isinstance(run, dict):

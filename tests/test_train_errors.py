@@ -25,6 +25,8 @@ def _refused(tmp_path, **kwargs) -> str:
     ({"step_epochs": 0}, ["`step_epochs` must be an integer >= 1", "step_epochs=0"]),
     ({"step_epochs": 2.5}, ["`step_epochs` must be an integer >= 1", "step_epochs=2.5"]),
     ({"patience": -1}, ["`patience` must be an integer >= 0", "patience=-1"]),
+    ({"seed": -1}, ["`seed` must be an integer in [0, 2**32 - 1]", "seed=-1"]),
+    ({"seed": 2**32}, ["`seed` must be an integer in [0, 2**32 - 1]", "seed=4294967296"]),
     ({"min_delta": float("nan")}, ["`min_delta` must be a finite number >= 0", "min_delta=nan"]),
     ({"min_delta": -0.1}, ["`min_delta` must be a finite number >= 0"]),
     ({"min_lr": -1e-5}, ["`min_lr` must be a finite number >= 0", "min_lr=-1e-05"]),
@@ -67,8 +69,8 @@ def test_invalid_tf_config(tmp_path, monkeypatch, tf_config, words):
     assert not (tmp_path / "run").exists()
 
 
-@pytest.mark.parametrize("content", [b"[]", b'{"model": "cifar_resnet8", ', b"\xff\xfe{}", b'"a run"'],
-                         ids=["list", "damaged", "not UTF-8", "string"])
+@pytest.mark.parametrize("content", [b"[]", b'{"model": "cifar_resnet8", ', b"\xff\xfe{}", b'"a run"', b"[" * 100_000],
+                         ids=["list", "damaged", "not UTF-8", "string", "nested too deep"])
 def test_config_json_that_is_not_a_run(tmp_path, content):
     run = tmp_path / "run"
     run.mkdir()

@@ -221,10 +221,11 @@ def test_resume_accepts_what_does_not_change_the_result(finished_run, tmp_path):
     assert json.loads((output / "config.json").read_text())["data_dir"] == str(moved)
 
 
-@pytest.mark.parametrize("fault", ["external link", "path outside"])
+@pytest.mark.parametrize("fault", ["external link", "path outside", "nested too deep", "not an object"])
 def test_a_tampered_backup_is_refused_on_resume(finished_run, tmp_path, fault):
     """The backup a resume loads reads only its own file in its own directory: an HDF5 external
-    link (to a 'secret' file) or metadata naming a file elsewhere is a ValueError naming it."""
+    link (to a 'secret' file), metadata naming a file elsewhere, nested too deep for the JSON
+    parser or not an object is a ValueError naming it."""
     from keras_resnet.train import TrainConfig, train
 
     config, run, _ = finished_run
@@ -239,9 +240,11 @@ def test_a_tampered_backup_is_refused_on_resume(finished_run, tmp_path, fault):
             del f[name]
             f[name] = h5py.ExternalLink(str(tmp_path / "secret.h5"), "/secret")
     else:
-        (output / "backup" / "training_metadata.json").write_text(json.dumps({**metadata, "weights": "../log.csv"}))
+        (output / "backup" / "training_metadata.json").write_text({
+            "path outside": json.dumps({**metadata, "weights": "../log.csv"}),
+            "nested too deep": "[" * 100_000, "not an object": "[2]"}[fault])
     before = tree(output)
-    with pytest.raises(ValueError, match="external link|not a backup of this directory"):
+    with pytest.raises(ValueError, match="external link|not a backup of this directory|not a backup's metadata"):
         train(TrainConfig(**{**vars(config), "output": str(output)}))
     after = tree(output)  # config.json is rewritten with the new `output`; nothing else changes
     assert {k: v for k, v in after.items() if k != "config.json"} == {k: v for k, v in before.items() if k != "config.json"}

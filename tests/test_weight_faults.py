@@ -82,8 +82,9 @@ def faulty(fmt: str, fault: str, sources) -> dict:
             arrays["layer2.0.conv1.weight"] = arrays["layer2.0.conv1.weight"].transpose(1, 0, 2, 3).copy()
         else:
             arrays["conv3_block1_1_conv"][0] = arrays["conv3_block1_1_conv"][0].transpose(0, 1, 3, 2).copy()
-    elif fault == "NaN weight":
-        (arrays["layer2.1.bn1.running_var"] if torch_like else arrays["conv3_block2_1_bn"][3])[5] = np.nan
+    elif fault in ("NaN weight", "negative variance"):
+        value = np.nan if fault == "NaN weight" else -0.5
+        (arrays["layer2.1.bn1.running_var"] if torch_like else arrays["conv3_block2_1_bn"][3])[5] = value
     return arrays
 
 
@@ -92,6 +93,7 @@ FAULT_MESSAGES = {
     "extra layers": r"has weights for [1-9]\d* layers that model 'cifar_resnet20' lacks \(conv2_block4_",
     "wrong shape": r"weight 'conv3_block1_1_conv/kernel' has shape \(3, 3, 32, 16\) there, \(3, 3, 16, 32\) in the model",
     "NaN weight": r"weight 'conv3_block2_1_bn/moving_variance' holds 1 NaN or infinite values; refused",
+    "negative variance": r"weight 'conv3_block2_1_bn/moving_variance' holds 1 negative variances; refused",
 }
 
 
@@ -118,7 +120,8 @@ def test_layer_faults_are_refused_whole(fmt, fault, sources, tmp_path):
 
 def test_the_unfaulted_files_load(sources, tmp_path):
     """The control: each writer above makes a file that loads, so the refusals are the faults'."""
-    expected = kr.CifarResNet(3, weights="cifar10", include_preprocessing=False).predict(np.zeros((1, 32, 32, 3), "float32"), verbose=0)
+    expected = kr.CifarResNet(3, weights="cifar10", include_preprocessing=False).predict(
+        np.zeros((1, 32, 32, 3), "float32"), verbose=0)
     for fmt in FORMATS:
         path = tmp_path / f"w.{fmt.split('.')[1]}"
         write(fmt, faulty(fmt, "none", sources), path)
