@@ -20,7 +20,7 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 # refused before decoding, as a few hundred KB of PNG can declare gigabytes of pixels.
 MAX_PIXELS = 89_478_485
 MAX_NAMED = 10  # bad files named one by one in a refusal; the rest are counted
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # the whole IEND chunk: length 0, type, CRC
 _PNG_DEPTHS = {0: (1, 2, 4, 8, 16), 2: (8, 16), 3: (1, 2, 4, 8), 4: (8, 16), 6: (8, 16)}  # colour type: bit depths
 _JPEG_FRAMES = set(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # SOFn markers (C4 DHT, C8 JPG, CC DAC are not)
@@ -83,7 +83,7 @@ def image_problem(path: str | os.PathLike) -> str | None:
 
 def _encoded_problem(data: bytes | mmap.mmap) -> str | None:
     """`image_problem` of the file's bytes."""
-    if data[:8] == _PNG_SIGNATURE:
+    if data[:8] == PNG_SIGNATURE:
         header, end, end_name = _png_header, _PNG_IEND, "PNG IEND chunk"
     elif data[:2] == b"\xff\xd8":
         header, end, end_name = _jpeg_header, b"\xff\xd9", "JPEG end marker FF D9"

@@ -8,8 +8,8 @@ import os
 from pathlib import Path
 
 from keras_resnet.atomic import check_replaceable, replacing
+from keras_resnet.folders import PNG_SIGNATURE
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Runs this short get a point per epoch: a 1-epoch line is only its point, and a long run's
 # points would blur into the line.
 MARKED_EPOCHS = 30

@@ -37,7 +37,7 @@ def model_from(model: str | os.PathLike, weights: str | None = None, *, preproce
     """A .keras file (`load_trained`), or a registry model id (e.g. cifar_resnet20) built with
     `weights`: registry weights (cifar10, imagenet) with, if `preprocessing`, their input
     normalisation built in, so that the model takes raw 0-255 RGB images; or a weights file."""
-    if str(model).endswith(".keras"):
+    if _is_model_file(model):
         if weights is not None:
             raise ValueError(f"`weights` applies to a model id; the .keras file {str(model)!r} carries its own "
                              f"weights (received weights={weights!r}).")
@@ -49,9 +49,14 @@ def model_from(model: str | os.PathLike, weights: str | None = None, *, preproce
     return build_by_id(str(model), weights=weights, include_preprocessing=preprocessing and registry_weights)
 
 
+def _is_model_file(model: str | os.PathLike) -> bool:
+    """A .keras file (as `train` writes), not a model id."""
+    return str(model).endswith(".keras")
+
+
 def _pretrained(model: str | os.PathLike, weights: str | None):
     """`model_from` for classifying: a model id without weights would give random scores."""
-    if weights is None and not str(model).endswith(".keras"):
+    if weights is None and not _is_model_file(model):
         raise ValueError(f"`model` must be a .keras file or a model id with `weights` (e.g. cifar_resnet20 with "
                          f"weights='cifar10'); received model={str(model)!r} and no weights.")
     return model_from(model, weights)
@@ -111,7 +116,7 @@ def predict_files(model, paths, top: int = 3, weights: str | None = None) -> lis
     from keras_resnet.folders import CROP, eval_transform, read_image
 
     built = _pretrained(model, weights)
-    names = class_names_for(model if str(model).endswith(".keras") else None, built.output_shape[-1])
+    names = class_names_for(model if _is_model_file(model) else None, built.output_shape[-1])
     check_top(top, len(names))
     size = built.input_shape[1:3]
     images = []

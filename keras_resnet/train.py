@@ -67,14 +67,19 @@ class TrainConfig:
 
 def check_config(config: TrainConfig) -> Recipe:
     """Every argument, the data directory and the output directory, before any training."""
-    recipe = _check_arguments(config)
+    recipe, _ = _check_arguments(config)
     output = run_directory(config)
     _check_output(output)
     _earlier_run(output)
     return recipe
 
 
-def _check_arguments(config: TrainConfig) -> Recipe:
+ImageFolders = tuple[tuple, tuple]  # (paths, labels, class names) of train/, then of val/ (`folders.list_images`)
+
+
+def _check_arguments(config: TrainConfig) -> tuple[Recipe, ImageFolders | None]:
+    """The recipe, and for image folders their listing: every image is checked as it is listed
+    (`folders.list_images`), once per run, as that costs a pass over an ImageNet-sized tree."""
     from keras_resnet.training import recipe_for
     from keras_resnet.validation import check_choice
 
@@ -108,9 +113,11 @@ def _check_arguments(config: TrainConfig) -> Recipe:
 
         if config.data_dir is None:
             raise ValueError("dataset='imagenet' needs `data_dir` with train/ and val/ class folders.")
-        for split in ("train", "val"):
-            list_images(Path(config.data_dir) / split)
-    return recipe
+        listing = tuple(list_images(Path(config.data_dir) / split) for split in ("train", "val"))
+        if listing[0][2] != listing[1][2]:
+            raise ValueError(f"`data_dir` {config.data_dir!r}: train/ and val/ must have the same class folders.")
+        return recipe, listing
+    return recipe, None
 
 
 def _is_integer(value, least: int) -> bool:
@@ -234,13 +241,13 @@ def checkpoint_bytes(model) -> int:
 def train(config: TrainConfig):
     """Train as configured; returns (model, results). Re-running the same config resumes; one
     process at a time per output directory."""
-    recipe = _check_arguments(config)
+    recipe, listing = _check_arguments(config)
     output = run_directory(config)
     created = [p for p in (output, *output.parents) if not p.exists()]
     _check_output(output)
     with holding(output):
         try:
-            return _train(config, recipe, output, _earlier_run(output))
+            return _train(config, recipe, listing, output, _earlier_run(output))
         except BaseException:
             if not (output / "config.json").exists():  # the run never started: leave nothing behind
                 _remove_unstarted(output, created)
@@ -257,7 +264,7 @@ def _remove_unstarted(output: Path, created: list[Path]) -> None:
             directory.rmdir()
 
 
-def _train(config: TrainConfig, recipe: Recipe, output: Path, earlier: dict | None):
+def _train(config: TrainConfig, recipe: Recipe, listing: ImageFolders | None, output: Path, earlier: dict | None):
     import keras
 
     from keras_resnet import distribute
@@ -272,7 +279,7 @@ def _train(config: TrainConfig, recipe: Recipe, output: Path, earlier: dict | No
     distribute.check_global_batch(batch_size, strategy.num_replicas_in_sync)
     keras.utils.set_random_seed(config.seed)
 
-    data = _load_data(config, batch_size)
+    data = _load_data(config, batch_size, listing)
     steps = config.steps_per_epoch or data["train_size"] // batch_size
     if steps < 1:
         raise ValueError(f"`batch_size` {batch_size} is larger than the {data['train_size']} training images.")
@@ -359,7 +366,7 @@ def _schedule(record: dict, recipe: Recipe, learning_rate: float, iterations: in
     return schedules.plateau(record["patience"], record["min_delta"], record["min_lr"])
 
 
-def _load_data(config: TrainConfig, batch_size: int) -> dict:
+def _load_data(config: TrainConfig, batch_size: int, listing: ImageFolders | None) -> dict:
     """Datasets of (uint8/float 0-255 images, labels), the training one as a function of the
     image it starts at; the training mean image, class names."""
     if config.dataset == "cifar10":
@@ -383,10 +390,7 @@ def _load_data(config: TrainConfig, batch_size: int) -> dict:
         }
     from keras_resnet import folders
 
-    paths, labels, class_names = folders.list_images(Path(config.data_dir) / "train")
-    val_paths, val_labels, val_names = folders.list_images(Path(config.data_dir) / "val")
-    if val_names != class_names:
-        raise ValueError(f"`data_dir` {config.data_dir!r}: train/ and val/ must have the same class folders.")
+    (paths, labels, class_names), (val_paths, val_labels, _) = listing
     validation = folders.pipeline(val_paths, val_labels, batch_size, training=False)
     return {
         "train": lambda start: folders.pipeline(paths, labels, batch_size, training=True, seed=config.seed, start=start),

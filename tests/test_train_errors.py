@@ -147,3 +147,18 @@ def test_command_line_reports_before_training(shared, tmp_path):
         result = keras_resnet_cli("train", *args, "--output", str(tmp_path / "run"))
         assert result.returncode == 2 and all(w in result.stderr for w in words), result.stderr
         assert "Traceback" not in result.stderr and not (tmp_path / "run" / "log.csv").exists()
+
+
+def test_image_folders_with_other_classes_in_val_are_refused_before_anything_is_written(image_folder, tmp_path):
+    """train/ and val/ must name the same classes: found while checking the arguments (by
+    `check_config` and by `train`, which lists the folders once), before a run directory exists."""
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(image_folder, data)
+    (data / "val" / "ship").rename(data / "val" / "boat")
+    message = _refused(tmp_path, model="resnet18", dataset="imagenet", data_dir=str(data))
+    assert "train/ and val/ must have the same class folders" in message
+    with pytest.raises(ValueError, match="train/ and val/ must have the same class folders"):
+        train(TrainConfig(model="resnet18", dataset="imagenet", data_dir=str(data), output=str(tmp_path / "run")))
+    assert not (tmp_path / "run").exists()
