@@ -7,13 +7,11 @@ keras' own (unfused) BatchNormalization, to show what the fused kernel buys.
 
 from __future__ import annotations
 
-
+import keras  # noqa: E402
 import numpy as np
-
-import keras_resnet as kr  # first: it switches TensorFlow's oneDNN kernels on
 from harness import Case, alternate, arguments, keras_case, report, summarise, torch_or_none
 
-import keras  # noqa: E402
+import keras_resnet as kr  # first: it switches TensorFlow's oneDNN kernels on
 
 BATCH = 128
 CALLS = 4  # train steps per sample

@@ -12,12 +12,12 @@ import argparse
 import statistics
 import time
 
-import keras_resnet as kr  # first: oneDNN switch
-from harness import save
-from keras_resnet import distribute
-
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from harness import save
+
+import keras_resnet as kr  # first: oneDNN switch
+from keras_resnet.training import distribute
 
 
 class EpochRate(keras.callbacks.Callback):

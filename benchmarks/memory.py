@@ -15,9 +15,9 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+from harness import save
 
 import keras_resnet as kr  # first: oneDNN switch
-from harness import save
 
 SETTLE = 100
 
@@ -53,7 +53,8 @@ def main() -> None:
           f"(+{peak - built:.0f} MiB)")
 
     batch = x[: args.batch_for_leak]
-    run = {"predict": lambda: model.predict(batch, verbose=0), "predict_on_batch": lambda: model.predict_on_batch(batch),
+    run = {"predict": lambda: model.predict(batch, verbose=0),
+           "predict_on_batch": lambda: model.predict_on_batch(batch),
            "call": lambda: model(batch, training=False)}[args.api]
     samples = []
     for call in range(1, args.calls + 1):

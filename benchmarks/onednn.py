@@ -20,9 +20,9 @@ CHILD = "--child"
 def child() -> None:
     """One sample of each case in this process: a warm-up round, then one timed round."""
     import numpy as np
+    from harness import alternate, keras_case
 
     import keras_resnet as kr  # keeps the parent's explicit setting
-    from harness import alternate, keras_case
 
     rng = np.random.default_rng(0)
     cases = []

@@ -14,11 +14,11 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-
-from keras_resnet import data, folders  # keras_resnet first: oneDNN switch
+import tensorflow as tf  # noqa: E402
 from harness import Case, alternate, report, summarise
 
-import tensorflow as tf  # noqa: E402
+from keras_resnet.data import cifar10 as data  # keras_resnet first: oneDNN switch
+from keras_resnet.data import image_folders as folders
 
 FOLDER_IMAGES = 256
 

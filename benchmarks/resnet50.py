@@ -7,14 +7,12 @@ process; and the multiply-adds per second achieved, against this machine's matmu
 
 from __future__ import annotations
 
-
+import keras  # noqa: E402
 import numpy as np
-
-import keras_resnet as kr  # first: it switches TensorFlow's oneDNN kernels on (for both sides)
+import tensorflow as tf  # noqa: E402
 from harness import Case, alternate, arguments, keras_case, report, summarise, torch_or_none
 
-import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import keras_resnet as kr  # first: it switches TensorFlow's oneDNN kernels on (for both sides)
 
 MATMUL = 2048
 
@@ -51,7 +49,8 @@ def main() -> None:
     macs = kr.count_flops(kr.ResNet50())
     peak = matmul_peak(args.repeats)
     print(f"matmul peak {peak / 1e9:.1f} GMAC/s; ResNet-50 {macs / 1e9:.2f} GMAC per 224x224 image")
-    for label, batch, training in (("inference_b32", 32, False), ("inference_b1", 1, False), ("training_b16", 16, True)):
+    for label, batch, training in (("inference_b32", 32, False), ("inference_b1", 1, False),
+                                   ("training_b16", 16, True)):
         cases = keras_cases(batch, training)
         if torch:
             from torch_resnet import torch_cases

@@ -9,7 +9,7 @@ predict: CifarResNet(3) with the shipped CIFAR-10 weights, one real CIFAR-10 tes
 call (cycling through them) through `predict_on_batch`, as `keras-resnet predict` does; RSS
 every 100 calls, top-1 checked so the loop does real work. `--api predict` runs Keras'
 `model.predict` instead, which leaks (keras-team/keras#13118) and fails the bound.
-train: `keras_resnet.train.train`, 10 epochs of 100 steps at batch 32 on the real CIFAR-10
+train: `keras_resnet.training.run.train`, 10 epochs of 100 steps at batch 32 on the real CIFAR-10
 subset, with its per-epoch log and checkpoints; RSS every 0.5 s from a background thread,
 epochs read from the run's log.csv as it is written. Growth is counted after settling:
 from call 1,000, and from the end of epoch 1. Exits 1, naming the bound, if one is exceeded.
@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-
-import keras_resnet as kr  # first: oneDNN switch
 from harness import save
 from memory import status
+
+import keras_resnet as kr  # first: oneDNN switch
 
 PREDICT_SETTLE = 1_000  # calls left out of the growth: TensorFlow's allocator and caches settle there
 PREDICT_BOUND_MIB = 5.0  # calls 1,000-10,000: measured +0.1 and +0.2; Keras' leaking `predict` grows +17.6
@@ -41,7 +41,7 @@ SAMPLE_SECONDS = 0.5  # between RSS samples in training
 
 def soak_predict(data_dir: Path, calls: int, api: str) -> dict:
     """RSS every `SAMPLE_CALLS` single-image calls of `api` on the CIFAR-10 test images."""
-    from keras_resnet.data import load_cifar10
+    from keras_resnet.data.cifar10 import load_cifar10
 
     images, labels = load_cifar10(data_dir, "test")
     model = kr.CifarResNet(3, weights="cifar10", include_preprocessing=True)
@@ -70,8 +70,8 @@ def soak_predict(data_dir: Path, calls: int, api: str) -> dict:
 
 def soak_train(data_dir: Path) -> dict:
     """RSS every `SAMPLE_SECONDS` over a `train()` run, with the epochs finished at each sample."""
-    from keras_resnet.callbacks import read_log
-    from keras_resnet.train import TrainConfig, train
+    from keras_resnet.training.callbacks import read_log
+    from keras_resnet.training.run import TrainConfig, train
 
     with tempfile.TemporaryDirectory() as output:
         log = Path(output) / "log.csv"

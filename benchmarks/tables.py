@@ -20,7 +20,8 @@ def throughput(result: dict) -> str:
                     f"{'' if peak is None else f'{peak:.0%}'} |")
     if result["ratios"]:
         rows += ["", "| ratio (per round, same conditions) | median | range |", "|---|---:|---:|"]
-        rows += [f"| {pair} | **{r['median']:.3f}x** | {r['min']:.3f}-{r['max']:.3f} |" for pair, r in result["ratios"].items()]
+        rows += [f"| {pair} | **{r['median']:.3f}x** | {r['min']:.3f}-{r['max']:.3f} |"
+                 for pair, r in result["ratios"].items()]
     return "\n".join(rows)
 
 
@@ -30,7 +31,8 @@ def memory(results: list[dict]) -> str:
     for r in results:
         leak = r["leak_check"]
         rows.append(f"| {leak['model']} | `{leak['api']}` (batch {leak['batch']}) | {r['built_mib']:.0f} MiB | "
-                    f"{r['peak_batch32_mib']:.0f} MiB | {leak['growth_mib']:+.1f} MiB | {leak['slope_kib_per_call']:+.2f} KiB/call |")
+                    f"{r['peak_batch32_mib']:.0f} MiB | {leak['growth_mib']:+.1f} MiB | "
+                    f"{leak['slope_kib_per_call']:+.2f} KiB/call |")
     return "\n".join(rows)
 
 
@@ -62,7 +64,8 @@ def main() -> None:
         if result["benchmark"] in ("memory", "soak"):
             continue
         machine = result["machine"]
-        print(f"### {result['benchmark']}\n\n`{result['command'].strip()}`: {machine['cpu']}, {machine['cores']} cores, "
+        print(f"### {result['benchmark']}\n\n`{result['command'].strip()}`: "
+              f"{machine['cpu']}, {machine['cores']} cores, "
               f"TensorFlow {machine['tensorflow']}, Keras {machine['keras']}"
               + (f", torch {machine['torch']}" if "torch" in machine else "")
               + (f"; {result['runs']} alternating rounds" if "runs" in result else "") + "\n")

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from harness import Case
 from torch import nn
 
-from harness import Case
-from keras_resnet.architectures import BLOCK_KINDS, Architecture
+from keras_resnet.models.architectures import BLOCK_KINDS, Architecture
 
 
 class Block(nn.Module):

@@ -14,7 +14,7 @@ Re-running the same command resumes a killed run. Options: `keras-resnet train -
 import argparse
 
 from keras_resnet.cli import add_training_arguments, config_from_args
-from keras_resnet.train import train
+from keras_resnet.training.run import train
 
 
 def main() -> None:

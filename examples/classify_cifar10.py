@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 
 import keras_resnet as kr
-from keras_resnet.architectures import PAPER_CIFAR10
-from keras_resnet.data import load_cifar10
-from keras_resnet.registry import registry
+from keras_resnet.data.cifar10 import load_cifar10
+from keras_resnet.models.architectures import PAPER_CIFAR10
+from keras_resnet.pretrained.registry import entries
 
 SHARED_CIFAR10 = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar-10-batches-py"
 
@@ -28,9 +28,10 @@ def main() -> None:
         images, labels = load_cifar10(args.data_dir, "test")
     except ValueError as e:
         parser.exit(2, f"{parser.prog}: error: {e} Pass --data-dir DIR, a folder of CIFAR-10 python batches.\n")
-    published = {e["model"]: e["accuracy"] for e in registry() if e["weights"] == "cifar10"}
+    published = {e.model: e.accuracy.results for e in entries() if e.name == "cifar10"}
     print(f"{len(labels)} CIFAR-10 test images from {args.data_dir}; raw uint8 RGB into the models")
-    print(f"{'model':<12}{'error %':>9}{'published %':>13}{'paper %':>9}   (published/paper: full 10,000-image test set)")
+    print(f"{'model':<12}{'error %':>9}{'published %':>13}{'paper %':>9}"
+          "   (published/paper: full 10,000-image test set)")
     for n in args.n:
         model = kr.CifarResNet(n, weights="cifar10", include_preprocessing=True)
         # called directly, batch by batch: `predict` traces a new function per model, and TensorFlow

@@ -12,9 +12,9 @@ import argparse
 from pathlib import Path
 
 from keras_resnet.atomic import write_text
-from keras_resnet.callbacks import read_log
-from keras_resnet.plots import plot_error_curves
-from keras_resnet.train import TrainConfig, train
+from keras_resnet.training.callbacks import read_log
+from keras_resnet.training.plots import plot_error_curves
+from keras_resnet.training.run import TrainConfig, train
 
 
 def main() -> None:
@@ -25,6 +25,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--output", default="runs/degradation")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--mixed-precision", action="store_true", help="bfloat16 on CPU (fast with AVX512_BF16/AMX)")
     args = parser.parse_args()
     output = Path(args.output)
     finals = {}
@@ -34,6 +35,7 @@ def main() -> None:
             _, results = train(TrainConfig(
                 model=model, dataset="cifar10", data_dir=args.data_dir, output=str(output / model),
                 epochs=args.epochs, batch_size=args.batch_size, validation_fraction=0.0, seed=args.seed,
+                mixed_precision=args.mixed_precision,
             ))
             finals[model] = (read_log(output / model / "log.csv"), results)
     lines = ["| net | final training error | test error | best test error (epoch) |", "|---|---|---|---|"]

@@ -23,7 +23,7 @@ import keras
 import numpy as np
 
 import keras_resnet as kr
-from keras_resnet.data import load_cifar10
+from keras_resnet.data.cifar10 import load_cifar10
 
 ANGLES = (0, 90, 180, 270)
 SHARED_CIFAR10 = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar-10-batches-py"
@@ -63,7 +63,8 @@ def positive(text: str) -> int:
 
 def main(argv=None) -> dict[str, float]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", default=str(SHARED_CIFAR10), help="CIFAR-10 python batches (default: %(default)s)")
+    parser.add_argument("--data-dir", default=str(SHARED_CIFAR10),
+                        help="CIFAR-10 python batches (default: %(default)s)")
     parser.add_argument("--train-images", type=positive, default=500, help="labelled photos (x4 rotations)")
     parser.add_argument("--epochs", type=positive, default=10)
     parser.add_argument("--seed", type=int, default=0, help="initialisation and shuffling")

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from keras_resnet.atomic import write_text
 from keras_resnet.cli import add_training_arguments, config_from_args
-from keras_resnet.evaluation import METHODS, evaluate_folder
-from keras_resnet.train import train
+from keras_resnet.evaluation.methods import METHODS, evaluate_folder
+from keras_resnet.training.run import train
 
 
 def main() -> None:

@@ -6,7 +6,7 @@ or `keras-resnet train`, using the class names saved with the run:
 
 import argparse
 
-from keras_resnet.predict import predict_files
+from keras_resnet.evaluation.predict import predict_files
 
 
 def main() -> None:

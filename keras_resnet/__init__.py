@@ -17,8 +17,20 @@ import sys
 # and their log lines), importing the submodules each command needs; everyone else gets the
 # public names at once, and with them the custom layers registered for `keras.models.load_model`.
 if os.path.basename(sys.argv[0]) != "keras-resnet":
-    from keras_resnet.architectures import IMAGENET, Architecture, cifar
-    from keras_resnet.builders import (
+    from keras_resnet.deploy.folding import fold_batchnorm
+    from keras_resnet.models.architectures import IMAGENET, Architecture, cifar
+    from keras_resnet.models.builder import build_by_id, build_resnet
+    from keras_resnet.models.features import feature_extractor, pyramid_outputs
+    from keras_resnet.models.flops import count_flops, count_trainable_params
+    from keras_resnet.models.layers import BatchNormalization, ZeroPadShortcut
+    from keras_resnet.models.preprocessing import (
+        CentreCrop,
+        ImageNormalization,
+        PixelMean,
+        decode_predictions,
+        preprocess_input,
+    )
+    from keras_resnet.models.resnet import (
         CifarPlainNet,
         CifarPlainNet20,
         CifarPlainNet32,
@@ -42,16 +54,9 @@ if os.path.basename(sys.argv[0]) != "keras-resnet":
         ResNet50,
         ResNet101,
         ResNet152,
-        build_by_id,
-        build_resnet,
     )
-    from keras_resnet.features import feature_extractor, pyramid_outputs
-    from keras_resnet.finetune import freeze_batchnorm
-    from keras_resnet.flops import count_flops, count_trainable_params
-    from keras_resnet.inference import fold_batchnorm
-    from keras_resnet.layers import BatchNormalization, ZeroPadShortcut
-    from keras_resnet.preprocessing import CentreCrop, ImageNormalization, PixelMean, decode_predictions, preprocess_input
-    from keras_resnet.training import ErrorRate
+    from keras_resnet.training.finetune import freeze_batchnorm
+    from keras_resnet.training.recipe import ErrorRate
 
 __version__ = "0.1.0"
 

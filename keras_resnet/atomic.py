@@ -10,7 +10,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+try:
+    import fcntl
+except ImportError:  # Windows: files are not locked (SECURITY.md)
+    fcntl = None
+
 TEMP_PREFIX = ".tmp-"
+CAN_LOCK = fcntl is not None
 
 
 def check_replaceable(path: str | os.PathLike, kind: str, is_own: Callable[[Path], bool]) -> None:
@@ -63,3 +69,17 @@ def remove_temporaries(*directories: str | os.PathLike) -> int:
     for path in stale:
         path.unlink()
     return len(stale)
+
+
+def try_lock(descriptor: int) -> str | None:
+    """Take an exclusive `flock` on an open lock file without waiting and write this process's
+    pid into it: None once held, else the pid its holder wrote ("unknown" before it has). The OS
+    drops the lock when the descriptor is closed or its process ends, SIGKILL included. Only
+    where `CAN_LOCK`."""
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return os.pread(descriptor, 32, 0).decode(errors="replace").strip() or "unknown"
+    os.ftruncate(descriptor, 0)
+    os.pwrite(descriptor, str(os.getpid()).encode(), 0)
+    return None

@@ -7,21 +7,28 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from keras_resnet.architectures import IMAGENET, PAPER_CIFAR10, PAPER_GFLOPS, VARIANTS, cifar
-from keras_resnet.distribute import STRATEGIES
-from keras_resnet.export import FORMATS, TOLERANCE, stderr_held_back
-from keras_resnet.train import DATASETS, SCHEDULES, TrainConfig
+from keras_resnet.deploy.export import (
+    EXPORT_FORMATS,
+    TOLERANCE,
+    export_model,
+    output_format,
+    stderr_held_back,
+    verification_images,
+)
+from keras_resnet.models.architectures import IMAGENET, PAPER_CIFAR10, PAPER_GFLOPS, VARIANTS, cifar
+from keras_resnet.training.config import DATASET_NAMES, SCHEDULES, STRATEGIES, TrainConfig, default_output
 
 
 def table(variant: str, plain: bool, cifar_n: Sequence[int]) -> list[dict]:
     """One row per model: layers, trainable parameters, multiply-adds, the paper's numbers."""
-    from keras_resnet.builders import build_resnet  # deferred: imports Keras and a backend
-    from keras_resnet.flops import count_flops, count_trainable_params
+    from keras_resnet.models.builder import build_resnet  # deferred: imports Keras and a backend
+    from keras_resnet.models.flops import count_flops, count_trainable_params
 
     def row(model, arch, paper_gmacs=None, paper_params=None) -> dict:
         return {
@@ -65,7 +72,8 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", default=None,
                         help="CIFAR-10 python batches (default: download via keras.datasets); "
                              "ImageNet: a folder with train/ and val/ class sub-folders")
-    parser.add_argument("--output", default=None, help="run directory (default: runs/MODEL); re-running resumes")
+    parser.add_argument("--output", default=None,
+                        help=f"run directory (default: {default_output('MODEL')}); re-running resumes")
     parser.add_argument("--epochs", type=int, default=None, help="default: the paper's 64k (CIFAR) / 600k iterations")
     parser.add_argument("--batch-size", type=int, default=None, help="global batch (default: 128 CIFAR, 256 ImageNet)")
     parser.add_argument("--learning-rate", type=float, default=None,
@@ -106,7 +114,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace, model: str, dataset: str) -> TrainConfig:
     fields = {k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__}
-    return TrainConfig(**{**fields, "model": model, "dataset": dataset, "output": args.output or f"runs/{model}"})
+    return TrainConfig(**{**fields, "model": model, "dataset": dataset, "output": args.output or default_output(model)})
 
 
 def quiet_tensorflow(verbose: bool) -> None:
@@ -118,7 +126,7 @@ def quiet_tensorflow(verbose: bool) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:
         with stderr_held_back():
-            import tensorflow  # noqa: F401
+            importlib.import_module("tensorflow")
     except ImportError:  # a Keras backend without TensorFlow: the commands that need it say so
         return
     from absl import logging as absl_logging  # TensorFlow's Python logs (the TFLite converter's)
@@ -151,12 +159,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     tr = commands.add_parser("train", parents=[verbose],
                              help="train a model as in the paper (resumes a killed run)")
     tr.add_argument("--model", required=True, help="e.g. cifar_resnet20, cifar_plainnet56, resnet50")
-    tr.add_argument("--dataset", choices=DATASETS, default="cifar10")
+    tr.add_argument("--dataset", choices=DATASET_NAMES, default="cifar10")
     add_training_arguments(tr)
     ev = commands.add_parser("evaluate", parents=[verbose],
                              help="error of a trained model (.keras) or a model id with --weights on a dataset")
     add_model_arguments(ev)
-    ev.add_argument("--dataset", choices=DATASETS, default="cifar10")
+    ev.add_argument("--dataset", choices=DATASET_NAMES, default="cifar10")
     ev.add_argument("--data-dir", default=None, help="as for train; ImageNet: the folder holding val/")
     ev.add_argument("--method", choices=("centre", "ten-crop", "multiscale"), default="centre",
                     help="ImageNet testing: centre crop, 10-crop, or fully-convolutional multi-scale")
@@ -170,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                              help="SavedModel, ONNX or TFLite, verified against the Keras model")
     add_model_arguments(ex)
     ex.add_argument("output", help="SavedModel directory, .onnx or .tflite file to write")
-    ex.add_argument("--format", choices=FORMATS, default=None,
+    ex.add_argument("--format", choices=EXPORT_FORMATS, default=None,
                     help="default: by the output's name (.onnx, .tflite; no suffix: savedmodel)")
     ex.add_argument("--no-preprocessing", dest="preprocessing", action="store_false",
                     help="with registry --weights: leave their normalisation (and an ImageNet model's centre "
@@ -200,7 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run_output(args: argparse.Namespace) -> Path:
-    return Path(args.output or f"runs/{args.model}")
+    return Path(args.output or default_output(args.model))
 
 
 def _run_started(args: argparse.Namespace) -> bool:
@@ -219,7 +227,7 @@ def _fail(parser: argparse.ArgumentParser, command: str, status: int, error: Bas
 
 def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.command == "convert":
-        from keras_resnet.convert import convert_file
+        from keras_resnet.pretrained.conversion import convert_file
 
         digest = convert_file(
             args.source, args.output, args.model, variant=args.variant, shortcut=args.shortcut, classes=args.classes
@@ -230,8 +238,8 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
               "paper = Table 1 GMACs (ImageNet) or Table 6 params (CIFAR-10).")
         print(_format(table(args.variant, args.plain, args.cifar)))
     elif args.command == "train":
-        from keras_resnet.callbacks import TrainingDiverged
-        from keras_resnet.train import train
+        from keras_resnet.training.callbacks import TrainingDiverged
+        from keras_resnet.training.run import train
 
         try:
             _, results = train(config_from_args(args, args.model, args.dataset))
@@ -239,23 +247,22 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             _fail(parser, args.command, 1, e)
         print(f"test error {100 * results['test_error']:.2f}%  ({results['iterations']} iterations)")
     elif args.command == "evaluate":
-        from keras_resnet.predict import evaluate
+        from keras_resnet.evaluation.datasets import evaluate
 
         result = evaluate(args.model, args.dataset, args.data_dir, args.method, args.limit, weights=args.weights)
         print("  ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in result.items()))
     elif args.command == "predict":
-        from keras_resnet.predict import predict_files
+        from keras_resnet.evaluation.predict import predict_files
 
         for path, top in zip(args.images, predict_files(args.model, args.images, args.top, weights=args.weights)):
             print(path + "  " + "  ".join(f"{name} {score:.3f}" for name, score in top))
     elif args.command == "export":
-        from keras_resnet.export import export_model, output_format, verification_images
-        from keras_resnet.predict import model_from
+        from keras_resnet.evaluation.predict import model_from
 
         format = output_format(args.output, args.format)
         model = model_from(args.model, args.weights, preprocessing=args.preprocessing)
         if args.fold_batchnorm:
-            from keras_resnet.inference import fold_batchnorm
+            from keras_resnet.deploy.folding import fold_batchnorm
 
             model = fold_batchnorm(model)
         images = verification_images(args.images, model.input_shape[1:], args.count)

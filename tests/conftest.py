@@ -72,7 +72,7 @@ def shared() -> Path:
 
 @pytest.fixture(scope="session")
 def cifar_test(shared):
-    from keras_resnet.data import load_cifar10
+    from keras_resnet.data.cifar10 import load_cifar10
 
     return load_cifar10(shared / "cifar-10-batches-py", "test")
 

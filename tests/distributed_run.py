@@ -15,7 +15,7 @@ if strategy == "mirrored":  # two logical CPU devices: two replicas on this mach
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
-from keras_resnet.train import TrainConfig, train  # noqa: E402
+from keras_resnet.training.run import TrainConfig, train  # noqa: E402
 
 model, _ = train(TrainConfig(model="cifar_resnet8", data_dir=data_dir, output=output, epochs=2, steps_per_epoch=3,
                              batch_size=16, augment=False, strategy=strategy, plot=False))

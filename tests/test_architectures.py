@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import keras_resnet as kr
-from keras_resnet.architectures import PAPER_CIFAR10
+from keras_resnet.models.architectures import PAPER_CIFAR10
 
 IMAGENET_PARAMS = {  # torchvision's resnet18..152 (= the paper's option B nets)
     kr.ResNet18: 11_689_512,
@@ -26,7 +26,8 @@ CIFAR_PARAMS = {  # the reference CIFAR nets' (Idelbayev's checkpoints; Table 6:
     kr.CifarResNet1202: 19_421_274,
 }
 PAPER_GFLOPS = {kr.ResNet18: 1.8, kr.ResNet34: 3.6, kr.ResNet50: 3.8, kr.ResNet101: 7.6, kr.ResNet152: 11.3}
-TORCHVISION_GFLOPS = {kr.ResNet18: 1.814, kr.ResNet34: 3.664, kr.ResNet50: 4.089, kr.ResNet101: 7.801, kr.ResNet152: 11.514}
+TORCHVISION_GFLOPS = {kr.ResNet18: 1.814, kr.ResNet34: 3.664, kr.ResNet50: 4.089, kr.ResNet101: 7.801,
+                      kr.ResNet152: 11.514}
 BUILDERS = [kr.ResNet18, kr.ResNet34, kr.ResNet50, kr.ResNet101, kr.ResNet152]
 PLAIN = [kr.PlainNet18, kr.PlainNet34, kr.PlainNet50, kr.PlainNet101, kr.PlainNet152]
 
@@ -62,7 +63,8 @@ def test_cifar_plain_entries(depth):
 def test_cifar_resnet_by_n_names_the_depth():
     """CifarResNet takes n (6n+2 layers): a depth passed as n builds the deeper net, as it
     may be meant, and says which; the name and summary give the depth."""
-    with pytest.warns(UserWarning, match=r"CifarResNet\(n=20\) builds the 122-layer net .*CifarResNet20\(\) or CifarResNet\(3\)"):
+    with pytest.warns(UserWarning,
+                      match=r"CifarResNet\(n=20\) builds the 122-layer net .*CifarResNet20\(\) or CifarResNet\(3\)"):
         model = kr.CifarResNet(20)
     summary = []
     model.summary(print_fn=summary.append)

@@ -5,12 +5,12 @@ kernels are switched on by importing keras_resnet first, never against the user'
 
 import json
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 from conftest import run_python
 
-import keras
 import keras_resnet as kr
 
 

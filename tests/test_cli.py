@@ -21,8 +21,10 @@ PAPER = {"resnet18": 1.8, "resnet34": 3.6, "resnet50": 3.8, "resnet101": 7.6, "r
 def test_table_prints_paper_table_1():
     result = keras_resnet_cli("table", "--plain", "--cifar", "3")
     assert result.returncode == 0, result.stderr
-    rows = {m[0]: m[1:] for m in re.findall(r"^(\w+)\s+(\d+)\s+\[.*?\] x \w+\s+([\d,]+)\s+([\d.]+)", result.stdout, re.M)}
-    assert set(rows) == {*PAPER, "plainnet18", "plainnet34", "plainnet50", "plainnet101", "plainnet152", "cifar_resnet20"}
+    rows = {m[0]: m[1:]
+            for m in re.findall(r"^(\w+)\s+(\d+)\s+\[.*?\] x \w+\s+([\d,]+)\s+([\d.]+)", result.stdout, re.M)}
+    assert set(rows) == {*PAPER, "plainnet18", "plainnet34", "plainnet50", "plainnet101", "plainnet152",
+                         "cifar_resnet20"}
     for name, paper_gmacs in PAPER.items():
         layers, params, gmacs = rows[name]
         assert int(layers) == int(name[6:])

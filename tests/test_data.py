@@ -6,7 +6,10 @@ import numpy as np
 import pytest
 from conftest import RunsCode
 
-from keras_resnet import data, evaluation, folders
+from keras_resnet.data import cifar10 as data
+from keras_resnet.data import image_folders as folders
+from keras_resnet.data import stream
+from keras_resnet.evaluation import methods as evaluation
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +30,7 @@ def test_training_batches_are_padded_crops_and_flips(splits):
     images, labels = splits.train
     n = 64
     ds = data.pipeline(images, labels, n, training=True, seed=3)
-    order = [int(i) for (i,) in data.shuffled_epochs(np.arange(len(images)), seed=3).take(n)]
+    order = [int(i) for (i,) in stream.shuffled_epochs(np.arange(len(images)), seed=3).take(n)]
     batch, batch_labels = next(iter(ds))
     batch = batch.numpy()
     assert batch.dtype == np.float32 and batch.shape == (n, 32, 32, 3)
@@ -35,7 +38,8 @@ def test_training_batches_are_padded_crops_and_flips(splits):
     flips = 0
     for augmented, index in zip(batch, order):
         padded = np.pad(images[index], ((4, 4), (4, 4), (0, 0))).astype(np.float32)
-        windows = [(padded[t:t + 32, l:l + 32], flip) for t in range(9) for l in range(9) for flip in (0, 1)]
+        windows = [(padded[top:top + 32, left:left + 32], flip)
+                   for top in range(9) for left in range(9) for flip in (0, 1)]
         matches = [flip for w, flip in windows if np.array_equal(w[:, ::-1] if flip else w, augmented)]
         assert matches, f"training image {index} is not a padded crop of the original"
         flips += matches[0]
@@ -60,7 +64,8 @@ def test_a_resumed_pipeline_repeats_the_uninterrupted_one(splits, image_folder):
 
 
 def test_each_epoch_is_a_new_permutation():
-    first, second = np.asarray([int(i) for (i,) in data.shuffled_epochs(np.arange(100), seed=0).take(200)]).reshape(2, 100)
+    first, second = np.asarray(
+        [int(i) for (i,) in stream.shuffled_epochs(np.arange(100), seed=0).take(200)]).reshape(2, 100)
     assert sorted(first) == sorted(second) == list(range(100)) and not np.array_equal(first, second)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from keras_resnet.callbacks import read_log
+from keras_resnet.training.callbacks import read_log
 
 SCRIPT = str(Path(__file__).with_name("distributed_run.py"))
 
@@ -82,7 +82,7 @@ def test_mixed_precision_keeps_the_classifier_in_float32(shared, tmp_path):
 
     out = run_python(f"""
 import json, math
-from keras_resnet.train import TrainConfig, train
+from keras_resnet.training.run import TrainConfig, train
 model, results = train(TrainConfig(model="cifar_resnet8", data_dir={str(shared / "cifar-10-batches-py")!r},
                        output={str(tmp_path)!r}, epochs=1, steps_per_epoch=2, batch_size=16, mixed_precision=True))
 print(json.dumps({{"conv": model.get_layer("conv1_conv").compute_dtype,

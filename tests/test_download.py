@@ -12,13 +12,16 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from conftest import in_namespace
 
 import keras_resnet as kr
-from keras_resnet import download, pretrained, registry
+from keras_resnet.pretrained import download, registry
+from keras_resnet.pretrained import loading as pretrained
+from keras_resnet.pretrained.download import WeightsFile
 
 
 class Handler(http.server.SimpleHTTPRequestHandler):
@@ -96,7 +99,7 @@ def publish(root, base, model, name, algorithm="sha256"):
     """Serve `model`'s weights as `name`; the spec a registry entry would hold for it."""
     pretrained.save_weights(model, root / name)
     digest = hashlib.new(algorithm, (root / name).read_bytes()).hexdigest()
-    return {"name": name, "url": f"{base}/{name}", "hash_algorithm": algorithm, "hash": digest}
+    return WeightsFile(name, f"{base}/{name}", algorithm, digest)
 
 
 def cache_files(tmp_path):
@@ -127,13 +130,13 @@ def test_builder_downloads_registry_weights(server, tmp_path, monkeypatch):
     root, base = server
     source = kr.CifarResNet(3, weights="cifar10")
     headless = kr.CifarResNet(3, weights="cifar10", include_top=False)
-    entry = {
-        **next(e for e in registry.registry() if e["model"] == "cifar_resnet20"),
-        "weights": "mirror",
-        "file": publish(root, base, source, "full.h5"),
-        "notop": publish(root, base, headless, "notop.h5"),
-    }
-    monkeypatch.setattr(registry, "registry", lambda: (entry,))
+    entry = replace(
+        next(e for e in registry.entries() if e.model == "cifar_resnet20"),
+        name="mirror",
+        file=publish(root, base, source, "full.h5"),
+        notop=publish(root, base, headless, "notop.h5"),
+    )
+    monkeypatch.setattr(registry, "entries", lambda: (entry,))
     assert_same_weights(kr.CifarResNet(3, weights="mirror"), source)
     assert_same_weights(kr.CifarResNet(3, weights="mirror", include_top=False), headless)
     assert Handler.requests == ["/full.h5", "/notop.h5"]
@@ -147,7 +150,7 @@ def test_tampered_download_is_refused_and_not_kept(server, tmp_path):
     with pytest.raises(ValueError) as error:
         download.fetch(spec)
     message = str(error.value)
-    for part in (spec["url"], spec["hash"], actual, download.WEIGHTS_DIR_ENV, "Nothing was kept"):
+    for part in (spec.url, spec.hash, actual, download.WEIGHTS_DIR_ENV, "Nothing was kept"):
         assert part in message
     assert cache_files(tmp_path) == []
 
@@ -174,7 +177,7 @@ def test_failed_download_leaves_nothing(server, silent, tmp_path, monkeypatch, c
     monkeypatch.setenv(download.TIMEOUT_ENV, "1")
     start = time.monotonic()
     with pytest.raises(OSError) as error:
-        download.fetch({**spec, "url": url})
+        download.fetch(replace(spec, url=url))
     assert time.monotonic() - start < 10
     assert re.fullmatch(f"Could not download {re.escape(url)}{message}. On a machine without internet, "
                         f"download {re.escape(url)} elsewhere, .* named by \\$KERAS_RESNET_WEIGHTS_DIR .*",
@@ -186,7 +189,7 @@ def test_redirect_is_followed(server, tmp_path):
     """Published URLs (GitHub releases, storage buckets) answer with a redirect."""
     root, base = server
     spec = publish(root, base, kr.CifarResNet(3), "w.h5")
-    path = download.fetch({**spec, "url": f"{base}/redirect/{base}/w.h5"})
+    path = download.fetch(replace(spec, url=f"{base}/redirect/{base}/w.h5"))
     assert path.read_bytes() == (root / "w.h5").read_bytes()
     assert Handler.requests == [f"/redirect/{base}/w.h5", "/w.h5"] and cache_files(tmp_path) == ["w.h5"]
 
@@ -194,7 +197,7 @@ def test_redirect_is_followed(server, tmp_path):
 @pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "1e9", "ten", "5s"])
 def test_bad_download_timeout_is_refused_before_any_request(server, tmp_path, monkeypatch, value):
     monkeypatch.setenv(download.TIMEOUT_ENV, value)
-    spec = {"name": "w.h5", "url": f"{server[1]}/w.h5", "hash_algorithm": "sha256", "hash": "0" * 64}
+    spec = WeightsFile("w.h5", f"{server[1]}/w.h5", "sha256", "0" * 64)
     with pytest.raises(ValueError, match=rf"^\$KERAS_RESNET_DOWNLOAD_TIMEOUT must be a number of seconds above 0 "
                                          rf"and at most 86400 \(default 60\); received '{re.escape(value)}'\.$"):
         download.fetch(spec)
@@ -225,9 +228,10 @@ def test_local_directory_for_offline_machines(server, tmp_path, monkeypatch):
     monkeypatch.setenv(download.WEIGHTS_DIR_ENV, str(root))
     assert download.fetch(spec) == root / "w.h5"
     with pytest.raises(FileNotFoundError, match=r"other\.h5 not found .*download http://127\.0\.0\.1:\d+/other\.h5"):
-        download.fetch({**spec, "name": "other.h5", "url": f"{base}/other.h5"})
+        download.fetch(replace(spec, name="other.h5", url=f"{base}/other.h5"))
     (root / "w.h5").write_bytes(b"not the published file")
-    with pytest.raises(ValueError, match=rf"has sha256 {hashlib.sha256(b'not the published file').hexdigest()}, expected {spec['hash']}"):
+    wrong = hashlib.sha256(b"not the published file").hexdigest()
+    with pytest.raises(ValueError, match=rf"has sha256 {wrong}, expected {spec.hash}"):
         download.fetch(spec)
     for directory, state in ((root / "w.h5", "a file"), (root / "gone", "missing")):
         monkeypatch.setenv(download.WEIGHTS_DIR_ENV, str(directory))
@@ -241,12 +245,13 @@ def test_unwritable_cache_is_reported(server, tmp_path):
     """KERAS_HOME a file, a read-only disk, a read-only cache folder (a tmpfs remounted
     read-only, in a user and mount namespace: root ignores file modes): one OSError naming the
     folder and the ways out; nothing requested."""
-    spec = {"name": "w.h5", "url": f"{server[1]}/w.h5", "hash_algorithm": "sha256", "hash": "0" * 64}
+    spec = WeightsFile("w.h5", f"{server[1]}/w.h5", "sha256", "0" * 64)
     homes = [tmp_path / "file", tmp_path / "ro", tmp_path / "ro_cache"]
     homes[0].write_bytes(b"")
     homes[1].mkdir(), homes[2].mkdir()
-    code = (f"import os\nfrom keras_resnet import download\nfor home in {list(map(str, homes))!r}:\n"
-            f"    os.environ['KERAS_HOME'] = home\n    try: download.fetch({spec!r})\n"
+    code = (f"import os\nfrom keras_resnet.pretrained.download import WeightsFile, fetch\n"
+            f"for home in {list(map(str, homes))!r}:\n"
+            f"    os.environ['KERAS_HOME'] = home\n    try: fetch({spec!r})\n"
             f"    except OSError as e: print(e)\n")
     result = in_namespace(f"mount -t tmpfs -o ro tmpfs {homes[1]} && mount -t tmpfs tmpfs {homes[2]} && "
                           f"mkdir {homes[2]}/keras_resnet && mount -o remount,ro {homes[2]} && "
@@ -261,8 +266,8 @@ def test_unwritable_cache_is_reported(server, tmp_path):
 
 
 def test_damaged_shipped_file_is_reported(tmp_path, monkeypatch):
-    entry = next(e for e in registry.registry() if e["model"] == "cifar_resnet20")
-    (tmp_path / entry["file"]["name"]).write_bytes(b"\x89HDF\r\n")
+    entry = next(e for e in registry.entries() if e.model == "cifar_resnet20")
+    (tmp_path / entry.file.name).write_bytes(b"\x89HDF\r\n")
     monkeypatch.setattr(download, "weights_dir", lambda: tmp_path)
     with pytest.raises(ValueError, match="Shipped weights file .* expected b744c0.*reinstall keras-resnet"):
         kr.CifarResNet(3, weights="cifar10")
@@ -282,9 +287,9 @@ def test_every_load_from_the_cache_is_hashed(server, tmp_path):
     assert Handler.requests == ["/w.h5", "/w.h5"]
 
 
-def _fetch_in_process(spec: dict, tmp_path) -> subprocess.Popen:
+def _fetch_in_process(spec: WeightsFile, tmp_path) -> subprocess.Popen:
     """`download.fetch(spec)` in another Python process sharing the test's Keras cache."""
-    code = f"from keras_resnet import download; print(download.fetch({spec!r}))"
+    code = f"from keras_resnet.pretrained.download import WeightsFile, fetch; print(fetch({spec!r}))"
     env = {**os.environ, "KERAS_HOME": str(tmp_path / "keras_home"), "TF_CPP_MIN_LOG_LEVEL": "3"}
     env.pop(download.TIMEOUT_ENV, None)
     return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -294,7 +299,7 @@ def _fetch_in_process(spec: dict, tmp_path) -> subprocess.Popen:
 def test_two_processes_downloading_at_once_end_with_one_correct_file(server, tmp_path):
     root, base = server
     spec = publish(root, base, kr.CifarResNet(3), "w.h5")
-    spec = {**spec, "url": f"{base}/slow/w.h5"}  # ~1 s transfer: the two overlap
+    spec = replace(spec, url=f"{base}/slow/w.h5")  # ~1 s transfer: the two overlap
     processes = [_fetch_in_process(spec, tmp_path) for _ in range(2)]
     outputs = [p.communicate(timeout=300) for p in processes]
     assert [p.returncode for p in processes] == [0, 0], [err[-2000:] for _, err in outputs]
@@ -308,7 +313,7 @@ def test_two_processes_downloading_at_once_end_with_one_correct_file(server, tmp
 def test_download_killed_half_way_never_passes_for_complete(server, tmp_path):
     root, base = server
     spec = publish(root, base, kr.CifarResNet(3), "w.h5")
-    spec = {**spec, "url": f"{base}/slow/w.h5"}
+    spec = replace(spec, url=f"{base}/slow/w.h5")
     size = (root / "w.h5").stat().st_size
     process = _fetch_in_process(spec, tmp_path)
     deadline = time.monotonic() + 120
@@ -329,7 +334,7 @@ def test_a_stalled_download_holds_up_no_other_file(server, silent, tmp_path, mon
     gives up once the holder has received nothing for 4 timeouts, naming it."""
     root, base = server
     y = publish(root, base, kr.CifarResNet(3), "y.h5")
-    x = {"name": "x.h5", "url": f"{silent}/x.h5", "hash_algorithm": "sha256", "hash": "0" * 64}
+    x = WeightsFile("x.h5", f"{silent}/x.h5", "sha256", "0" * 64)
     stuck = _fetch_in_process(x, tmp_path)  # the default timeout, 60 s: stuck for this whole test
     try:
         lock = tmp_path / "keras_home" / download.CACHE_SUBDIR / ".x.h5.lock"
@@ -343,7 +348,7 @@ def test_a_stalled_download_holds_up_no_other_file(server, silent, tmp_path, mon
         monkeypatch.setenv(download.TIMEOUT_ENV, "0.5")
         start = time.monotonic()
         with pytest.raises(OSError, match=rf"^Gave up waiting for process {stuck.pid}, which is downloading "
-                                          rf"{re.escape(x['url'])} \(lock {re.escape(str(lock))}\) and has received "
+                                          rf"{re.escape(x.url)} \(lock {re.escape(str(lock))}\) and has received "
                                           rf"nothing for 2 s: stop it or try again\. On a machine without internet"):
             download.fetch(x)
         assert 2 <= time.monotonic() - start < 10 and stuck.poll() is None

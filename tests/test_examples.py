@@ -74,4 +74,5 @@ def test_examples_without_data_say_so_in_one_line_naming_data_dir(name, tmp_path
         example.main()
     err = capsys.readouterr().err
     assert exit_.value.code == 2 and err.count("\n") == 1, err
-    assert err.startswith(f"{name}.py: error: `data_dir` {str(tmp_path)!r} is not a CIFAR-10") and "--data-dir DIR" in err
+    assert (err.startswith(f"{name}.py: error: `data_dir` {str(tmp_path)!r} is not a CIFAR-10")
+            and "--data-dir DIR" in err)

@@ -7,14 +7,14 @@ import re
 import shutil
 import sys
 
+import keras
 import numpy as np
 import pytest
 from conftest import in_namespace, keras_resnet_cli
 
-import keras
 import keras_resnet as kr
-from keras_resnet import export
-from keras_resnet.data import load_cifar10
+from keras_resnet.data.cifar10 import load_cifar10
+from keras_resnet.deploy import export
 
 IMAGES = 200
 
@@ -96,10 +96,10 @@ def exports(resnet20, tmp_path_factory):
     """Each format's export of the shipped ResNet-20, with its check, in one folder."""
     model, images = resnet20
     root = tmp_path_factory.mktemp("exports")
-    return root, {f: export.export_model(model, root / NAMES[f], f, images) for f in export.FORMATS}
+    return root, {f: export.export_model(model, root / NAMES[f], f, images) for f in export.EXPORT_FORMATS}
 
 
-@pytest.mark.parametrize("format", export.FORMATS)
+@pytest.mark.parametrize("format", export.EXPORT_FORMATS)
 def test_export_agrees_on_real_images(resnet20, exports, format):
     model, images = resnet20
     root, checks = exports
@@ -110,7 +110,7 @@ def test_export_agrees_on_real_images(resnet20, exports, format):
     got = export._RUNTIMES[format].run(path, images[:10])
     np.testing.assert_allclose(got, model.predict(images[:10], verbose=0), atol=1e-4)
     # and it is what a later export of its format may replace, and no other format's
-    assert [f for f in export.FORMATS if export._IS_EXPORT[f](path)] == [format]
+    assert [f for f in export.EXPORT_FORMATS if export._IS_EXPORT[f](path)] == [format]
 
 
 def test_failed_export_keeps_the_previous_file(resnet20, tmp_path):
@@ -140,7 +140,7 @@ def test_savedmodel_export_replaces_a_previous_directory(resnet20, exports, tmp_
 @pytest.fixture(scope="module")
 def run_directory(shared, tmp_path_factory):
     """A real (tiny) training run's output directory."""
-    from keras_resnet.train import TrainConfig, train
+    from keras_resnet.training.run import TrainConfig, train
 
     output = tmp_path_factory.mktemp("train") / "run"
     train(TrainConfig(model="cifar_resnet8", data_dir=str(shared / "cifar-10-batches-py"), output=str(output),
@@ -182,7 +182,7 @@ def _target(case: str, format: str, tmp_path, exports, run_directory):
 
 
 @pytest.mark.parametrize("format, case", [
-    *[(f, c) for f in export.FORMATS for c in ("training run", "folder of user files", "symbolic link")],
+    *[(f, c) for f in export.EXPORT_FORMATS for c in ("training run", "folder of user files", "symbolic link")],
     ("onnx", "text file"), ("onnx", "another format's file"), ("tflite", "text file"),
     ("tflite", "another format's file"), ("savedmodel", "another format's file"),
     ("savedmodel", "SavedModel and a user file"),
@@ -221,11 +221,11 @@ def test_full_or_read_only_disk_is_reported_as_such(tmp_path):
     read_only.mkdir()
     (tmp_path / "script.py").write_text(f"""
 import numpy as np, keras_resnet as kr
-from keras_resnet import export
+from keras_resnet.deploy import export
 model = kr.CifarResNet(3, weights="cifar10", include_preprocessing=True)
 images = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
 for disk in ({str(full)!r}, {str(read_only)!r}):
-    for format in export.FORMATS:
+    for format in export.EXPORT_FORMATS:
         try:
             export.export_model(model, disk + "/out." + format, format, images)
         except (OSError, ValueError) as e:
@@ -236,10 +236,10 @@ for disk in ({str(full)!r}, {str(read_only)!r}):
                           f"echo left=$(find {full} {read_only} -mindepth 1 | wc -l)")
     lines = [line for line in result.stdout.splitlines() if line.startswith(("OSError", "ValueError"))]
     assert len(lines) == 6, result.stdout + result.stderr[-3000:]
-    for line, format in zip(lines[:3], export.FORMATS):
+    for line, format in zip(lines[:3], export.EXPORT_FORMATS):
         assert line.startswith(f"OSError {format} [Errno 28] writing the {format} export '{full}/out.{format}' "
                                "failed: No space left on device; nothing was written"), line
-    for line, format in zip(lines[3:], export.FORMATS):
+    for line, format in zip(lines[3:], export.EXPORT_FORMATS):
         assert line.startswith(f"ValueError {format} the {format} export '{read_only}/out.{format}' cannot be "
                                "written: [Errno 30] Read-only file system"), line
     assert "left=0" in result.stdout
@@ -320,5 +320,6 @@ def test_export_command_errors(tmp_path):
     result = keras_resnet_cli("export", "cifar_resnet20", str(tmp_path / "m.onnx"), "--format", "onnx",
                               "--images", str(tmp_path))
     assert result.returncode == 2
-    assert "`images` " in result.stderr and "must be a CIFAR-10 directory (with test_batch) or a folder" in result.stderr
+    assert ("`images` " in result.stderr
+            and "must be a CIFAR-10 directory (with test_batch) or a folder" in result.stderr)
     assert not (tmp_path / "m.onnx").exists()

@@ -22,7 +22,8 @@ def test_same_taps_as_keras_applications():
     theirs = keras.applications.ResNet50(weights=None, include_top=False)
     model = kr.ResNet50(include_top=False)
     ours = kr.pyramid_outputs(model)
-    for level, name in {"C2": "conv2_block3_out", "C3": "conv3_block4_out", "C4": "conv4_block6_out", "C5": "conv5_block3_out"}.items():
+    for level, name in {"C2": "conv2_block3_out", "C3": "conv3_block4_out", "C4": "conv4_block6_out",
+                        "C5": "conv5_block3_out"}.items():
         assert ours[level] is model.get_layer(name).output
         assert ours[level].shape == theirs.get_layer(name).output.shape
 

@@ -19,5 +19,6 @@ def test_frozen_batchnorm_keeps_pretrained_statistics(cifar_test):
     assert len(bn_weights) == 19 * 4
     for w in bn_weights:
         np.testing.assert_array_equal(np.array(w), pretrained[w.path], err_msg=w.path)
-    assert not np.array_equal(np.array(base.get_layer("conv4_block3_2_conv").kernel), pretrained["conv4_block3_2_conv/kernel"])
+    assert not np.array_equal(np.array(base.get_layer("conv4_block3_2_conv").kernel),
+                              pretrained["conv4_block3_2_conv/kernel"])
     assert model.predict(images[:3], verbose=0).shape == (3, 2)

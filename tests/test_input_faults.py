@@ -18,8 +18,11 @@ import numpy as np
 import pytest
 from conftest import run_python
 
-from keras_resnet import data, evaluation, folders
-from keras_resnet.predict import class_names_for, evaluate
+from keras_resnet.data import cifar10 as data
+from keras_resnet.data import image_folders as folders
+from keras_resnet.evaluation import methods as evaluation
+from keras_resnet.evaluation.datasets import evaluate
+from keras_resnet.evaluation.predict import class_names_for
 
 MIB = 2**20
 
@@ -262,7 +265,8 @@ def test_every_bad_image_of_a_folder_is_named_before_training(image_folder, orig
         folders.list_images(root / "train")
     message = str(refused.value)
     count = len(IMAGE_FAULTS) + 3
-    assert message.startswith(f"`data_dir` folder '{root / 'train'}' has {count} image file(s) that cannot be decoded: ")
+    assert message.startswith(
+        f"`data_dir` folder '{root / 'train'}' has {count} image file(s) that cannot be decoded: ")
     named = sorted([*IMAGE_FAULTS, "folder.jpg", "pipe.jpg", "cut-\udcfe.jpg"])[:folders.MAX_NAMED]
     assert all(f"{str(bad / name)!r} (" in message for name in named), message
     assert message.endswith(f" and {count - folders.MAX_NAMED} more.") and "\n" not in message
@@ -301,7 +305,7 @@ def test_a_png_bomb_stays_within_300_mib_of_the_baseline(tmp_path):
     assert len(bomb.read_bytes()) < 300_000
     out = run_python(f"""
 import resource, tensorflow
-from keras_resnet import folders
+from keras_resnet.data import image_folders as folders
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 for check in (lambda: folders.read_image({str(bomb)!r}), lambda: folders.list_images({str(bomb.parent.parent)!r})):
     try:

@@ -15,7 +15,7 @@ from hypothesis.extra import numpy as hnp
 from keras.applications import imagenet_utils
 
 import keras_resnet as kr
-from keras_resnet.preprocessing import MODES
+from keras_resnet.models.preprocessing import MODES
 
 RNG = np.random.default_rng(0)
 IMAGES = RNG.integers(0, 256, (2, 8, 8, 3), dtype=np.uint8)
@@ -81,7 +81,8 @@ def test_preprocess_input_normalises_or_refuses(x, mode, as_tensor):
         pytest.param(IMAGES.astype("complex64"), DTYPE + r"; received x of dtype complex64", id="complex"),
         pytest.param(np.linspace(-1, 1, IMAGES.size).reshape(IMAGES.shape), RANGE + r"; received values in \[-1, 1\]",
                      id="normalised"),
-        pytest.param(np.full((1, 8, 8, 3), 1000, "uint16"), RANGE + r"; received values in \[1000, 1000\]", id="16-bit"),
+        pytest.param(np.full((1, 8, 8, 3), 1000, "uint16"), RANGE + r"; received values in \[1000, 1000\]",
+                     id="16-bit"),
         pytest.param(WITH_NAN, r"`x` must be finite .* NaN or infinite", id="nan"),
         pytest.param(np.where(WITH_NAN >= 0, IMAGES, np.inf), r"`x` must be finite .* NaN or infinite", id="inf"),
     ],
@@ -165,7 +166,8 @@ def test_predict_wrong_channels_names_expected_and_received(models, name, channe
         model.predict(x, verbose=0)
     message = str(error.value)
     assert str(x.shape) in message, message
-    expected = (str(model.input_shape), "expected axis -1 of input shape to have value 3", "(samples, height, width, 3)")
+    expected = (str(model.input_shape), "expected axis -1 of input shape to have value 3",
+                "(samples, height, width, 3)")
     assert any(e in message for e in expected), message
 
 

@@ -8,7 +8,7 @@ import pytest
 from conftest import keras_resnet_cli
 
 import keras_resnet as kr
-from keras_resnet import formats
+from keras_resnet.pretrained import formats
 
 SIZE = 64  # any size >= 32 builds both; small keeps the test fast
 
@@ -33,7 +33,8 @@ def random_keras_applications(depth: int, include_top: bool, seed: int) -> keras
     for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
             c = layer.gamma.shape[0]
-            layer.set_weights([rng.uniform(0.5, 1.5, c), rng.normal(0, 0.1, c), rng.normal(0, 0.1, c), rng.uniform(0.5, 2, c)])
+            layer.set_weights([rng.uniform(0.5, 1.5, c), rng.normal(0, 0.1, c), rng.normal(0, 0.1, c),
+                               rng.uniform(0.5, 2, c)])
         elif isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):
             layer.bias.assign(rng.normal(0, 0.1, layer.bias.shape))
     return model
@@ -91,5 +92,6 @@ def test_keras3_legacy_writer_and_converter(tmp_path):
 def test_other_architecture_names_first_mismatched_layer(tmp_path):
     theirs = random_keras_applications(50, False, seed=2)
     write_keras2_weights(theirs, tmp_path / "w.h5")
-    with pytest.raises(ValueError, match=r"weight 'conv2_block1_1_conv/kernel' has shape \(1, 1, 64, 64\) there, \(3, 3, 64, 64\)"):
+    with pytest.raises(ValueError,
+                       match=r"weight 'conv2_block1_1_conv/kernel' has shape \(1, 1, 64, 64\) there, \(3, 3, 64, 64\)"):
         kr.ResNet34(weights=str(tmp_path / "w.h5"), include_top=False)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import keras_resnet
-from keras_resnet import registry
+from keras_resnet.pretrained import download, registry
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -22,8 +22,8 @@ REPO = Path(__file__).resolve().parents[1]
 def test_tests_run_against_the_installed_copy():
     package = Path(keras_resnet.__file__).parent
     assert "site-packages" in package.parts, package
-    assert registry.weights_dir() == package / "weights"
-    assert len(registry.registry()) >= 4
+    assert download.weights_dir() == package / "weights"
+    assert len(registry.entries()) >= 4
 
 
 def test_sdist_carries_weights(tmp_path):
@@ -31,10 +31,10 @@ def test_sdist_carries_weights(tmp_path):
                    capture_output=True)
     (sdist,) = tmp_path.glob("*.tar.gz")
     names = {name.split("/", 1)[1] for name in tarfile.open(sdist).getnames() if "/" in name}
-    for entry in registry.registry():
-        if entry["file"]["url"] is None:
-            assert f"weights/{entry['file']['name']}" in names
-            assert f"weights/{entry['license_file']}" in names
+    for entry in registry.entries():
+        if entry.file.url is None:
+            assert f"weights/{entry.file.name}" in names
+            assert f"weights/{entry.license_file}" in names
     assert {"weights/registry.json", "weights/imagenet_class_index.json", "setup.py", "pyproject.toml", "README.md",
             "LICENSE", ".ci/run", "SECURITY.md", "RELIABILITY.md"} <= names
 
@@ -53,10 +53,10 @@ def test_wheel_carries_weights_and_metadata(wheel):
     files = set(zipfile.ZipFile(wheel).namelist())
     assert {"keras_resnet/__init__.py", "keras_resnet/cli.py", "keras_resnet/weights/registry.json",
             "keras_resnet/weights/imagenet_class_index.json"} <= files
-    for entry in registry.registry():
-        if entry["file"]["url"] is None:
-            assert f"keras_resnet/weights/{entry['file']['name']}" in files
-            assert f"keras_resnet/weights/{entry['license_file']}" in files
+    for entry in registry.entries():
+        if entry.file.url is None:
+            assert f"keras_resnet/weights/{entry.file.name}" in files
+            assert f"keras_resnet/weights/{entry.license_file}" in files
     assert not any(name.startswith(("tests/", "weights/")) for name in files)
     dist_info = f"keras3_resnet-{keras_resnet.__version__}.dist-info"
     meta = Parser().parsestr(zipfile.ZipFile(wheel).read(f"{dist_info}/METADATA").decode())
@@ -94,8 +94,8 @@ def test_the_installed_wheel_works_and_refuses_the_old_keras_resnet_beside_it(wh
                    check=True, capture_output=True)
     elsewhere.mkdir()
     old_keras_resnet(elsewhere)  # on sys.path but not in our folder: it shares no files, so no conflict
-    works = import_from(site, elsewhere, code="import keras_resnet; from keras_resnet import registry; "
-                        "print(keras_resnet.__file__); print(registry.weights_dir())")
+    works = import_from(site, elsewhere, code="import keras_resnet; from keras_resnet.pretrained import download; "
+                        "print(keras_resnet.__file__); print(download.weights_dir())")
     assert works.returncode == 0, works.stderr[-3000:]
     assert works.stdout.split() == [str(site / "keras_resnet" / "__init__.py"), str(site / "keras_resnet" / "weights")]
 

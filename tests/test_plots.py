@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from keras_resnet.plots import plot_error_curves
+from keras_resnet.training.plots import plot_error_curves
 
 plt = pytest.importorskip("matplotlib.pyplot")
 mpimg = pytest.importorskip("matplotlib.image")

@@ -9,9 +9,11 @@ import pytest
 from keras.applications import imagenet_utils
 
 import keras_resnet as kr
-from keras_resnet import registry
-from keras_resnet.builders import _preprocessing
-from keras_resnet.preprocessing import MODES
+from keras_resnet.models.builder import _preprocessing
+from keras_resnet.models.preprocessing import MODES
+from keras_resnet.pretrained import registry
+from keras_resnet.pretrained.download import weights_dir
+from keras_resnet.pretrained.loading import save_weights
 
 RNG = np.random.default_rng(0)
 IMAGES = RNG.integers(0, 256, (4, 40, 48, 3), dtype=np.uint8)
@@ -27,7 +29,8 @@ def test_preprocess_input_equals_keras_applications(mode, dtype):
     assert ours.dtype == expected.dtype == np.float32
     np.testing.assert_array_equal(ours, expected)
     np.testing.assert_array_equal(x, before)  # ours leaves the input alone
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(kr.preprocess_input(keras.ops.convert_to_tensor(x), mode)), expected)
+    tensor = kr.preprocess_input(keras.ops.convert_to_tensor(x), mode)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(tensor), expected)
     layer = kr.ImageNormalization(mode)
     np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(x)), expected, rtol=1e-6, atol=1e-5)
 
@@ -49,12 +52,12 @@ def test_preprocessing_default_only_for_cifar_registry_weights(tmp_path):
     """None (the default) bakes in the normalisation only for the registry's CIFAR-10
     weights: a CIFAR net without weights or with a user's file, and ImageNet nets (which take
     `preprocess_input`-ed images, as in keras.applications) start at the first conv."""
-    kr.pretrained.save_weights(kr.CifarResNet(3), tmp_path / "w.h5")
+    save_weights(kr.CifarResNet(3), tmp_path / "w.h5")
     for model in (kr.CifarResNet(3), kr.CifarResNet(3, weights=str(tmp_path / "w.h5")), kr.ResNet18()):
         assert not any(layer.name.startswith("preprocessing") for layer in model.layers), model.name
     entry = registry.resolve("imagenet", "resnet50", variant="v1", shortcut="B", kind="bottleneck")
     assert _preprocessing(None, entry, kr.IMAGENET[50]) is None  # the file is a download: decided before it
-    assert _preprocessing(True, entry, kr.IMAGENET[50]) == entry["preprocessing"]
+    assert _preprocessing(True, entry, kr.IMAGENET[50]) == entry.preprocessing
 
 
 def test_imagenet_model_takes_raw_images_of_any_size(tmp_path):
@@ -84,8 +87,6 @@ def test_centre_crop_takes_the_central_region():
 def test_decode_predictions_equals_keras_applications(shared, monkeypatch):
     """The bundled class index is the standard one, and decoding matches keras.applications'
     (given that index, so nothing is downloaded)."""
-    from keras_resnet.registry import weights_dir
-
     bundled = json.loads((weights_dir() / "imagenet_class_index.json").read_text())
     assert bundled == json.loads((shared / "imagenet_class_index.json").read_text())
     assert bundled["0"] == ["n01440764", "tench"] and bundled["999"] == ["n15075141", "toilet_tissue"]
@@ -110,11 +111,16 @@ def test_decode_cifar10_predictions(cifar_test):
     "call, match",
     [
         (lambda: kr.preprocess_input(IMAGES, mode="caffe2"), r"`mode` must be one of \['caffe', 'torch', 'tf'\]"),
-        (lambda: kr.decode_predictions(np.zeros((2, 10))), r"`preds` must be a batch of 1000 imagenet scores.*\(2, 10\)"),
-        (lambda: kr.decode_predictions(np.zeros((2, 10)), top=0, dataset="cifar10"), r"`top` must be an integer in \[1, 10\]"),
-        (lambda: kr.decode_predictions(np.zeros((2, 10)), dataset="cifar100"), r"`dataset` must be one of \['imagenet', 'cifar10'\]"),
-        (lambda: kr.CifarResNet(3, include_preprocessing="yes"), r"`include_preprocessing` must be one of \[None, False, True, 'caffe'"),
-        (lambda: kr.CifarResNet(3, include_preprocessing=True), r"include_preprocessing=True uses the normalisation of registry weights"),
+        (lambda: kr.decode_predictions(np.zeros((2, 10))),
+         r"`preds` must be a batch of 1000 imagenet scores.*\(2, 10\)"),
+        (lambda: kr.decode_predictions(np.zeros((2, 10)), top=0, dataset="cifar10"),
+         r"`top` must be an integer in \[1, 10\]"),
+        (lambda: kr.decode_predictions(np.zeros((2, 10)), dataset="cifar100"),
+         r"`dataset` must be one of \['imagenet', 'cifar10'\]"),
+        (lambda: kr.CifarResNet(3, include_preprocessing="yes"),
+         r"`include_preprocessing` must be one of \[None, False, True, 'caffe'"),
+        (lambda: kr.CifarResNet(3, include_preprocessing=True),
+         r"include_preprocessing=True uses the normalisation of registry weights"),
         (lambda: kr.CentreCrop(224, crop_fraction=1.5), r"`crop_fraction` must be in \(0, 1\]"),
     ],
 )

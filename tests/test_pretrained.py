@@ -8,12 +8,15 @@ import numpy as np
 import pytest
 
 import keras_resnet as kr
-from keras_resnet import download, formats, pretrained, registry
-from keras_resnet.preprocessing import MODES
+from keras_resnet.models.preprocessing import MODES
+from keras_resnet.pretrained import download, formats, registry
+from keras_resnet.pretrained import loading as pretrained
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
-CHECKPOINTS = {3: "resnet20-12fca82f.th", 5: "resnet32-d509ac18.th", 7: "resnet44-014dd654.th", 9: "resnet56-4bfd9763.th"}
+CHECKPOINTS = {
+    3: "resnet20-12fca82f.th", 5: "resnet32-d509ac18.th", 7: "resnet44-014dd654.th", 9: "resnet56-4bfd9763.th"
+}
 PUBLISHED_ERROR = {3: 8.27, 5: 7.37, 7: 6.90, 9: 6.61}  # full test set, with the checkpoints
 
 
@@ -24,7 +27,8 @@ def reference_forward(state_dict, images_uint8, n):
     x = (x - torch.tensor([0.485, 0.456, 0.406])[:, None, None]) / torch.tensor([0.229, 0.224, 0.225])[:, None, None]
 
     def bn(t, p):
-        return F.batch_norm(t, sd[f"{p}.running_mean"], sd[f"{p}.running_var"], sd[f"{p}.weight"], sd[f"{p}.bias"], False, 0.0, 1e-5)
+        return F.batch_norm(t, sd[f"{p}.running_mean"], sd[f"{p}.running_var"], sd[f"{p}.weight"], sd[f"{p}.bias"],
+                            False, 0.0, 1e-5)
 
     h = F.relu(bn(F.conv2d(x, sd["conv1.weight"], padding=1), "bn1"))
     for s in (1, 2, 3):
@@ -42,7 +46,8 @@ def reference_forward(state_dict, images_uint8, n):
 @pytest.mark.parametrize("n", list(CHECKPOINTS))
 def test_shipped_weights_match_pytorch_on_real_images(n, shared, cifar_test):
     images, labels = cifar_test
-    checkpoint = torch.load(shared / "pretrained/akamaster-cifar10" / CHECKPOINTS[n], map_location="cpu", weights_only=True)
+    checkpoint = torch.load(shared / "pretrained/akamaster-cifar10" / CHECKPOINTS[n], map_location="cpu",
+                            weights_only=True)
     with torch.no_grad():
         expected = reference_forward(checkpoint["state_dict"], images, n).numpy()
     model = getattr(kr, f"CifarResNet{6 * n + 2}")(weights="cifar10", classifier_activation=None)  # raw 0-255 images in
@@ -56,7 +61,8 @@ def test_shipped_weights_match_pytorch_on_real_images(n, shared, cifar_test):
 def test_headless_load_and_new_head():
     top = kr.CifarResNet(3, weights="cifar10")
     headless = kr.CifarResNet(3, weights="cifar10", include_top=False, pooling="avg")
-    np.testing.assert_array_equal(headless.get_layer("conv4_block3_2_conv").kernel, top.get_layer("conv4_block3_2_conv").kernel)
+    layer = "conv4_block3_2_conv"
+    np.testing.assert_array_equal(headless.get_layer(layer).kernel, top.get_layer(layer).kernel)
     assert headless.output.shape == (None, 64)
 
 
@@ -96,25 +102,26 @@ def test_wrong_architecture_and_bad_files(tmp_path):
 def test_registry_entries_are_complete_and_buildable():
     """Every entry names a buildable model, a well-formed source and hash, and how to use it."""
     lengths = {"md5": 32, "sha256": 64}
-    for entry in registry.registry():
-        model = kr.build_by_id(entry["model"], variant=entry["variant"], shortcut=entry["shortcut"],
-                               classes=entry["classes"], input_shape=(32, 32, 3))
-        assert model.get_layer("predictions").units == entry["classes"]
-        assert entry["format"] in formats.FORMATS and entry["preprocessing"]["mode"] in MODES
-        for spec in (entry["file"], entry.get("notop")):
+    for entry in registry.entries():
+        model = kr.build_by_id(entry.model, variant=entry.variant, shortcut=entry.shortcut,
+                               classes=entry.classes, input_shape=(32, 32, 3))
+        assert model.get_layer("predictions").units == entry.classes
+        assert entry.format in formats.WEIGHT_FORMATS and entry.preprocessing.mode in MODES
+        for spec in (entry.file, entry.notop):
             if spec is None:
                 continue
-            assert len(spec["hash"]) == lengths[spec["hash_algorithm"]] and int(spec["hash"], 16) >= 0
-            assert spec["url"] is None or (spec["url"].startswith("https://") and spec["url"].endswith(Path(spec["name"]).suffix))
-        assert entry["license"] and entry["source"] and entry["accuracy"]["source"]
-    pairs = [(e["weights"], e["model"], e["variant"]) for e in registry.registry()]
+            assert len(spec.hash) == lengths[spec.hash_algorithm] and int(spec.hash, 16) >= 0
+            assert spec.url is None or (spec.url.startswith("https://") and spec.url.endswith(Path(spec.name).suffix))
+        assert entry.license and entry.source and entry.accuracy.source and entry.accuracy.results
+    pairs = [(e.name, e.model, e.variant) for e in registry.entries()]
     assert len(pairs) == len(set(pairs))
 
 
 def test_shipped_files_are_installed_and_verified():
-    entries = [e for e in registry.registry() if e["file"]["url"] is None]
-    assert sorted(e["model"] for e in entries) == ["cifar_resnet20", "cifar_resnet32", "cifar_resnet44", "cifar_resnet56"]
+    entries = [e for e in registry.entries() if e.file.url is None]
+    assert sorted(e.model for e in entries) == ["cifar_resnet20", "cifar_resnet32", "cifar_resnet44", "cifar_resnet56"]
     for entry in entries:
-        path = registry.weights_dir() / entry["file"]["name"]
-        assert download.sha256(path) == entry["file"]["hash"]
-        assert (registry.weights_dir() / entry["license_file"]).read_text().startswith("Copyright (c) 2018, Yerlan Idelbayev")
+        path = download.weights_dir() / entry.file.name
+        assert download.sha256(path) == entry.file.hash
+        licence = (download.weights_dir() / entry.license_file).read_text()
+        assert licence.startswith("Copyright (c) 2018, Yerlan Idelbayev")

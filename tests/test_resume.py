@@ -12,10 +12,10 @@ import time
 
 import numpy as np
 import pytest
-
 from conftest import keras_resnet_cli, keras_resnet_exe
-from keras_resnet.callbacks import read_log
-from keras_resnet.predict import load_trained
+
+from keras_resnet.evaluation.predict import load_trained
+from keras_resnet.training.callbacks import read_log
 
 EPOCHS, STEPS, BATCH = 10, 3, 32
 KILLS = 6
@@ -24,7 +24,8 @@ ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 
 
 def _train_command(data_dir, output):
-    return [keras_resnet_exe(), "train", "--model", "cifar_resnet8", "--data-dir", str(data_dir), "--output", str(output),
+    return [keras_resnet_exe(), "train", "--model", "cifar_resnet8", "--data-dir", str(data_dir),
+            "--output", str(output),
             "--epochs", str(EPOCHS), "--steps-per-epoch", str(STEPS), "--batch-size", str(BATCH), "--no-plot"]
 
 
@@ -82,8 +83,8 @@ def test_killed_run_ends_as_the_uninterrupted_one(resumed_run):
     assert results["iterations"] == EPOCHS * STEPS and results["test_error"] == pytest.approx(want["test_error"])
     x = np.random.default_rng(0).uniform(0, 255, (8, 32, 32, 3)).astype("float32")
     final = load_trained(output / "final.keras")  # loadable, with safe_mode
-    np.testing.assert_allclose(final.predict(x, verbose=0), load_trained(reference / "final.keras").predict(x, verbose=0),
-                               atol=1e-5)
+    np.testing.assert_allclose(final.predict(x, verbose=0),
+                               load_trained(reference / "final.keras").predict(x, verbose=0), atol=1e-5)
     assert not list(output.rglob(".tmp-*")), "no temporary file left behind"
 
 
@@ -98,7 +99,8 @@ def test_rerunning_a_finished_run_changes_nothing(resumed_run, shared):
 
 def test_evaluate_command_matches_the_runs_test_error(resumed_run, shared):
     output = resumed_run[0]
-    result = keras_resnet_cli("evaluate", str(output / "final.keras"), "--data-dir", str(shared / "cifar-10-batches-py"))
+    result = keras_resnet_cli("evaluate", str(output / "final.keras"),
+                              "--data-dir", str(shared / "cifar-10-batches-py"))
     assert result.returncode == 0, result.stderr[-2000:]
     fields = result.stdout.split()
     error = float(fields[fields.index("top1_error") + 1])
@@ -142,7 +144,7 @@ def test_predict_and_evaluate_a_model_id_with_pretrained_weights(shared, cifar_t
     import tensorflow as tf
 
     from keras_resnet import cli
-    from keras_resnet.data import CIFAR10_CLASSES
+    from keras_resnet.data.cifar10 import CIFAR10_CLASSES
 
     images, labels = cifar_test
     paths = [tmp_path / f"test{i}.png" for i in range(6)]

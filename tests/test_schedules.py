@@ -5,14 +5,15 @@ import math
 
 import pytest
 
-from keras_resnet import schedules
-from keras_resnet.callbacks import read_log
-from keras_resnet.training import RECIPES, scaled_learning_rate, total_iterations
+from keras_resnet.training import schedules
+from keras_resnet.training.callbacks import read_log
+from keras_resnet.training.datasets import DATASETS
+from keras_resnet.training.recipe import scaled_learning_rate, total_iterations
 
 
 def test_cifar_schedule_is_the_papers():
     """0.1, /10 at 32k and 48k iterations, 64k in all (Section 4.2)."""
-    recipe = RECIPES["cifar10"]
+    recipe = DATASETS["cifar10"].recipe
     iterations = total_iterations(recipe, 128)
     assert iterations == 64_000
     assert schedules.cifar_milestones(iterations) == (32_000, 48_000)
@@ -23,10 +24,10 @@ def test_cifar_schedule_is_the_papers():
 
 def test_batch_scaling_keeps_the_images_seen():
     """Global batch 512: lr 0.4 (linear scaling), a quarter of the iterations; ImageNet 600k at 256."""
-    recipe = RECIPES["cifar10"]
+    recipe = DATASETS["cifar10"].recipe
     assert scaled_learning_rate(recipe, 512) == pytest.approx(0.4)
     assert total_iterations(recipe, 512) * 512 == 64_000 * 128
-    assert total_iterations(RECIPES["imagenet"], 256) == 600_000
+    assert total_iterations(DATASETS["imagenet"].recipe, 256) == 600_000
 
 
 def test_imagenet_step_form_divides_every_30_epochs():
@@ -48,7 +49,7 @@ def test_applied_cifar_schedule_with_warmup(shared, tmp_path):
     """A real run, one step per epoch, so each log row holds the rate of exactly one step:
     milestones at 1/2 and 3/4 of the 16 iterations, and the 110-layer warm-up (lr/10 until the
     training error is below 80%) switched on for a small net."""
-    from keras_resnet.train import TrainConfig, train
+    from keras_resnet.training.run import TrainConfig, train
 
     config = TrainConfig(model="cifar_resnet8", data_dir=str(shared / "cifar-10-batches-py"), output=str(tmp_path),
                          epochs=16, steps_per_epoch=1, batch_size=64, learning_rate=0.1, warmup=True, plot=False)
@@ -63,7 +64,7 @@ def test_applied_cifar_schedule_with_warmup(shared, tmp_path):
 def test_applied_step_and_plateau_schedules(shared, tmp_path):
     """The per-epoch forms: /10 every 2 epochs, and /10 after `patience` epochs without a
     validation improvement (Keras' ReduceLROnPlateau, monitored on val_error)."""
-    from keras_resnet.train import TrainConfig, train
+    from keras_resnet.training.run import TrainConfig, train
 
     common = dict(model="cifar_resnet8", data_dir=str(shared / "cifar-10-batches-py"), epochs=6, steps_per_epoch=1,
                   batch_size=32, learning_rate=0.1, plot=False)

@@ -6,6 +6,7 @@ import pytest
 from conftest import run_python
 
 import keras_resnet as kr
+from keras_resnet.pretrained.loading import save_weights
 
 
 @pytest.mark.parametrize(
@@ -32,7 +33,7 @@ def test_same_outputs_on_torch_backend(tmp_path):
     x = np.random.default_rng(0).normal(size=(4, 32, 32, 3)).astype("float32")
     np.save(tmp_path / "x.npy", x)
     big = kr.ResNet50(variant="v1.5", input_shape=(64, 64, 3), classifier_activation=None)
-    kr.pretrained.save_weights(big, tmp_path / "r50.h5")
+    save_weights(big, tmp_path / "r50.h5")
     np.save(tmp_path / "tf50.npy", big.predict(x.repeat(2, 1).repeat(2, 2), verbose=0))
     out = run_python(
         f"""
@@ -44,7 +45,8 @@ m = kr.CifarResNet(3, weights="cifar10", classifier_activation=None)
 np.testing.assert_allclose(m.predict(np.load(d + "/raw.npy"), verbose=0), np.load(d + "/tf.npy"), rtol=1e-4, atol=1e-4)
 big = kr.ResNet50(variant="v1.5", input_shape=(64, 64, 3), classifier_activation=None, weights=d + "/r50.h5")
 ref = np.load(d + "/tf50.npy")  # untrained BN: logits ~1e3, so compare relative to their scale
-np.testing.assert_allclose(big.predict(x.repeat(2, 1).repeat(2, 2), verbose=0), ref, rtol=0, atol=1e-5 * np.abs(ref).max())
+out = big.predict(x.repeat(2, 1).repeat(2, 2), verbose=0)
+np.testing.assert_allclose(out, ref, rtol=0, atol=1e-5 * np.abs(ref).max())
 big.save(d + "/t.keras"); keras.models.load_model(d + "/t.keras", safe_mode=True)
 print("torch ok")
 """,

@@ -6,7 +6,7 @@ import pytest
 from conftest import RunsCode, keras_resnet_cli, run_python
 
 import keras_resnet as kr
-from keras_resnet import registry
+from keras_resnet.pretrained import registry
 
 torch = pytest.importorskip("torch")
 safetensors_numpy = pytest.importorskip("safetensors.numpy")
@@ -37,17 +37,19 @@ print("loaded without torch")
 
 
 def test_convert_command_reproduces_shipped_file(resnet20_safetensors, shared, tmp_path):
-    entry = next(e for e in registry.registry() if e["model"] == "cifar_resnet20")
+    entry = next(e for e in registry.entries() if e.model == "cifar_resnet20")
     for source in (resnet20_safetensors, shared / RESNET20):
         result = keras_resnet_cli("convert", str(source), str(tmp_path / "out.h5"), "--model", "cifar_resnet20")
         assert result.returncode == 0, result.stderr
-        assert f"sha256 {entry['file']['hash']}" in result.stdout
+        assert f"sha256 {entry.file.hash}" in result.stdout
 
 
 def test_pth_that_needs_full_unpickling_is_refused(tmp_path):
     marker = tmp_path / "code-ran"
-    torch.save({"state_dict": {"conv1.weight": torch.zeros(16, 3, 3, 3)}, "extra": RunsCode(marker)}, tmp_path / "evil.pth")
-    with pytest.raises(ValueError, match=r"evil\.pth asks the unpickler for posix\.system beyond tensors; it was refused"):
+    evil = {"state_dict": {"conv1.weight": torch.zeros(16, 3, 3, 3)}, "extra": RunsCode(marker)}
+    torch.save(evil, tmp_path / "evil.pth")
+    with pytest.raises(ValueError,
+                       match=r"evil\.pth asks the unpickler for posix\.system beyond tensors; it was refused"):
         kr.CifarResNet(3, weights=str(tmp_path / "evil.pth"))
     assert not marker.exists()
 

@@ -2,9 +2,10 @@
 on the command line) naming the argument and what is accepted, and no run files written."""
 
 import pytest
-
 from conftest import keras_resnet_cli, run_python
-from keras_resnet.train import DATASETS, TrainConfig, check_config, train
+
+from keras_resnet.training.config import DATASET_NAMES
+from keras_resnet.training.run import TrainConfig, check_config, train
 
 
 def _refused(tmp_path, **kwargs) -> str:
@@ -107,7 +108,7 @@ def test_global_batch_not_divisible_by_replicas(shared, tmp_path):
 import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from keras_resnet.train import TrainConfig, train
+from keras_resnet.training.run import TrainConfig, train
 try:
     train(TrainConfig(model="cifar_resnet8", data_dir={str(shared / "cifar-10-batches-py")!r},
                       output={str(tmp_path / "run")!r}, batch_size=33, strategy="mirrored"))
@@ -118,11 +119,13 @@ except ValueError as e:
     assert not (tmp_path / "run" / "log.csv").exists()
 
 
-def test_datasets_are_the_recipes():
-    """`train.DATASETS` is spelled out (the command line parses with it before Keras loads)."""
-    from keras_resnet.training import RECIPES
+def test_dataset_names_are_the_tables():
+    """`config.DATASET_NAMES` is spelled out (the command line parses with it before Keras loads):
+    the datasets a run trains on and `evaluate` tests on, in that order."""
+    from keras_resnet.evaluation.datasets import TESTS
+    from keras_resnet.training.datasets import DATASETS
 
-    assert DATASETS == tuple(RECIPES)
+    assert DATASET_NAMES == tuple(DATASETS) == tuple(TESTS)
 
 
 def test_a_run_that_never_started_leaves_nothing(shared, tmp_path):

@@ -5,20 +5,20 @@ once there is room. The disks are real: a tmpfs mounted in a private mount names
 
 import json
 import os
+import pickle
 import re
 import shutil
 import signal
 import subprocess
-import pickle
 import time
 
 import h5py
 import numpy as np
 import pytest
-
 from conftest import in_namespace, keras_resnet_cli, keras_resnet_exe
-from keras_resnet.callbacks import read_log
-from keras_resnet.predict import load_trained
+
+from keras_resnet.evaluation.predict import load_trained
+from keras_resnet.training.callbacks import read_log
 
 EPOCHS, STEPS, BATCH = 8, 3, 32
 
@@ -147,7 +147,7 @@ def tree(directory) -> dict:
 @pytest.fixture(scope="module")
 def finished_run(shared, tmp_path_factory):
     """A real finished run (in this process) and a copy of its CIFAR-10 data at another path."""
-    from keras_resnet.train import TrainConfig, train
+    from keras_resnet.training.run import TrainConfig, train
 
     root = tmp_path_factory.mktemp("finished")
     moved = root / "moved-data"
@@ -189,7 +189,7 @@ def other_data(shared, tmp_path) -> str:
 def test_resume_with_another_config_is_refused(finished_run, shared, tmp_path, changed, recorded, received):
     """Re-running into a run's output resumes it, so what changes the result must be as
     recorded: each differing field is named with both values, and no file is touched."""
-    from keras_resnet.train import TrainConfig, train
+    from keras_resnet.training.run import TrainConfig, train
 
     config, run, _ = finished_run
     output = tmp_path / "run"
@@ -209,7 +209,7 @@ def test_resume_with_another_config_is_refused(finished_run, shared, tmp_path, c
 def test_resume_accepts_what_does_not_change_the_result(finished_run, tmp_path):
     """The same data at another path, the paper's defaults spelled out, and the plot switched
     on: the same run, which resumes (here: finishes again at once)."""
-    from keras_resnet.train import TrainConfig, train
+    from keras_resnet.training.run import TrainConfig, train
 
     config, run, moved = finished_run
     output = tmp_path / "run"
@@ -226,7 +226,7 @@ def test_a_tampered_backup_is_refused_on_resume(finished_run, tmp_path, fault):
     """The backup a resume loads reads only its own file in its own directory: an HDF5 external
     link (to a 'secret' file), metadata naming a file elsewhere, nested too deep for the JSON
     parser or not an object is a ValueError naming it."""
-    from keras_resnet.train import TrainConfig, train
+    from keras_resnet.training.run import TrainConfig, train
 
     config, run, _ = finished_run
     output = tmp_path / "run"
@@ -247,7 +247,8 @@ def test_a_tampered_backup_is_refused_on_resume(finished_run, tmp_path, fault):
     with pytest.raises(ValueError, match="external link|not a backup of this directory|not a backup's metadata"):
         train(TrainConfig(**{**vars(config), "output": str(output)}))
     after = tree(output)  # config.json is rewritten with the new `output`; nothing else changes
-    assert {k: v for k, v in after.items() if k != "config.json"} == {k: v for k, v in before.items() if k != "config.json"}
+    assert ({k: v for k, v in after.items() if k != "config.json"}
+            == {k: v for k, v in before.items() if k != "config.json"})
 
 
 def _datasets(f) -> list[str]:
@@ -260,7 +261,7 @@ def test_one_process_per_run_directory(shared, tmp_path):
     """While a `keras-resnet train` runs, a second training into its output is refused naming
     its pid, and nothing is written; once the first is SIGKILLed (the OS drops its lock), a
     third resumes the run and finishes it."""
-    from keras_resnet.train import TrainConfig, train
+    from keras_resnet.training.run import TrainConfig, train
 
     output = tmp_path / "run"
     first = subprocess.Popen([keras_resnet_exe(), *train_args(shared, output, "--epochs", "4", "--steps-per-epoch", "2",

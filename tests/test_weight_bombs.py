@@ -127,8 +127,8 @@ BOMBS = {
 
 MEASURE = """
 import json, resource, sys, keras, numpy as np, torch, keras_resnet as kr
-from keras_resnet.convert import convert_file
-from keras_resnet.predict import load_trained
+from keras_resnet.pretrained.conversion import convert_file
+from keras_resnet.evaluation.predict import load_trained
 shared, legit_keras, out, bombs = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
 load = {"weights": lambda p: kr.CifarResNet(3, weights=p), "model": load_trained,
         "convert cifar_resnet20": lambda p: convert_file(p, out + "/bomb.h5", "cifar_resnet20"),

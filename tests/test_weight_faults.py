@@ -20,9 +20,9 @@ import pytest
 from conftest import RunsCode, in_namespace, keras_resnet_cli
 
 import keras_resnet as kr
-from keras_resnet import pretrained
-from keras_resnet.convert import convert_file
-from keras_resnet.predict import load_trained
+from keras_resnet.evaluation.predict import load_trained
+from keras_resnet.pretrained import loading as pretrained
+from keras_resnet.pretrained.conversion import convert_file
 
 torch = pytest.importorskip("torch")
 safetensors_numpy = pytest.importorskip("safetensors.numpy")
@@ -63,7 +63,8 @@ def sources(shared):
              torch.load(shared / CHECKPOINT, map_location="cpu", weights_only=True)["state_dict"].items()}
     deeper_state = {**state, **{k.replace("layer1.2.", "layer1.3."): v for k, v in state.items() if "layer1.2." in k}}
     shipped = keras_arrays(kr.CifarResNet(3, weights="cifar10"))
-    deeper = {**shipped, **{k.replace("conv2_block3", "conv2_block4"): v for k, v in shipped.items() if "conv2_block3" in k}}
+    deeper = {**shipped,
+              **{k.replace("conv2_block3", "conv2_block4"): v for k, v in shipped.items() if "conv2_block3" in k}}
     return {"keras": (shipped, deeper), "torch": (state, deeper_state)}
 
 
@@ -91,7 +92,8 @@ def faulty(fmt: str, fault: str, sources) -> dict:
 FAULT_MESSAGES = {
     "missing layer": r"has no weights for layer 'conv4_block3_2_bn'",
     "extra layers": r"has weights for [1-9]\d* layers that model 'cifar_resnet20' lacks \(conv2_block4_",
-    "wrong shape": r"weight 'conv3_block1_1_conv/kernel' has shape \(3, 3, 32, 16\) there, \(3, 3, 16, 32\) in the model",
+    "wrong shape": r"weight 'conv3_block1_1_conv/kernel' has shape \(3, 3, 32, 16\) there, "
+                   r"\(3, 3, 16, 32\) in the model",
     "NaN weight": r"weight 'conv3_block2_1_bn/moving_variance' holds 1 NaN or infinite values; refused",
     "negative variance": r"weight 'conv3_block2_1_bn/moving_variance' holds 1 negative variances; refused",
 }
@@ -165,7 +167,8 @@ def test_files_of_another_format(content, suffix, tmp_path):
     else:
         path.write_bytes(FOREIGN[content])
     # (text beginning with "c" is a pickle asking for a global: refused as such)
-    assert_refused_and_untouched(path, r"foreign\.\w+ (is not a (readable|keras_resnet weights file)|asks the unpickler)")
+    assert_refused_and_untouched(path,
+                                 r"foreign\.\w+ (is not a (readable|keras_resnet weights file)|asks the unpickler)")
 
 
 @pytest.mark.parametrize("writer, refusal", [
@@ -231,10 +234,13 @@ def test_keras_files_that_would_run_code_are_refused(tmp_path, shared, cifar_tes
 # --- data from outside the file ---------------------------------------------------------------
 
 OUTSIDE = {
-    "external link": r"{name!r} is an HDF5 external link \(to .*secret\.h5:/secret\), not data stored in the file itself",
+    "external link": r"{name!r} is an HDF5 external link \(to .*secret\.h5:/secret\), "
+                     r"not data stored in the file itself",
     "soft link": r"{name!r} is an HDF5 soft link \(to /outside\), not data stored in the file itself",
-    "external storage": r"dataset {name!r} takes its data from outside the file \(external storage in \[\('.*secret\.bin', 0,",
-    "external storage on a FIFO": r"dataset {name!r} takes its data from outside the file \(external storage in \[\('.*fifo', 0,",
+    "external storage": r"dataset {name!r} takes its data from outside the file "
+                        r"\(external storage in \[\('.*secret\.bin', 0,",
+    "external storage on a FIFO": r"dataset {name!r} takes its data from outside the file "
+                                  r"\(external storage in \[\('.*fifo', 0,",
     "virtual dataset": r"dataset {name!r} takes its data from outside the file \(a virtual dataset\)",
 }
 OUTSIDE_NAMES = {  # the dataset replaced, a convolution kernel
@@ -425,7 +431,7 @@ OUTPUTS = {  # what the user has at (or above) the output path, and the refusal
 
 @pytest.mark.parametrize("output", list(OUTPUTS))
 def test_convert_never_replaces_what_is_not_its_own(output, sources, tmp_path):
-    """`convert` (`pretrained.save_weights`) writes only where nothing of the user's is lost:
+    """`convert` (`pretrained.loading.save_weights`) writes only where nothing of the user's is lost:
     a ValueError naming the path, and every file there as it was."""
     source = tmp_path / "source" / "w.h5"
     source.parent.mkdir()
@@ -457,7 +463,8 @@ def test_convert_on_a_full_disk_leaves_nothing(shared, tmp_path):
     temporary file left."""
     disk = tmp_path / "disk"
     disk.mkdir()
-    code = (f"from keras_resnet.convert import convert_file\ntry: convert_file({str(shared / CHECKPOINT)!r}, "
+    code = ("from keras_resnet.pretrained.conversion import convert_file\n"
+            f"try: convert_file({str(shared / CHECKPOINT)!r}, "
             f"{str(disk / 'w.h5')!r}, 'cifar_resnet20')\nexcept OSError as e: print('OSError', e)\n"
             f"import os; print(os.listdir({str(disk)!r}))")
     result = in_namespace(f"mount -t tmpfs -o size=64k tmpfs {disk} && '{sys.executable}' -c \"$0\"", code)

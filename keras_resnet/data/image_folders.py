@@ -1,0 +1,236 @@
+"""ImageNet-style data: a folder per class of JPEG/PNG images (`DIR/train/<class>/*.jpg`,
+`DIR/val/<class>/*.jpg`), with the paper's augmentation (Section 3.4): shorter side random
+in [256, 480], random 224 crop, horizontal flip, AlexNet's PCA colour augmentation. Mean
+subtraction is the model's first layer (`PixelMean`), as for CIFAR."""
+
+from __future__ import annotations
+
+import mmap
+import os
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from keras_resnet.arguments import display_path, file_problem
+from keras_resnet.data.stream import element_seeds, shuffled_epochs
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+# Pillow's default decompression-bomb limit (PIL.Image.MAX_IMAGE_PIXELS): a larger image is
+# refused before decoding, as a few hundred KB of PNG can declare gigabytes of pixels.
+MAX_PIXELS = 89_478_485
+MAX_NAMED = 10  # bad files named one by one in a refusal; the rest are counted
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # the whole IEND chunk: length 0, type, CRC
+_PNG_DEPTHS = {0: (1, 2, 4, 8, 16), 2: (8, 16), 3: (1, 2, 4, 8), 4: (8, 16), 6: (8, 16)}  # colour type: bit depths
+_JPEG_FRAMES = set(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # SOFn markers (C4 DHT, C8 JPG, CC DAC are not)
+SCALE_RANGE = (256, 480)
+CROP = 224
+EVAL_SIZE = 256  # shorter side before the centre 224 crop
+# Krizhevsky et al. (2012) colour augmentation: eigen-decomposition of the ImageNet RGB
+# covariance (pixels in [0, 1]); each image is shifted by eigvec @ (alpha * eigval), alpha ~ N(0, 0.1).
+PCA_EIGVAL = (0.2175, 0.0188, 0.0045)
+PCA_EIGVEC = ((-0.5675, 0.7192, 0.4009), (-0.5808, -0.0045, -0.8140), (-0.5836, -0.6948, 0.4203))
+PCA_STD = 0.1
+
+
+def list_images(directory: str | os.PathLike) -> tuple[list[str], np.ndarray, list[str]]:
+    """(image paths, int64 labels, class names): classes are the sorted sub-folder names.
+    Checked before any training, as tf.data would only fail on them mid-epoch: a class folder
+    without images, and each file that `image_problem` finds cannot be decoded, are refused."""
+    directory = Path(directory)
+    classes = sorted(p.name for p in directory.iterdir() if p.is_dir()) if directory.is_dir() else []
+    paths, labels, empty = [], [], []
+    for label, name in enumerate(classes):
+        files = sorted(p for p in (directory / name).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        paths += [str(p) for p in files]
+        labels += [label] * len(files)
+        empty += [] if files else [name]
+    if not paths:
+        raise ValueError(
+            f"`data_dir` folder {display_path(directory)} has no class sub-folders with {'/'.join(IMAGE_SUFFIXES)} "
+            "images (expected DIR/train/<class>/*.jpg and DIR/val/<class>/*.jpg)."
+        )
+    if empty:
+        raise ValueError(
+            f"`data_dir` folder {display_path(directory)} has class folders without {'/'.join(IMAGE_SUFFIXES)} "
+            f"images: {', '.join(map(display_path, empty))}; every class folder needs images (remove the empty "
+            "ones from train/ and val/ alike)."
+        )
+    bad = [f"{display_path(path)} ({problem})" for path in paths if (problem := image_problem(path))]
+    if bad:
+        more = f" and {len(bad) - MAX_NAMED} more" if len(bad) > MAX_NAMED else ""
+        raise ValueError(f"`data_dir` folder {display_path(directory)} has {len(bad)} image file(s) that cannot be "
+                         f"decoded: {'; '.join(bad[:MAX_NAMED])}{more}.")
+    return paths, np.asarray(labels, np.int64), classes
+
+
+def image_problem(path: str | os.PathLike) -> str | None:
+    """Why the file is not a JPEG or PNG that decodes within MAX_PIXELS, or None. Sound and
+    cheap, for every file of an ImageNet-sized folder: it reads the header and searches back
+    from the end for the end marker (a few pages of a good file), never decoding pixels."""
+    try:
+        if problem := file_problem(path):
+            return problem
+        if not os.path.getsize(path):
+            return "empty"
+        with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            return _encoded_problem(data)
+    except OSError as e:
+        return f"cannot be read: {e.strerror or e}"
+
+
+def _encoded_problem(data: bytes | mmap.mmap) -> str | None:
+    """`image_problem` of the file's bytes."""
+    if data[:8] == PNG_SIGNATURE:
+        header, end, end_name = _png_header, _PNG_IEND, "PNG IEND chunk"
+    elif data[:2] == b"\xff\xd8":
+        header, end, end_name = _jpeg_header, b"\xff\xd9", "JPEG end marker FF D9"
+    else:
+        return f"not a JPEG or PNG file: it starts with {bytes(data[:8]).hex(' ')}"
+    try:
+        width, height, body = header(data)
+    except ValueError as e:
+        return str(e)
+    if width < 1 or height < 1:
+        return f"it declares {width} x {height} pixels"
+    if width * height > MAX_PIXELS:
+        return (f"{width} x {height} pixels, above the limit of {MAX_PIXELS:,} pixels (MAX_PIXELS, Pillow's "
+                "decompression-bomb limit)")
+    if data.rfind(end, body) < 0:  # trailing bytes after the marker decode fine, as in TensorFlow
+        return f"cut short: no {end_name} after its image data"
+    return None
+
+
+def _png_header(data: bytes | mmap.mmap) -> tuple[int, int, int]:
+    """(width, height, end of header) from the IHDR chunk, which must come first and be valid."""
+    ihdr = bytes(data[8:33])
+    if len(ihdr) < 25 or ihdr[:8] != b"\x00\x00\x00\x0dIHDR":
+        raise ValueError("a PNG without its IHDR header chunk")
+    if zlib.crc32(ihdr[4:21]) != int.from_bytes(ihdr[21:25], "big"):
+        raise ValueError("a PNG whose IHDR header chunk fails its CRC")
+    depth, colour, compression, filtering, interlace = ihdr[16:21]
+    if depth not in _PNG_DEPTHS.get(colour, ()) or compression or filtering or interlace > 1:
+        raise ValueError(f"a PNG with an invalid IHDR (bit depth {depth}, colour type {colour}, compression "
+                         f"{compression}, filter {filtering}, interlace {interlace})")
+    return int.from_bytes(ihdr[8:12], "big"), int.from_bytes(ihdr[12:16], "big"), 33
+
+
+def _jpeg_header(data: bytes | mmap.mmap) -> tuple[int, int, int]:
+    """(width, height, end of the frame header) from the first SOFn segment, walking the
+    segments before it by their lengths."""
+    pos = 2
+    while pos + 4 <= len(data):
+        if data[pos] != 0xFF:
+            raise ValueError(f"a JPEG with no marker at byte {pos}, where its next segment should start")
+        marker = data[pos + 1]
+        if marker == 0xFF or marker == 0x01 or 0xD0 <= marker <= 0xD7:  # fill byte, or a marker without a length
+            pos += 1 if marker == 0xFF else 2
+            continue
+        if marker in (0xD8, 0xD9, 0xDA):
+            raise ValueError(f"a JPEG with marker FF {marker:02X} before its frame header (SOF)")
+        length = int.from_bytes(data[pos + 2:pos + 4], "big")
+        if marker in _JPEG_FRAMES and length >= 8 and pos + 9 <= len(data):
+            height, width = int.from_bytes(data[pos + 5:pos + 7], "big"), int.from_bytes(data[pos + 7:pos + 9], "big")
+            return width, height, pos + 2 + length
+        if length < 2:
+            raise ValueError(f"a JPEG with a segment of length {length} at byte {pos}")
+        pos += 2 + length
+    raise ValueError("cut short: a JPEG that ends before its frame header (SOF)")
+
+
+def read_image(path: str | os.PathLike):
+    """The image file as a float32 0-255 RGB tensor (H x W x 3), or a ValueError naming it: a
+    file that is not a complete JPEG or PNG, or that declares more than MAX_PIXELS pixels, is
+    refused from its header, before decoding allocates anything."""
+    import tensorflow as tf
+
+    if file_problem(path):
+        raise ValueError(f"image file {display_path(path)} does not exist or is not a regular file.")
+    try:
+        encoded = Path(path).read_bytes()
+    except OSError as e:
+        raise ValueError(f"image file {display_path(path)} cannot be read: {e.strerror or e}.") from None
+    problem = "empty" if not encoded else _encoded_problem(encoded)
+    if problem is None:
+        try:
+            image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
+            return tf.cast(image, tf.float32)
+        except tf.errors.InvalidArgumentError as e:  # damaged inside: a CRC, the compressed data
+            problem = e.message.strip().splitlines()[-1][:200]
+    raise ValueError(f"image file {display_path(path)} is not a readable JPEG or PNG image: {problem}.")
+
+
+def decode(path):
+    """A JPEG/PNG file as a float32 0-255 RGB image."""
+    import tensorflow as tf
+
+    image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+    return tf.cast(image, tf.float32)
+
+
+def resize_shorter(image, side):
+    """Resize so that the shorter side is `side` (aspect kept)."""
+    import tensorflow as tf
+
+    shape = tf.cast(tf.shape(image)[:2], tf.float32)
+    scale = tf.cast(side, tf.float32) / tf.reduce_min(shape)
+    size = tf.cast(tf.round(shape * scale), tf.int32)
+    return tf.image.resize(image, tf.maximum(size, side), antialias=True)
+
+
+def centre_crop(image, size: int = CROP):
+    import tensorflow as tf
+
+    return tf.image.resize_with_crop_or_pad(image, size, size)
+
+
+def colour_augment(image, seed):
+    """AlexNet's PCA lighting noise on a 0-255 RGB image (`seed`: a stateless-op seed pair)."""
+    import tensorflow as tf
+
+    alpha = tf.random.stateless_normal([3], seed, stddev=PCA_STD)
+    shift = tf.linalg.matvec(tf.constant(PCA_EIGVEC), alpha * tf.constant(PCA_EIGVAL))
+    return image + 255.0 * shift
+
+
+def train_transform(image, seeds):
+    """Scale, crop, flip and colour augmentation, drawn from `seeds` (4 stateless-op seed pairs)."""
+    import tensorflow as tf
+
+    side = tf.random.stateless_uniform([], seeds[0], SCALE_RANGE[0], SCALE_RANGE[1] + 1, dtype=tf.int32)
+    image = tf.image.stateless_random_crop(resize_shorter(image, side), [CROP, CROP, 3], seeds[1])
+    image = tf.image.stateless_random_flip_left_right(image, seeds[2])
+    return tf.clip_by_value(colour_augment(image, seeds[3]), 0.0, 255.0)
+
+
+def eval_transform(image):
+    return centre_crop(resize_shorter(image, EVAL_SIZE))
+
+
+def pipeline(paths, labels, batch_size: int, *, training: bool, seed: int = 0, start: int = 0):
+    """(float32 0-255 images, labels) batches: for training endless, reshuffled every epoch,
+    augmented 224 crops, from image `start` of the stream on (a resumed run); for evaluation
+    centre crops of the shorter-side-256 image."""
+    import tensorflow as tf
+
+    paths, labels = np.asarray([os.fsencode(p) for p in paths]), np.asarray(labels)  # any file name's bytes
+    if training:
+        files = shuffled_epochs(paths, labels, seed=seed, start=start).enumerate(start)
+        ds = files.map(lambda position, example: (train_transform(decode(example[0]), element_seeds(seed, position, 4)),
+                                                  example[1]), num_parallel_calls=tf.data.AUTOTUNE)
+    else:
+        files = tf.data.Dataset.from_tensor_slices((paths, labels))
+        ds = files.map(lambda p, y: (eval_transform(decode(p)), y), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.batch(batch_size, drop_remainder=training).prefetch(tf.data.AUTOTUNE)
+
+
+def mean_image(paths, limit: int = 10_000, seed: int = 0) -> np.ndarray:
+    """Per-pixel mean (224 x 224 x 3, 0-255) of the evaluation crops of up to `limit` randomly
+    chosen training images: the paper's per-pixel mean, estimated."""
+    chosen = np.random.default_rng(seed).permutation(len(paths))[:limit]
+    total, count = np.zeros((CROP, CROP, 3), np.float64), 0
+    for batch, _ in pipeline([paths[i] for i in chosen], np.zeros(len(chosen), np.int64), 64, training=False):
+        total += batch.numpy().sum(axis=0)
+        count += len(batch)
+    return (total / count).astype(np.float32)

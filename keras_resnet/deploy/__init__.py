@@ -1,0 +1,1 @@
+"""After training: BatchNorm folded into the convolutions, and verified export (SavedModel, ONNX, TFLite)."""

@@ -1,0 +1,70 @@
+"""The paper's ImageNet testing (Section 3.4): one centre crop, the standard 10-crop
+(corners and centre of the shorter-side-256 image, and their flips), and fully-convolutional
+testing averaging the scores over scales (shorter side in {224, 256, 384, 480, 640})."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from keras_resnet.arguments import check_choice, is_integer
+from keras_resnet.data.image_folders import CROP, EVAL_SIZE, eval_transform, list_images, read_image, resize_shorter
+
+METHODS = ("centre", "ten-crop", "multiscale")
+SCALES = (224, 256, 384, 480, 640)
+
+
+def ten_crops(image, size: int = EVAL_SIZE, crop: int = CROP):
+    """(10, crop, crop, 3): the four corners and the centre of the image resized to shorter
+    side `size`, then the same five of its mirror image."""
+    import tensorflow as tf
+
+    image = resize_shorter(image, size)
+    h, w = tf.shape(image)[0], tf.shape(image)[1]
+    offsets = [(0, 0), (0, w - crop), (h - crop, 0), (h - crop, w - crop), ((h - crop) // 2, (w - crop) // 2)]
+    five = tf.stack([image[top : top + crop, left : left + crop] for top, left in offsets])
+    return tf.concat([five, tf.reverse(five, axis=[2])], axis=0)
+
+
+def fully_convolutional(model):
+    """The same network and weights on inputs of any size: global average pooling makes the
+    classifier apply to the whole feature map (the paper's fully-convolutional form)."""
+    clone = keras.models.clone_model(model, input_tensors=keras.Input((None, None, model.input_shape[-1])))
+    clone.set_weights(model.get_weights())
+    return clone
+
+
+def predict_image(model, image, method: str = "centre", scales=SCALES, fcn=None) -> np.ndarray:
+    """Class scores of one decoded image (H x W x 3, 0-255) by `method`; `fcn` is
+    `fully_convolutional(model)`, built once by the caller for many images."""
+    check_choice("method", method, METHODS)
+    if method == "centre":
+        return model(eval_transform(image)[None], training=False).numpy()[0]
+    if method == "ten-crop":
+        return model(ten_crops(image), training=False).numpy().mean(axis=0)
+    fcn = fully_convolutional(model) if fcn is None else fcn
+    return np.mean([fcn(resize_shorter(image, s)[None], training=False).numpy()[0] for s in scales], axis=0)
+
+
+def check_limit(limit: int | None) -> None:
+    """`limit` images of the dataset are evaluated: a positive integer, or None for all (0 would
+    report the error of no images)."""
+    if limit is not None and (not is_integer(limit) or limit < 1):
+        raise ValueError(f"`limit` must be a positive integer or None (all images); received limit={limit!r}.")
+
+
+def evaluate_folder(model, directory, method: str = "centre", scales=SCALES, limit: int | None = None) -> dict:
+    """Top-1 and top-5 error on a folder of class sub-folders (e.g. ImageNet val)."""
+    check_choice("method", method, METHODS)
+    check_limit(limit)
+    paths, labels, _ = list_images(directory)
+    paths, labels = paths[:limit], labels[:limit]
+    fcn = fully_convolutional(model) if method == "multiscale" else None
+    scores = np.stack([predict_image(model, read_image(p), method, scales, fcn) for p in paths])
+    top5 = np.argsort(-scores, axis=1)[:, :5]
+    return {
+        "method": method,
+        "images": len(paths),
+        "top1_error": float(np.mean(top5[:, 0] != labels)),
+        "top5_error": float(np.mean(~(top5 == labels[:, None]).any(axis=1))),
+    }

@@ -1,0 +1,104 @@
+"""Using a trained model file, or a registry model id with pretrained weights: the model, its
+class names, and the top classes of image files. Models from `train`, and registry models
+built here with their weights' preprocessing, take raw 0-255 RGB images."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from keras_resnet.arguments import check_top, display_path
+from keras_resnet.data.image_folders import CROP, eval_transform, read_image
+from keras_resnet.models import layers
+from keras_resnet.models.builder import build_by_id
+from keras_resnet.models.preprocessing import class_names
+from keras_resnet.pretrained import registry
+from keras_resnet.pretrained.formats import check_keras_archive, model_refused
+from keras_resnet.training import recipe
+
+# imported for the classes they register with Keras, which .keras files name (`ErrorRate`: files from `train`)
+REGISTERING = (layers, recipe)
+
+
+def load_trained(model_file: str | os.PathLike):
+    """`keras.models.load_model` with `safe_mode` on, of a .keras archive checked first
+    (`formats.check_keras_archive`): a file that would run code on loading (a `Lambda`'s
+    bytecode, a function named in its config), read other files, allocate far more than it
+    stores, or cannot be read is a ValueError."""
+    if not Path(model_file).is_file():
+        raise ValueError(f"`model_file` {str(model_file)!r} does not exist (a .keras file written by `train`).")
+    check_keras_archive(model_file)
+    try:
+        return keras.models.load_model(model_file, safe_mode=True)
+    except Exception as e:  # Keras raises ValueError, TypeError, KeyError, ... by what is wrong
+        raise model_refused(f"`model_file` {str(model_file)!r}", e) from e
+
+
+def model_from(model: str | os.PathLike, weights: str | None = None, *, preprocessing: bool = True):
+    """A .keras file (`load_trained`), or a registry model id (e.g. cifar_resnet20) built with
+    `weights`: registry weights (cifar10, imagenet) with, if `preprocessing`, their input
+    normalisation built in, so that the model takes raw 0-255 RGB images; or a weights file."""
+    if _is_model_file(model):
+        if weights is not None:
+            raise ValueError(f"`weights` applies to a model id; the .keras file {str(model)!r} carries its own "
+                             f"weights (received weights={weights!r}).")
+        return load_trained(model)
+    registry_weights = weights in registry.names()
+    return build_by_id(str(model), weights=weights, include_preprocessing=preprocessing and registry_weights)
+
+
+def _is_model_file(model: str | os.PathLike) -> bool:
+    """A .keras file (as `train` writes), not a model id."""
+    return str(model).endswith(".keras")
+
+
+def classifier(model: str | os.PathLike, weights: str | None):
+    """`model_from` for classifying: a model id without weights would give random scores."""
+    if weights is None and not _is_model_file(model):
+        raise ValueError(f"`model` must be a .keras file or a model id with `weights` (e.g. cifar_resnet20 with "
+                         f"weights='cifar10'); received model={str(model)!r} and no weights.")
+    return model_from(model, weights)
+
+
+def class_names_for(model_file: str | os.PathLike | None, classes: int) -> list[str]:
+    """`classes.json` of the run beside the model file (if any); else CIFAR-10 or ImageNet by count."""
+    saved = None if model_file is None else Path(model_file).with_name("classes.json")
+    if saved is not None and saved.is_file():
+        try:
+            names = json.loads(saved.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError) as e:  # JSONDecodeError is a ValueError
+            found = f"it is not UTF-8 JSON ({type(e).__name__}: {str(e)[:200]})"
+        else:
+            if isinstance(names, list) and len(names) == classes and all(isinstance(n, str) for n in names):
+                return names
+            count = f" of {len(names)}" if isinstance(names, list) else ""
+            found = f"it holds a {type(names).__name__}{count}: {json.dumps(names)[:200]}"
+        raise ValueError(f"`classes.json` {display_path(saved)} beside the model must be a JSON list of the model's "
+                         f"{classes} class names (strings), as `train` writes it; {found}.")
+    known = {10: "cifar10", 1000: "imagenet"}
+    return [name for _, name in class_names(known[classes])] if classes in known else [str(i) for i in range(classes)]
+
+
+def predict_files(model, paths, top: int = 3, weights: str | None = None) -> list[list[tuple[str, float]]]:
+    """Per image file, the `top` (class name, score), best first, by `model` (a .keras file,
+    or a model id with `weights`). Images are brought to the model's input as in its
+    evaluation: resized to a small fixed input (CIFAR), or shorter side 256 and centre 224
+    crop (ImageNet)."""
+    import tensorflow as tf
+
+    built = classifier(model, weights)
+    names = class_names_for(model if _is_model_file(model) else None, built.output_shape[-1])
+    check_top(top, len(names))
+    size = built.input_shape[1:3]
+    images = []
+    for path in paths:
+        image = read_image(path)
+        image = eval_transform(image) if size == (CROP, CROP) else image
+        images.append(tf.image.resize(image, size, antialias=True) if None not in size else image)
+    # predict_on_batch: `predict` in a loop grows memory (keras-team/keras#13118; BENCHMARKS.md)
+    scores = np.concatenate([np.asarray(built.predict_on_batch(image[None])) for image in images])
+    return [[(names[i], float(s[i])) for i in np.argsort(-s)[:top]] for s in scores]

@@ -1,0 +1,253 @@
+"""The one builder: any network of the paper from its architecture row, in named steps
+(arguments, weights, input and its preprocessing, stem, stages, head, weights loaded). The
+public entries (`resnet`) and the model ids (`build_by_id`) are single calls to it."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import keras
+from keras import layers
+
+from keras_resnet.arguments import check_choice, check_classes, is_integer
+from keras_resnet.models.architectures import (
+    MIN_INPUT_SIZE,
+    SHORTCUTS,
+    VARIANTS,
+    Architecture,
+    model_id,
+    parse_model_id,
+)
+from keras_resnet.models.blocks import block, conv_bn
+from keras_resnet.models.names import CLASSIFIER, STEM, block_name
+from keras_resnet.models.preprocessing import CROP_FRACTION, MODES, CentreCrop, ImageNormalization
+from keras_resnet.pretrained import loading, registry
+from keras_resnet.pretrained.registry import Preprocessing, Weights
+
+POOLINGS = (None, "avg", "max")
+Activation = str | Callable | None
+InputPreprocessing = bool | str | layers.Layer | None
+
+
+def build_resnet(
+    arch: Architecture,
+    *,
+    residual: bool = True,
+    shortcut: str | None = None,
+    variant: str = "v1",
+    include_top: bool = True,
+    weights: str | None = None,
+    input_tensor=None,
+    input_shape: tuple | None = None,
+    pooling: str | None = None,
+    classes: int | None = None,
+    classifier_activation: Activation = "softmax",
+    name: str | None = None,
+    include_preprocessing: InputPreprocessing = None,
+) -> keras.Model:
+    """Build any network of the paper from its architecture row.
+
+    `shortcut=None` takes the paper's choice: option A on CIFAR, option B on ImageNet.
+    Plain nets have no shortcut, so they accept only `shortcut=None`.
+    `include_preprocessing`: True bakes the pretrained weights' input normalisation (and, for
+    ImageNet nets, a centre crop to the default size from images of any size) into the model,
+    so it takes raw RGB 0-255 images; a mode ("caffe", "torch", "tf") chooses it by hand;
+    a layer (e.g. `PixelMean`, the paper's training normalisation) is applied as given.
+    None (the default) is True for the registry's CIFAR-10 weights, whose users feed raw
+    images (a normalisation missed there gives chance accuracy and fine-tuning that diverges),
+    and False otherwise: ImageNet weights take `preprocess_input`-ed images, as in
+    keras.applications, so its users are not normalised twice.
+    """
+    shortcut = _shortcut(arch, residual, shortcut)
+    classes = _check_arguments(arch, variant, include_top, pooling, classifier_activation, classes, input_tensor)
+    default_name = model_id(arch, residual)
+    resolved = registry.resolve(weights, default_name, variant=variant, shortcut=shortcut, kind=arch.kind)
+    custom = include_preprocessing if isinstance(include_preprocessing, layers.Layer) else None
+    preprocessing = _preprocessing(include_preprocessing, resolved, arch) if custom is None else None
+    if input_shape is None and input_tensor is not None:
+        input_shape = tuple(input_tensor.shape[1:])
+    input_shape = _input_shape(arch, input_shape, resolved, preprocessing, include_preprocessing, include_top, classes)
+
+    inputs = layers.Input(shape=input_shape) if input_tensor is None else input_tensor
+    x = _preprocess(inputs, preprocessing) if custom is None else custom(inputs)
+    x = _stages(_stem(x, arch), arch, residual, shortcut, variant)
+    x = _head(x, include_top, pooling, classes, classifier_activation)
+
+    model_inputs = inputs if input_tensor is None else keras.utils.get_source_inputs(input_tensor)
+    _allow_graph_depth(8 * sum(arch.blocks))  # <= 7 layers a block, plus stem and head
+    model = keras.Model(model_inputs, x, name=name or default_name)
+    if resolved is not None:
+        loading.load(model, resolved, include_top=include_top)
+    return model
+
+
+def build_by_id(model: str, **kwargs) -> keras.Model:
+    """Build from a registry id: resnet50, plainnet34, cifar_resnet20, cifar_plainnet56, ..."""
+    arch, residual = parse_model_id(model)
+    return build_resnet(arch, residual=residual, **kwargs)
+
+
+def _shortcut(arch: Architecture, residual: bool, shortcut: str | None) -> str | None:
+    """The paper's option for the family (A on CIFAR, B on ImageNet) unless one is chosen."""
+    if not residual:
+        if shortcut is not None:
+            raise ValueError(f"Plain nets have no shortcuts: `shortcut` must be None; received {shortcut!r}.")
+        return None
+    shortcut = shortcut if shortcut is not None else ("A" if arch.family == "cifar" else "B")
+    check_choice("shortcut", shortcut, SHORTCUTS)
+    return shortcut
+
+
+def _check_arguments(arch: Architecture, variant: str, include_top: bool, pooling: str | None,
+                     classifier_activation: Activation, classes: int | None, input_tensor) -> int:
+    """Refuse what the Keras layers would take silently or fail on late; the number of classes."""
+    check_choice("variant", variant, VARIANTS)
+    check_choice("include_top", include_top, (True, False))  # "False" from a config file is truthy
+    check_choice("pooling", pooling, POOLINGS)
+    check_activation("classifier_activation", classifier_activation)
+    classes = check_classes(arch.default_classes if classes is None else classes)
+    if input_tensor is not None and not keras.backend.is_keras_tensor(input_tensor):
+        raise ValueError(  # keras.Input(tensor=...) takes only Keras tensors
+            "`input_tensor` must be None or a Keras tensor (e.g. keras.Input(shape=(224, 224, 3))); "
+            f"received input_tensor of type {type(input_tensor).__name__}."
+        )
+    return classes
+
+
+def _preprocessing(include_preprocessing: bool | str | None, weights: Weights | Path | None,
+                   arch: Architecture) -> Preprocessing | None:
+    """The input preprocessing to bake in: the registry weights' own for True (and for None
+    with CIFAR-10 registry weights), or a named mode (with the family's evaluation crop)."""
+    named = isinstance(include_preprocessing, bool) or include_preprocessing in MODES
+    if include_preprocessing is not None and not named:
+        raise ValueError(
+            f"`include_preprocessing` must be one of {[None, False, True, *MODES]} or a keras Layer; "
+            f"received include_preprocessing={include_preprocessing!r}."
+        )
+    if include_preprocessing is None:
+        include_preprocessing = isinstance(weights, Weights) and arch.family == "cifar"
+    if include_preprocessing is False:
+        return None
+    if include_preprocessing is True:
+        if not isinstance(weights, Weights):
+            raise ValueError(
+                "include_preprocessing=True uses the normalisation of registry weights; with "
+                f"weights={weights if weights is None else str(weights)!r} "
+                f"pass the mode instead: include_preprocessing one of {list(MODES)}."
+            )
+        return weights.preprocessing
+    crop_fraction = CROP_FRACTION if arch.family == "imagenet" else None
+    return Preprocessing(include_preprocessing, arch.default_size, crop_fraction)
+
+
+def _input_shape(arch: Architecture, input_shape: tuple | None, weights: Weights | Path | None,
+                 preprocessing: Preprocessing | None, include_preprocessing: InputPreprocessing,
+                 include_top: bool, classes: int) -> tuple:
+    """The model's input shape, checked: images of any size where the model crops them, and
+    the network behind the crop fit for the registry weights."""
+    crop = preprocessing is not None and preprocessing.crop_fraction is not None
+    input_shape = check_input_shape(input_shape, arch.default_size, include_top and not crop)
+    if preprocessing is not None and input_shape[2] != 3:
+        raise ValueError(
+            f"include_preprocessing={include_preprocessing!r} normalises RGB images: the input must have 3 "
+            f"channels; received input_shape={input_shape!r}."
+        )
+    if isinstance(weights, Weights):  # a user's own file is checked on loading
+        network_shape = (preprocessing.size, preprocessing.size, input_shape[2]) if crop else input_shape
+        weights.check_fits(include_top=include_top, classes=classes, input_shape=network_shape)
+    return input_shape
+
+
+def _preprocess(x, preprocessing: Preprocessing | None):
+    """Raw RGB 0-255 images into what the network expects: centre-cropped (ImageNet, any size)
+    and normalised."""
+    if preprocessing is None:
+        return x
+    if preprocessing.crop_fraction is not None:
+        x = CentreCrop(preprocessing.size, preprocessing.crop_fraction, name="preprocessing_crop")(x)
+    return ImageNormalization(preprocessing.mode, name="preprocessing_normalization")(x)
+
+
+def _stem(x, arch: Architecture):
+    if arch.stem == "imagenet":  # 7x7/2 conv, 3x3/2 max-pool (ReLU output >= 0, so zero-pad = -inf pad)
+        x = layers.Activation("relu", name=f"{STEM}_relu")(conv_bn(x, 64, 7, 2, STEM))
+        x = layers.ZeroPadding2D(1, name="pool1_pad")(x)
+        return layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
+    return layers.Activation("relu", name=f"{STEM}_relu")(conv_bn(x, arch.filters[0], 3, 1, STEM))
+
+
+def _stages(x, arch: Architecture, residual: bool, shortcut: str | None, variant: str):
+    """conv2_x to conv5_x (conv4_x on CIFAR): each stage but the first halves the size in its first block."""
+    for stage, (blocks, filters) in enumerate(zip(arch.blocks, arch.filters), start=2):
+        for index in range(1, blocks + 1):
+            x = block(
+                x,
+                filters,
+                kind=arch.kind,
+                stride=2 if index == 1 and stage > 2 else 1,
+                shortcut=shortcut,
+                variant=variant,
+                residual=residual,
+                name=block_name(stage, index),
+            )
+    return x
+
+
+def _head(x, include_top: bool, pooling: str | None, classes: int, classifier_activation: Activation):
+    """Global average pool and the classifier, or the feature map, pooled as asked."""
+    if include_top:
+        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+        # Under a mixed-precision policy the classifier (and its softmax) stays float32.
+        head_dtype = "float32" if keras.config.dtype_policy().name.startswith("mixed") else None
+        return layers.Dense(classes, activation=classifier_activation, name=CLASSIFIER, dtype=head_dtype)(x)
+    if pooling == "avg":
+        return layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    if pooling == "max":
+        return layers.GlobalMaxPooling2D(name="max_pool")(x)
+    return x
+
+
+def _allow_graph_depth(layers_count: int) -> None:
+    """Keras walks functional graphs recursively (building, cloning, `load_model`): the
+    1202-layer net (4,210 layers) needs more than Python's default stack depth of 1,000.
+    Raised for the process, never lowered, so the built model can also be saved and reloaded."""
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 2 * layers_count + 1000))
+
+
+def check_activation(argument: str, activation: Any) -> None:
+    """Resolved here so that a typo fails at once, naming the argument, not inside Keras."""
+    try:
+        keras.activations.get(activation)
+    except (ValueError, TypeError):
+        raise ValueError(
+            f"`{argument}` must be None, a callable or the name of a Keras activation "
+            f"(e.g. 'softmax', 'linear'); received {argument}={activation!r}."
+        ) from None
+
+
+def check_input_shape(input_shape: Any, default_size: int, include_top: bool) -> tuple:
+    """Resolve the (height, width, channels) input shape, channels-last, as keras.applications:
+    a fixed default size with the classifier, any size (None) without it."""
+    if input_shape is None:
+        size = default_size if include_top else None
+        return (size, size, 3)
+    try:  # a string or bytes iterates too, into characters or small ints
+        shape = () if isinstance(input_shape, (str, bytes)) else tuple(input_shape)
+    except TypeError:  # not iterable: an int, a float
+        shape = ()
+    if len(shape) != 3 or not all(d is None or (is_integer(d) and d > 0) for d in shape):
+        raise ValueError(
+            "`input_shape` must be (height, width, channels) with positive integers or None "
+            f"for height and width (channels last); received input_shape={input_shape!r}."
+        )
+    if shape[2] is None:
+        raise ValueError(f"`input_shape` must give the number of channels; received input_shape={input_shape!r}.")
+    if any(d is not None and d < MIN_INPUT_SIZE for d in shape[:2]):
+        raise ValueError(
+            f"`input_shape` must be at least {MIN_INPUT_SIZE}x{MIN_INPUT_SIZE} (height x width); "
+            f"received input_shape={input_shape!r}."
+        )
+    return tuple(None if d is None else int(d) for d in shape)

@@ -1,0 +1,1 @@
+"""Published weights: the typed registry, verified downloads, file formats, loading and conversion."""

@@ -1,0 +1,253 @@
+"""Find a registry file, verified against its published hash: shipped in `weights/`, in a
+local directory (offline machines), or downloaded once into the Keras cache. The end of a
+`weights=` request: it reads no registry, only the `WeightsFile` it is given.
+
+A file reaches its cache name only after its hash has been checked, and is hashed again on
+every load, so an interrupted or tampered download never passes for a good one. A download
+never hangs: it fails once the server sends no byte for `$KERAS_RESNET_DOWNLOAD_TIMEOUT`
+seconds. Processes downloading the same file take turns (a lock beside it); different files
+download at once."""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import math
+import os
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from keras_resnet.atomic import CAN_LOCK, try_lock
+
+WEIGHTS_DIR_ENV = "KERAS_RESNET_WEIGHTS_DIR"
+TIMEOUT_ENV = "KERAS_RESNET_DOWNLOAD_TIMEOUT"
+DEFAULT_TIMEOUT = 60.0
+MAX_TIMEOUT = 86400.0  # a day of silence is a hang (and ~1e10 s overflows the socket timeout)
+CACHE_SUBDIR = "keras_resnet"
+CHUNK = 1 << 20
+# A process waiting for another's download of the same file gives up once the holder has
+# made no progress (no byte received) for this many timeouts: the holder's own wait on one
+# connection and on the response headers (and a redirect's) each last up to one timeout.
+WAIT_TIMEOUTS = 4
+
+
+@dataclass(frozen=True)
+class WeightsFile:
+    """One published file: its name here, where it is published (None: shipped in `weights/`)
+    and the hash that proves a copy is that file."""
+
+    name: str
+    url: str | None
+    hash_algorithm: str
+    hash: str
+
+
+def weights_dir() -> Path:
+    """`weights/` (registry and shipped files) is installed inside the package; in a source
+    checkout it sits beside it."""
+    package = Path(__file__).parent.parent
+    installed = package / "weights"
+    return installed if installed.is_dir() else package.parent / "weights"
+
+
+def hash_file(path: str | os.PathLike, algorithm: str = "sha256") -> str:
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def sha256(path: str | os.PathLike) -> str:
+    return hash_file(path, "sha256")
+
+
+def cache_dir() -> Path:
+    """`$KERAS_HOME` (read now, not at import) or `~/.keras`, as `keras.utils.get_file`."""
+    return Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras")
+
+
+def download_timeout() -> float:
+    """Seconds without a byte from the server after which a download fails (also the
+    connect timeout): `$KERAS_RESNET_DOWNLOAD_TIMEOUT`, read now, or 60."""
+    raw = os.environ.get(TIMEOUT_ENV, "")
+    try:
+        value = float(raw) if raw.strip() else DEFAULT_TIMEOUT
+    except ValueError:
+        value = math.nan
+    if not 0 < value <= MAX_TIMEOUT:  # also refuses NaN
+        raise ValueError(
+            f"${TIMEOUT_ENV} must be a number of seconds above 0 and at most {MAX_TIMEOUT:g} "
+            f"(default {DEFAULT_TIMEOUT:g}); received {raw!r}."
+        )
+    return value
+
+
+def _how_to_place(spec: WeightsFile) -> str:
+    return (
+        f"On a machine without internet, download {spec.url} elsewhere, check that its "
+        f"{spec.hash_algorithm} is {spec.hash}, and put it as {spec.name} in a "
+        f"directory named by ${WEIGHTS_DIR_ENV} (or in {cache_dir() / CACHE_SUBDIR})."
+    )
+
+
+def _verified(path: Path, spec: WeightsFile, what: str) -> Path:
+    actual = hash_file(path, spec.hash_algorithm)
+    if actual != spec.hash:
+        raise ValueError(
+            f"{what} {path} has {spec.hash_algorithm} {actual}, expected {spec.hash} "
+            f"(source {spec.url or 'shipped with keras-resnet'}). " + (
+                "The installed file is damaged: reinstall keras-resnet." if spec.url is None
+                else "Replace it with the published file. " + _how_to_place(spec)
+            )
+        )
+    return path
+
+
+def fetch(spec: WeightsFile, directory: str | os.PathLike | None = None) -> Path:
+    """Path of the verified file `spec` describes.
+
+    Looks in order: the package's `weights/` (files shipped with `url: null`); `directory`
+    or `$KERAS_RESNET_WEIGHTS_DIR` if given (never downloads then); the Keras cache; the URL.
+    """
+    if spec.url is None:
+        return _verified(weights_dir() / spec.name, spec, "Shipped weights file")
+    named = f"`directory` {directory!r}" if directory else f"${WEIGHTS_DIR_ENV}={os.environ.get(WEIGHTS_DIR_ENV)!r}"
+    directory = directory or os.environ.get(WEIGHTS_DIR_ENV)
+    if directory:
+        if not Path(directory).is_dir():
+            raise ValueError(
+                f"{named} must name an existing directory holding the weights files; it is "
+                f"{'a file' if Path(directory).exists() else 'missing'}. " + _how_to_place(spec)
+            )
+        path = Path(directory) / spec.name
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} not found (weights directory {directory!r}). " + _how_to_place(spec))
+        return _verified(path, spec, "Weights file")
+    timeout = download_timeout()
+    target = cache_dir() / CACHE_SUBDIR / spec.name
+    if _cached(target, spec):  # hashed on every load, not only after the download
+        return target
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise _unwritable(target.parent, e, spec) from None
+    with _exclusive(target.parent / f".{spec.name}.lock", timeout * WAIT_TIMEOUTS, spec) as progress:
+        if _cached(target, spec):  # another process downloaded it while this one waited
+            return target
+        target.unlink(missing_ok=True)  # damaged by hand or by a writer outside this module: fetch again
+        for stale in target.parent.glob(_part_name(glob.escape(spec.name), "[0-9a-f]" * 32)):  # killed downloads'
+            stale.unlink()  # this process holds the file's lock, so their writers are gone
+        return _download(spec, target, timeout, progress)
+
+
+def _cached(target: Path, spec: WeightsFile) -> bool:
+    return target.is_file() and hash_file(target, spec.hash_algorithm) == spec.hash
+
+
+def _part_name(name: str, unique: str) -> str:
+    """A download's temporary name: hidden, unique, never taken for a cached file."""
+    return f".{name}.{unique}.part"
+
+
+def _unwritable(directory: Path, error: OSError, spec: WeightsFile) -> OSError:
+    return OSError(
+        f"Cannot write the download cache {directory} ({error.strerror or error}): set KERAS_HOME "
+        f"to a writable directory, or place the file by hand. " + _how_to_place(spec)
+    )
+
+
+@contextmanager
+def _exclusive(path: Path, patience: float, spec: WeightsFile) -> Iterator[Callable[[], None]]:
+    """Hold an exclusive lock on `path`, a lock file beside the file to download: processes
+    fetching the same file take turns, so the others wait and then find it; other files are
+    not held up. The OS drops the lock of a killed process. Yields the function to call on
+    each byte received: a waiter gives up with an OSError once the holder has received nothing
+    for `patience` seconds (a stopped process; a running one fails on its own stall first).
+    Where `fcntl` is missing (Windows) downloads are not serialised, but each still writes its
+    own temporary file and renames it atomically."""
+    if not CAN_LOCK:
+        yield lambda: None
+        return
+    fd = _lock(path, patience, spec)  # holds our pid, named by a waiter that gives up
+    try:
+        yield lambda: os.utime(fd)  # the modification time is what waiters watch
+    finally:
+        path.unlink(missing_ok=True)  # while still locked: a waiter on this inode sees it gone and retries
+        os.close(fd)
+
+
+def _lock(path: Path, patience: float, spec: WeightsFile) -> int:
+    """A descriptor of `path` holding its lock; the file is the one at `path` now (a holder
+    removes it on release, so a lock taken on the removed file is dropped and taken again)."""
+    started = time.time()
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise _unwritable(path.parent, e, spec) from None
+        try:
+            while (holder := try_lock(fd)) is not None:
+                idle = time.time() - max(os.fstat(fd).st_mtime, started)
+                if idle > patience:
+                    raise OSError(
+                        f"Gave up waiting for process {holder}, which is downloading {spec.url} "
+                        f"(lock {path}) and has received nothing for {idle:.0f} s: stop it or "
+                        f"try again. " + _how_to_place(spec)
+                    ) from None
+                time.sleep(0.1)
+            if path.exists() and os.path.samestat(os.fstat(fd), path.stat()):
+                os.utime(fd)
+                return fd
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)
+
+
+def _download(spec: WeightsFile, target: Path, timeout: float, progress: Callable[[], None]) -> Path:
+    """Stream the URL into a unique temporary name beside `target` while hashing it; only a
+    complete file with the published hash is made durable and renamed to `target`. On any
+    failure, a `timeout`-second stall included, the temporary file is removed."""
+    url = spec.url
+    partial = target.parent / _part_name(spec.name, uuid.uuid4().hex)
+    try:
+        actual = _transfer(url, partial, spec.hash_algorithm, timeout, progress)
+        if actual != spec.hash:
+            raise ValueError(
+                f"Download of {url} failed verification: {spec.hash_algorithm} {actual}, "
+                f"expected {spec.hash}. Nothing was kept. " + _how_to_place(spec)
+            )
+        os.replace(partial, target)
+    except BaseException as e:
+        partial.unlink(missing_ok=True)
+        if isinstance(e, TimeoutError) or isinstance(getattr(e, "reason", None), TimeoutError):
+            raise OSError(
+                f"Could not download {url}: the server sent nothing for {timeout:g} s "
+                f"(${TIMEOUT_ENV}). " + _how_to_place(spec)
+            ) from None
+        if isinstance(e, Exception) and not isinstance(e, ValueError):
+            raise OSError(f"Could not download {url} ({e}). " + _how_to_place(spec)) from e
+        raise  # the failed verification; KeyboardInterrupt, SystemExit
+    return target
+
+
+def _transfer(url: str, partial: Path, algorithm: str, timeout: float, progress: Callable[[], None]) -> str:
+    """Write what `url` serves (redirects followed, HTTP errors raised) to `partial`, durably;
+    its hash. `timeout` bounds the connection and each wait for a byte."""
+    digest = hashlib.new(algorithm)
+    with urllib.request.urlopen(url, timeout=timeout) as response, open(partial, "xb") as f:
+        while chunk := response.read1(CHUNK):
+            progress()
+            f.write(chunk)
+            digest.update(chunk)
+        if response.length:  # http.client returns b"" when the connection closes early
+            raise OSError(f"the connection closed {response.length} bytes before the announced end")
+        f.flush()
+        os.fsync(f.fileno())
+    return digest.hexdigest()

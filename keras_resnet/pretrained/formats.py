@@ -1,0 +1,458 @@
+"""Weight files of the published layouts, read into ours: `{layer name: [weights in
+layer.weights order]}` for bias-free convolutions and epsilon-1e-5 BatchNorm, giving the same
+outputs as the original to float rounding.
+
+- "keras_resnet": our HDF5 file, `/<layer>/<i>` (`loading.save_weights`).
+- "keras_applications": the legacy Keras HDF5 weights of keras.applications ResNet50/101/152
+  (the paper authors' Caffe weights): `layer_names`/`weight_names` attributes, names with
+  `:0` when Keras 2 wrote them, without when Keras 3's legacy writer did.
+- "torch": torchvision/timm state dicts (`conv1`, `bn1`, `layer{s}.{b}.conv{i}`,
+  `downsample.0/1`, `fc`), also Idelbayev's CIFAR nets (`linear`), from `.safetensors` (no
+  PyTorch needed) or `.pth`/`.th` (PyTorch, `weights_only=True`).
+
+A file is read in two steps, so that a small file cannot make us read or allocate much:
+`open_weights` lists each weight's name, shape and dtype (reading no data), the loader compares
+them with the model's, and only then reads. An HDF5 file (ours, keras.applications', the
+weights inside a `.keras` archive) is read only when all its data is stored inside it
+(`check_stored_inside`): HDF5 can take a dataset's bytes from another file (external links and
+storage, virtual datasets), which would put a local secret into the weights or hang on a FIFO.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import re
+import zipfile
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import h5py
+import keras
+import numpy as np
+from keras.src.backend.common import global_state
+from safetensors import SafetensorError, safe_open
+
+from keras_resnet.arguments import file_problem
+from keras_resnet.models.blocks import BN_EPSILON
+from keras_resnet.models.names import BN, CLASSIFIER, CONV, STEM, block_name
+
+WEIGHT_FORMATS = ("keras_resnet", "keras_applications", "torch")
+TORCH_SUFFIXES = (".pth", ".th", ".pt", ".bin")
+ACCEPTED = (
+    "a keras_resnet .h5 (keras_resnet.pretrained.loading.save_weights, keras-resnet convert), a keras.applications "
+    ".h5, a torchvision/timm .safetensors or .pth state dict; a Keras `.weights.h5` from `model.save_weights` "
+    "loads with `model.load_weights`"
+)
+# Integer and bool weights are refused too, not cast: no published file stores them, so one
+# where a float belongs means a foreign file. bfloat16 only from PyTorch, which converts it.
+FLOAT_DTYPES = ("float16", "float32", "float64")
+TORCH_DTYPES = (*FLOAT_DTYPES, "bfloat16")
+_SAFETENSORS_DTYPES = {"F16": "float16", "F32": "float32", "F64": "float64"}
+EXPANSION = 16
+"""A file (or archive member) may declare at most this many times the bytes it stores (and
+always 1 MiB): uncompressed weights declare about 1x, compressed ones a few x, while an empty
+chunked HDF5 dataset, a stride-0 tensor or a zip bomb declares gigabytes in kilobytes."""
+FLOOR = 1 << 20
+_STORED_INSIDE = {h5py.h5d.CONTIGUOUS: "contiguous", h5py.h5d.CHUNKED: "chunked", h5py.h5d.COMPACT: "compact"}
+_READ_ERRORS = (OSError, KeyError, TypeError, IndexError)  # h5py, torch and numpy on a damaged or foreign layout
+KERAS_APPLICATIONS_BN_EPSILON = 1.001e-5
+_TORCH_BN = ("weight", "bias", "running_mean", "running_var")  # = gamma, beta, moving mean, variance
+_KERAS_ORDER = ("kernel", "bias", "gamma", "beta", "moving_mean", "moving_variance")
+_KEY = re.compile(
+    r"^(?:conv1|bn1|fc|linear|layer(?P<s>\d+)\.(?P<b>\d+)\.(?:(?:conv|bn)(?P<i>\d+)|downsample\.(?P<d>[01])))\."
+    r"(?P<param>weight|bias|running_mean|running_var|num_batches_tracked)$"
+)
+
+
+@dataclass(frozen=True)
+class Weight:
+    """One weight as its file declares it, in our layout; the data is read by `read()` only."""
+
+    where: str  # its name in the file
+    shape: tuple[int, ...]
+    dtype: str
+    read: Callable[[], np.ndarray]
+
+
+Layout = dict[str, list[Weight]]
+
+
+def detect_format(path: str | os.PathLike) -> str:
+    path = _regular_file(path)
+    if path.suffix in (".safetensors", *TORCH_SUFFIXES):
+        return "torch"
+    with _h5_file(path) as f:  # the root's attributes and link names only
+        return "keras_applications" if "layer_names" in f.attrs or "model_weights" in f else "keras_resnet"
+
+
+@contextmanager
+def open_weights(path: str | os.PathLike, fmt: str | None = None) -> Iterator[Layout]:
+    """Any supported file's weights, in our layout, declared (names, shapes, dtypes), readable
+    while the file is open. A file that does not hold the format's layout (cut short, another
+    format, another program's HDF5), holds weights that are not floats, declares far more than
+    it stores, or would take data from elsewhere, raises a ValueError naming it."""
+    fmt = fmt or detect_format(path)
+    _regular_file(path)
+    if fmt not in WEIGHT_FORMATS:
+        raise ValueError(f"`format` must be one of {list(WEIGHT_FORMATS)}; received format={fmt!r}.")
+    with ExitStack() as stack:
+        try:
+            layout = stack.enter_context(_READERS[fmt](path))
+        except _READ_ERRORS as e:
+            raise _unreadable(path, fmt, e) from None
+        accepted = TORCH_DTYPES if fmt == "torch" and Path(path).suffix != ".safetensors" else FLOAT_DTYPES
+        for weights in layout.values():
+            for weight in weights:
+                _check_dtype(path, weight, accepted)
+        yield {name: [replace(w, read=_guarded(path, fmt, w.read)) for w in weights]
+               for name, weights in layout.items()}
+
+
+def _regular_file(path: str | os.PathLike) -> Path:
+    """Only a regular file is read (`arguments.file_problem`)."""
+    what = file_problem(path)
+    if what is not None:
+        what += " (a directory, FIFO or device)" if what != "missing" else ""
+        raise ValueError(f"{path} is not a weights file: it is {what}. Accepted: {ACCEPTED}.")
+    return Path(path)
+
+
+def _unreadable(path, fmt: str, e: Exception) -> ValueError:
+    return ValueError(f"{path} is not a readable {fmt} weights file ({type(e).__name__}: {e}). Accepted: {ACCEPTED}.")
+
+
+def _guarded(path, fmt: str, read: Callable[[], np.ndarray]) -> Callable[[], np.ndarray]:
+    def guarded() -> np.ndarray:
+        try:
+            return read()
+        except _READ_ERRORS as e:
+            raise _unreadable(path, fmt, e) from None
+
+    return guarded
+
+
+def _check_dtype(path, weight: Weight, accepted: tuple[str, ...]) -> None:
+    if weight.dtype not in accepted:
+        raise ValueError(
+            f"{path}: weight {weight.where!r} has dtype {weight.dtype}; weights must be one of {', '.join(accepted)}."
+        )
+
+
+def check_declared(source: str, declared: int, stored: int) -> None:
+    """Refuse, before reading any, data declared far beyond the bytes that hold it (`EXPANSION`)."""
+    if declared > max(FLOOR, EXPANSION * stored):
+        raise ValueError(
+            f"{source} declares {declared:,} bytes of data but stores {stored:,}; refused before reading any "
+            f"(more than {EXPANSION}x is a decompression bomb or a damaged file, not weights)."
+        )
+
+
+def _derived(weight: Weight, fn: Callable[[np.ndarray], np.ndarray], shape: tuple[int, ...] | None = None) -> Weight:
+    """`weight` with `fn` applied to its data when read (and its shape changed to `shape`)."""
+    return replace(weight, shape=weight.shape if shape is None else shape, read=lambda: fn(weight.read()))
+
+
+# --- HDF5 ------------------------------------------------------------------------------------
+
+@contextmanager
+def _h5_file(path) -> Iterator[h5py.File]:
+    try:
+        f = h5py.File(path, "r")
+    except OSError as e:
+        raise ValueError(f"{path} is not a readable HDF5 weights file ({e}). Accepted: {ACCEPTED}.") from None
+    with f:
+        yield f
+
+
+@contextmanager
+def _open_h5(path) -> Iterator[h5py.File]:
+    """An HDF5 weights file, open once `check_stored_inside` passed."""
+    with _h5_file(path) as f:
+        check_stored_inside(f, str(path), os.path.getsize(path))
+        yield f
+
+
+def check_stored_inside(f: h5py.File, source: str, size: int) -> None:
+    """Walk every link of `f` without following any: only hard links, to groups and to datasets
+    stored in the file itself (contiguous, chunked, compact), declaring together no more than
+    `EXPANSION` x the file's `size`. Anything else is a ValueError naming `source` and the path."""
+    declared = 0
+
+    def outside(name: str, link) -> str | None:  # a message stops the walk (an exception cannot cross HDF5)
+        nonlocal declared
+        if not isinstance(link, h5py.HardLink):
+            target = f"{link.filename}:{link.path}" if isinstance(link, h5py.ExternalLink) else link.path
+            return (f"{name!r} is an HDF5 {type(link).__name__.removesuffix('Link').lower()} link (to {target}), "
+                    "not data stored in the file itself; refused before reading any.")
+        obj = f[name]
+        if isinstance(obj, h5py.Dataset):
+            layout = obj.id.get_create_plist().get_layout()
+            if obj.is_virtual or obj.external or layout not in _STORED_INSIDE:
+                where = ("a virtual dataset" if obj.is_virtual else f"external storage in {obj.external}"
+                         if obj.external else f"storage layout {layout}")
+                return (f"dataset {name!r} takes its data from outside the file ({where}); only data stored in "
+                        f"the file itself ({', '.join(_STORED_INSIDE.values())}) is read.")
+            declared += (obj.size or 0) * obj.dtype.itemsize
+        return None
+
+    found = f.visititems_links(outside)
+    if found:
+        raise ValueError(f"{source}: {found}")
+    check_declared(source, declared, size)
+
+
+def _h5_weight(dataset: h5py.Dataset | h5py.Group) -> Weight:
+    if not isinstance(dataset, h5py.Dataset):
+        raise TypeError(f"{dataset.name!r} is a group where a weight (dataset) belongs")
+    return Weight(dataset.name.lstrip("/"), tuple(dataset.shape or ()), dataset.dtype.name,
+                  lambda: np.asarray(dataset[()]))
+
+
+@contextmanager
+def _keras_resnet_h5(path) -> Iterator[Layout]:
+    """Our layout, checked: every top-level item a group of datasets named 0..k-1."""
+    with _open_h5(path) as f:
+        layout = {}
+        for name, group in f.items():
+            if not isinstance(group, h5py.Group) or sorted(group) != sorted(map(str, range(len(group)))):
+                raise ValueError(
+                    f"{path} is not a keras_resnet weights file: {name!r} is not a group of datasets 0..k-1. "
+                    f"Accepted: {ACCEPTED}."
+                )
+            layout[name] = [_h5_weight(group[str(i)]) for i in range(len(group))]
+        yield layout
+
+
+def is_keras_resnet_file(path: Path) -> bool:
+    """Whether `path` is a keras_resnet weights file (which `save_weights` may replace)."""
+    try:
+        with open_weights(path, "keras_resnet") as layout:
+            return bool(layout)
+    except ValueError:
+        return False
+
+
+# --- keras.applications ------------------------------------------------------------------
+
+def _attribute(group, name: str) -> list[str]:
+    """An HDF5 string-list attribute, also when Keras split a long one into name0, name1, ..."""
+    if name in group.attrs:
+        chunks = [group.attrs[name]]
+    else:
+        chunks = [group.attrs[f"{name}{i}"] for i in range(len(group.attrs)) if f"{name}{i}" in group.attrs]
+    return [v.decode("utf8") if isinstance(v, bytes) else str(v) for chunk in chunks for v in chunk]
+
+
+@contextmanager
+def _keras_applications_h5(path) -> Iterator[Layout]:
+    """A legacy Keras HDF5 weights (or whole-model) file, in our layout."""
+    with _open_h5(path) as f:
+        root = f["model_weights"] if "model_weights" in f else f
+        layers = {}
+        for layer in _attribute(root, "layer_names"):
+            names = _attribute(root[layer], "weight_names")
+            if names:
+                # "conv1_conv/kernel:0" (Keras 2) or "conv1_conv/kernel" (Keras 3): order by role
+                by_role = {n.rsplit("/", 1)[-1].removesuffix(":0"): _h5_weight(root[layer][n]) for n in names}
+                layers[layer] = [by_role[role] for role in _KERAS_ORDER if role in by_role]
+        yield from_keras_applications(layers, str(path))
+
+
+def from_keras_applications(layers: Mapping[str, list[Weight]], source: str) -> Layout:
+    """keras.applications layers into our bias-free layout, exactly: BN((conv + b) - mean) =
+    BN(conv - (mean - b)), and the 1.001e-5 epsilon moves into the variance."""
+    out: Layout = {}
+    for name, values in layers.items():
+        if name.endswith(CONV):
+            out[name] = values[:1]
+        elif name.endswith(BN) and len(values) == 4:  # else the loader reports the count
+            gamma, beta, mean, var = values
+            conv = layers.get(name.removesuffix(BN) + CONV, [])
+            if len(conv) > 1:
+                bias = conv[1]
+                _check_dtype(source, bias, FLOAT_DTYPES)
+                if bias.shape != mean.shape:
+                    raise ValueError(
+                        f"{source}: conv bias {bias.where!r} has shape {bias.shape}, its BatchNorm mean "
+                        f"{mean.where!r} {mean.shape}; not a keras.applications ResNet file."
+                    )
+                mean = _derived(mean, lambda m, bias=bias: m - bias.read())
+            out[name] = [gamma, beta, mean, _derived(var, lambda v: v + (KERAS_APPLICATIONS_BN_EPSILON - BN_EPSILON))]
+        else:
+            out[name] = list(values)
+    return out
+
+
+# --- PyTorch -------------------------------------------------------------------------------
+
+def torch_layer_name(key: str) -> str:
+    """Our layer name for a PyTorch state-dict key: layer2.0.conv1.weight -> conv3_block1_1_conv."""
+    m = _KEY.match(key)
+    if not m:
+        raise ValueError(f"State-dict key {key!r} is not of the torchvision ResNet layout.")
+    if key.startswith(("fc.", "linear.")):
+        return CLASSIFIER
+    if key.startswith(("conv1.", "bn1.")):
+        return STEM + (CONV if key.startswith("conv1.") else BN)
+    block = block_name(int(m["s"]) + 1, int(m["b"]) + 1)  # torch: layer1-4, blocks from 0
+    if m["d"] is not None:
+        return f"{block}_0" + (CONV if m["d"] == "0" else BN)
+    return f"{block}_{m['i']}" + (CONV if ".conv" in key else BN)
+
+
+def _transposed(weight: Weight, axes: tuple[int, ...]) -> Weight:
+    """A PyTorch kernel in our axis order (one of another rank stays, for the loader to refuse)."""
+    if len(weight.shape) != len(axes):
+        return weight
+    return _derived(weight, lambda a: a.transpose(axes), tuple(weight.shape[a] for a in axes))
+
+
+def from_torch_state_dict(state_dict: Mapping[str, Weight]) -> Layout:
+    """Conv kernels go from (out, in, h, w) to (h, w, in, out), dense from (out, in) to (in, out)."""
+    params: dict[str, dict[str, Weight]] = {}
+    for key, value in state_dict.items():
+        key = key.removeprefix("module.")  # DataParallel checkpoints
+        if key.endswith("num_batches_tracked"):
+            continue
+        params.setdefault(torch_layer_name(key), {})[key.rsplit(".", 1)[1]] = value
+    layout = {}
+    for name, p in params.items():
+        if name.endswith(BN):
+            layout[name] = [p[k] for k in _TORCH_BN]
+        elif name == CLASSIFIER:
+            layout[name] = [_transposed(p["weight"], (1, 0)), p["bias"]]
+        else:
+            layout[name] = [_transposed(p["weight"], (2, 3, 1, 0))]
+    return layout
+
+
+@contextmanager
+def _torch(path) -> Iterator[Layout]:
+    safetensors = Path(path).suffix == ".safetensors"
+    yield from_torch_state_dict(read_safetensors(path) if safetensors else read_torch_checkpoint(path))
+
+
+def read_safetensors(path: str | os.PathLike) -> dict[str, Weight]:
+    """The tensors' names, shapes and dtypes from the header (which the library checks against
+    the file's length); each tensor's data is read on its own."""
+    try:
+        f = safe_open(str(path), framework="numpy")
+        slices = {key: f.get_slice(key) for key in f.keys()}
+    except (SafetensorError, OSError, ValueError) as e:
+        raise ValueError(f"{path} is not a readable .safetensors file ({e}).") from None
+    return {
+        key: Weight(key, tuple(s.get_shape()), _SAFETENSORS_DTYPES.get(s.get_dtype(), s.get_dtype()),
+                    lambda key=key: f.get_tensor(key))
+        for key, s in slices.items()
+    }
+
+
+def read_torch_checkpoint(path: str | os.PathLike) -> dict[str, Weight]:
+    """Tensors of a `torch.save` file, never unpickling anything but tensors (weights_only),
+    memory-mapped (a zip checkpoint) so nothing is copied before the loader asks."""
+    try:
+        import torch
+    except ImportError as e:
+        raise ImportError(
+            f"Reading {path} needs PyTorch (pip install torch); .safetensors files do not."
+        ) from e
+    try:  # mmap needs the zip format of torch >= 1.6; older (legacy) files are read whole
+        obj = torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
+    except Exception as e:  # UnpicklingError, RuntimeError, EOFError, ... by cause
+        asked = re.search(r"GLOBAL ([\w.]+)", str(e))  # worded differently across torch versions
+        if asked:  # what weights_only exists for: the pickle names a function or class to call
+            raise ValueError(
+                f"{path} asks the unpickler for {asked[1]} beyond tensors; it was refused without running "
+                "anything (torch.load(weights_only=True)). Unpickle such a file in full only if you trust its "
+                "source, and convert it there to .safetensors."
+            ) from None
+        raise ValueError(
+            f"{path} is not a readable tensors-only PyTorch checkpoint ({type(e).__name__}: {str(e)[:200]})."
+        ) from None
+    state = obj.get("state_dict", obj) if isinstance(obj, dict) else obj
+    if not isinstance(state, Mapping):
+        raise ValueError(f"{path} holds no state dict (found {type(state).__name__}).")
+    tensors = {k: v for k, v in state.items() if isinstance(v, torch.Tensor)}
+    # a stride-0 view (`expand`) declares many times the bytes of its storage
+    check_declared(str(path), sum(t.numel() * t.element_size() for t in tensors.values()), os.path.getsize(path))
+    return {k: Weight(k, tuple(t.shape), str(t.dtype).removeprefix("torch."), lambda t=t: _numpy(t))
+            for k, t in tensors.items()}
+
+
+def _numpy(tensor) -> np.ndarray:
+    import torch
+
+    return (tensor.float() if tensor.dtype == torch.bfloat16 else tensor).numpy()
+
+
+_READERS = {"keras_resnet": _keras_resnet_h5, "keras_applications": _keras_applications_h5, "torch": _torch}
+
+
+# --- .keras archives -----------------------------------------------------------------------
+
+def check_keras_archive(path: str | os.PathLike) -> None:
+    """What `keras.models.load_model` reads of a `.keras` archive, checked before it reads any:
+    no member declares more than `EXPANSION` x the bytes it stores (zip bombs), model.weights.h5
+    keeps its data inside itself (`check_stored_inside`), and the config declares no more
+    weight bytes than `EXPANSION` x those the archive stores, counted by building it in a
+    `keras.StatelessScope`, which allocates no variable (a 13 KB file declaring Dense(10**9)
+    would otherwise allocate 8 GB before a weight is read). A ValueError names the file."""
+    source = f"`model_file` {str(path)!r}"
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{source} is not a .keras archive (the zip file `train` and `model.save` write).")
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            check_declared(f"{source} (member {info.filename})", info.file_size, info.compress_size)
+        names = archive.namelist()
+        if "config.json" not in names:
+            raise ValueError(f"{source} is not a .keras archive: it has no config.json.")
+        config = archive.read("config.json")
+        stored = sum(archive.getinfo(n).compress_size for n in ("model.weights.h5", "model.weights.npz") if n in names)
+        if "model.weights.h5" in names:
+            # read whole, as Keras does: h5py seeks back and forth, which a zip member does by rereading
+            member = io.BytesIO(archive.read("model.weights.h5"))
+            try:
+                weights = h5py.File(member, "r")
+            except OSError as e:
+                raise ValueError(f"{source}: its model.weights.h5 is not a readable HDF5 file ({e}).") from None
+            with weights:
+                check_stored_inside(weights, f"{source} (model.weights.h5)", len(member.getbuffer()))
+    numbers = _declared_numbers(config, source)
+    check_declared(f"{source} (its config's weights, as float32)", 4 * numbers, stored)
+
+
+@contextmanager
+def unallocated() -> Iterator[None]:
+    """Models built here have their variables' shapes but no memory: Keras defers initialising
+    variables made in a `StatelessScope`. They leave its list at the end, or the next scope to
+    initialise variables would allocate them."""
+    pending = list(global_state.get_global_attribute("uninitialized_variables") or [])
+    try:
+        with keras.StatelessScope(initialize_variables=False):
+            yield
+    finally:
+        global_state.set_global_attribute("uninitialized_variables", pending)
+
+
+def _declared_numbers(config_json: bytes, source: str) -> int:
+    """How many numbers the variables of a model config hold, counted without allocating them."""
+    try:
+        with unallocated():
+            model = keras.saving.deserialize_keras_object({**json.loads(config_json), "compile_config": None},
+                                                          safe_mode=True)
+        return sum(math.prod(variable.shape) for variable in model.weights)
+    except Exception as e:  # Keras raises ValueError, TypeError, KeyError, ... by what is wrong
+        raise model_refused(source, e) from e
+
+
+def model_refused(source: str, e: Exception) -> ValueError:
+    cause = str(e).strip().splitlines()[0][:300] if str(e).strip() else ""
+    return ValueError(
+        f"{source} was refused: it is not a model that loads with safe_mode=True, which never runs code from "
+        f"the file ({type(e).__name__}: {cause})."
+    )

@@ -1,0 +1,117 @@
+"""Load pretrained weights into a model: a registry entry (its file fetched and verified by
+`download`) or a local file of any supported format (`formats`), all or nothing. Our own
+format is a layer-name-keyed HDF5 file written by `save_weights`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+import h5py
+import keras
+import numpy as np
+
+from keras_resnet.atomic import check_replaceable, replacing
+from keras_resnet.models.names import CLASSIFIER
+from keras_resnet.pretrained import download, formats
+from keras_resnet.pretrained.registry import Weights
+
+
+def load(model: keras.Model, weights: Weights | Path, *, include_top: bool = True) -> None:
+    """Load a registry entry (the file it names for `include_top`, fetched and hash-checked,
+    in the format it names) or a local file (format detected); without the top, the file's
+    classifier is left out."""
+    skip = () if include_top else (CLASSIFIER,)
+    if isinstance(weights, Weights):
+        load_weights(model, download.fetch(weights.file_for(include_top)), skip=skip, fmt=weights.format)
+    else:
+        load_weights(model, weights, skip=skip)
+
+
+def save_weights(model: keras.Model, path: str | os.PathLike) -> None:
+    """Write `/<layer name>/<i>` datasets (in `layer.weights` order); atomically, so an
+    interrupted write never leaves a file that passes for complete, and only over an earlier
+    keras_resnet weights file (never over a directory or another file of the user's)."""
+    path = Path(path)
+    check_replaceable(path, "keras_resnet weights file", formats.is_keras_resnet_file)
+    # built in memory: on a full disk HDF5's own writes fail in its destructors (and crash);
+    # Python's write below raises an OSError instead
+    with h5py.File(path.name, "w", driver="core", backing_store=False) as f:
+        for layer in model.layers:
+            if layer.weights:
+                group = f.create_group(layer.name)
+                for i, w in enumerate(layer.weights):
+                    # no timestamps: the same weights give the same bytes (and hash)
+                    group.create_dataset(str(i), data=keras.ops.convert_to_numpy(w), track_times=False)
+        f.flush()
+        image = f.id.get_file_image()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with replacing(path) as tmp:
+        tmp.write_bytes(image)
+
+
+def load_weights(model: keras.Model, path: str | os.PathLike, skip: Iterable[str] = (), fmt: str | None = None) -> None:
+    """Load a weights file of any supported format (detected unless `fmt` is given) by layer name."""
+    with formats.open_weights(path, fmt) as weights:
+        assign(model, weights, source=str(path), skip=skip)
+
+
+def matched(model: keras.Model, weights: Mapping[str, Sequence[formats.Weight]], source: str,
+            skip: Iterable[str] = ()) -> list[tuple[keras.Variable, formats.Weight]]:
+    """Each variable of `model` (but `skip`'s layers) with its weight in `weights`, by layer
+    name and order, checked by declared shape only (no data is read): a source with a missing,
+    extra or misshapen layer raises naming the first offender."""
+    skip = set(skip)
+    layers = [layer for layer in model.layers if layer.weights and layer.name not in skip]
+    pairs = []
+    for layer in layers:
+        if layer.name not in weights:
+            raise ValueError(f"{source} has no weights for layer {layer.name!r} of model {model.name!r}.")
+        values = weights[layer.name]
+        if len(values) != len(layer.weights):
+            raise ValueError(
+                f"{source}: layer {layer.name!r} has {len(values)} weights there, {len(layer.weights)} in the model."
+            )
+        for variable, value in zip(layer.weights, values):
+            if tuple(value.shape) != tuple(variable.shape):
+                raise ValueError(
+                    f"{source}: weight {variable.path!r} has shape {tuple(value.shape)} there, "
+                    f"{tuple(variable.shape)} in the model (another architecture or variant?)."
+                )
+            pairs.append((variable, value))
+    extra = sorted(set(weights) - skip - {layer.name for layer in layers})
+    if extra:
+        raise ValueError(
+            f"{source} has weights for {len(extra)} layers that model {model.name!r} lacks ({', '.join(extra[:4])}"
+            f"{', ...' if len(extra) > 4 else ''}): a file of a deeper or another network."
+        )
+    return pairs
+
+
+def assign(model: keras.Model, weights: Mapping[str, Sequence[formats.Weight]], source: str,
+           skip: Iterable[str] = ()) -> None:
+    """Set each layer's weights from `weights[layer.name]` (in `layer.weights` order), all or
+    nothing: every shape is checked (`matched`) before any data is read (a file of kilobytes
+    may declare gigabytes), and every value, after casting to the variable's dtype (float64
+    1e39 is inf in float32), before any is assigned; a value that is not finite (a damaged
+    file, a run that diverged) or a negative BN variance raises naming it, and the model stays
+    as it was."""
+    updates = []
+    for variable, weight in matched(model, weights, source, skip):
+        with np.errstate(over="ignore"):  # an overflow in the cast is what the check below reports
+            value = np.asarray(weight.read(), dtype=variable.dtype)
+        if not np.isfinite(value).all():
+            raise ValueError(
+                f"{source}: weight {variable.path!r} holds {np.size(value) - np.isfinite(value).sum()} NaN or "
+                f"infinite values; refused (a damaged file, saved from a run that diverged, or values beyond "
+                f"{variable.dtype}'s range)."
+            )
+        if variable.path.endswith("moving_variance") and (value < 0).any():  # its square root gives NaN
+            raise ValueError(
+                f"{source}: weight {variable.path!r} holds {int((value < 0).sum())} negative variances; refused "
+                "(a BatchNormalization variance is >= 0, and a negative one makes the outputs NaN)."
+            )
+        updates.append((variable, value))
+    for variable, value in updates:
+        variable.assign(value)

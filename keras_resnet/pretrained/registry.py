@@ -1,0 +1,139 @@
+"""The pretrained-weights registry, `weights/registry.json`: data, one entry per (weights
+name, model, variant), read once into typed `Weights` entries. `resolve` turns a `weights=`
+argument into the entry (or a user's file) that then travels, whole, to the loader, as
+torchvision's `ResNet50_Weights.IMAGENET1K_V1` and timm's pretrained configs do.
+
+Kept free of Keras: the command line checks its arguments against the registry at once."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from types import MappingProxyType
+
+from keras_resnet.models.architectures import parse_model_id
+from keras_resnet.pretrained.download import WeightsFile, weights_dir
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """The input the weights were trained on: `preprocess_input` mode, and for ImageNet the
+    evaluation centre crop (`crop_fraction` of the shorter side, resized to `size`)."""
+
+    mode: str
+    size: int
+    crop_fraction: float | None = None
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The published accuracy of the weights (`results`: e.g. top1_accuracy_percent), on what
+    data, and who published it."""
+
+    dataset: str
+    source: str
+    results: Mapping[str, float] = field(hash=False)
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Everything about one set of pretrained weights: what it fits (model, variant, shortcut,
+    classes), its files (`notop`: a smaller headless one), their layout, the input it expects,
+    its licence and the evidence for its accuracy."""
+
+    name: str  # the `weights=` value: "imagenet", "cifar10", ...
+    model: str  # model id: resnet50, cifar_resnet20, ...
+    variant: str
+    shortcut: str | None
+    classes: int
+    class_names: str  # the `decode_predictions` dataset
+    format: str  # formats.WEIGHT_FORMATS
+    file: WeightsFile
+    notop: WeightsFile | None
+    preprocessing: Preprocessing
+    source: str
+    license: str
+    license_file: str | None
+    accuracy: Evidence
+
+    def file_for(self, include_top: bool) -> WeightsFile:
+        """The headless file where one is published and the classifier is not wanted (a
+        smaller download), else the full one."""
+        return self.notop if not include_top and self.notop is not None else self.file
+
+    def check_fits(self, *, include_top: bool, classes: int, input_shape: tuple) -> None:
+        """Refuse, before building, arguments that these weights cannot serve."""
+        if input_shape[-1] != 3:
+            raise ValueError(
+                f"weights={self.name!r} were trained on RGB images: the input must have 3 "
+                f"channels; received input_shape={input_shape!r}."
+            )
+        if include_top and classes != self.classes:
+            raise ValueError(
+                f"weights={self.name!r} with include_top=True need classes={self.classes}; "
+                f"received classes={classes}. Use include_top=False for a new classifier."
+            )
+
+
+def _weights(raw: dict) -> Weights:
+    """One registry.json entry, typed; its input size is its model's."""
+    arch, _ = parse_model_id(raw["model"])
+    accuracy = dict(raw["accuracy"])
+    return Weights(
+        name=raw["weights"],
+        model=raw["model"],
+        variant=raw["variant"],
+        shortcut=raw["shortcut"],
+        classes=raw["classes"],
+        class_names=raw["class_names"],
+        format=raw["format"],
+        file=WeightsFile(**raw["file"]),
+        notop=WeightsFile(**raw["notop"]) if "notop" in raw else None,
+        preprocessing=Preprocessing(size=arch.default_size, **raw["preprocessing"]),
+        source=raw["source"],
+        license=raw["license"],
+        license_file=raw.get("license_file"),
+        accuracy=Evidence(accuracy.pop("dataset"), accuracy.pop("source"), MappingProxyType(accuracy)),
+    )
+
+
+@cache
+def entries() -> tuple[Weights, ...]:
+    """Every registry entry, read once."""
+    with open(weights_dir() / "registry.json", encoding="utf-8") as f:
+        return tuple(_weights(raw) for raw in json.load(f)["entries"])
+
+
+def names() -> list[str]:
+    return sorted({e.name for e in entries()})
+
+
+def resolve(weights, model: str, *, variant: str, shortcut: str | None, kind: str) -> Weights | Path | None:
+    """What `weights=` names: None, the registry entry for `model` (and `variant`, where the
+    block `kind` has one), or a local file."""
+    if weights is None:
+        return None
+    if isinstance(weights, str) and weights in names():
+        for_model = [e for e in entries() if e.name == weights and e.model == model]
+        if not for_model:
+            have = sorted({e.model for e in entries() if e.name == weights})
+            raise ValueError(f"weights={weights!r} exist for {have}, not for {model!r}.")
+        # basic blocks have no 1x1 conv, so v1 and v1.5 are the same network
+        matches = [e for e in for_model if kind == "basic" or e.variant == variant]
+        if not matches or matches[0].shortcut != shortcut:
+            offered = ", ".join(f"variant={e.variant!r} shortcut={e.shortcut!r}" for e in for_model)
+            raise ValueError(
+                f"weights={weights!r} for {model} exist with {offered}; "
+                f"received variant={variant!r}, shortcut={shortcut!r}."
+            )
+        return matches[0]
+    if isinstance(weights, (str, os.PathLike)) and Path(weights).is_file():
+        return Path(weights)
+    raise ValueError(
+        f"`weights` must be None, a registry name ({', '.join(names())}) or the path to an "
+        f"existing weights file (.h5, .safetensors, .pth); received weights={weights!r}."
+    )

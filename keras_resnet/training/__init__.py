@@ -1,0 +1,1 @@
+"""Training as in the paper: run configuration, datasets table, recipe, schedules, callbacks, scale-out."""

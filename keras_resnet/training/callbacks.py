@@ -1,0 +1,210 @@
+"""What a training run writes, such that a kill at any point (SIGKILL included) loses no
+finished epoch and leaves no half-written file (every file goes through `atomic.replacing`).
+Order in `fit`'s callback list: `StopOnNonFinite` first (a diverged step writes nothing),
+then `RunLog`, `BestModel`, `Backup`, so an epoch's log row exists before the backup that
+lets the run skip that epoch."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import re
+import time
+from pathlib import Path
+
+import h5py
+import keras
+import numpy as np
+
+from keras_resnet.atomic import replacing, write_text
+from keras_resnet.pretrained.formats import check_stored_inside
+from keras_resnet.training.plots import plot_error_curves
+
+LOG_FIELDS = ("epoch", "learning_rate", "loss", "error", "val_loss", "val_error", "images_per_second", "seconds")
+
+
+def read_log(path: str | os.PathLike) -> list[dict]:
+    """The rows of a run's `log.csv`, numbers as floats (missing values as NaN)."""
+    if not Path(path).is_file():
+        return []
+    with open(path, newline="") as f:
+        return [{k: float(v) if v not in ("", None) else math.nan for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def _write_log(path: Path, rows: list[dict]) -> None:
+    with replacing(path) as tmp, open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, LOG_FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+class RunLog(keras.callbacks.Callback):
+    """`log.csv`, one row per finished epoch: the learning rate of its last step, training
+    loss and error, validation loss and error, training images/s; then `curves.png`.
+    `epoch` counts from 0, as Keras' `CSVLogger` and `fit(initial_epoch=)` do: row 0 is the
+    console's "Epoch 1/E" (`curves.png` plots finished epochs, 1 to E).
+
+    A resumed run first drops rows of epochs it is about to redo, so every finished epoch
+    appears exactly once."""
+
+    def __init__(self, output: str | os.PathLike, global_batch_size: int, plot: bool = True):
+        super().__init__()
+        self.path = Path(output) / "log.csv"
+        self.curves = Path(output) / "curves.png"
+        self.global_batch_size = global_batch_size
+        self.plot = plot
+        self._rows: list[dict] | None = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self._rows is None:  # first epoch of this process: the resume point
+            self._rows = [row for row in read_log(self.path) if row["epoch"] < epoch]
+            _write_log(self.path, self._rows)
+        self._start, self._end, self._steps = time.perf_counter(), None, 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._steps += 1
+        self._end = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        seconds = (self._end or time.perf_counter()) - self._start
+        row = {
+            "epoch": epoch,
+            "learning_rate": float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)),
+            **{k: float(logs[k]) for k in LOG_FIELDS if k in logs},
+            "images_per_second": self._steps * self.global_batch_size / seconds if seconds > 0 else math.nan,
+            "seconds": seconds,
+        }
+        self._rows.append(row)
+        _write_log(self.path, self._rows)
+        if self.plot:
+            plot_error_curves({self.model.name: {"": self._rows}}, self.curves)
+
+
+class TrainingDiverged(RuntimeError):
+    """The training loss or the weights became NaN or infinite; the run's files keep its last good epoch."""
+
+
+class StopOnNonFinite(keras.callbacks.Callback):
+    """Stop by raising at the first step whose loss is NaN or infinite, or at the end of an
+    epoch whose weights (BN statistics included) are, so that neither `RunLog`, `BestModel`
+    nor `Backup` writes anything of that epoch. (Keras' `TerminateOnNaN` lets the epoch end
+    run, which would back up the diverged weights and resume from them.) First in `fit`'s
+    callback list."""
+
+    def __init__(self, output: str | os.PathLike):
+        super().__init__()
+        self.output = Path(output)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self._stop(f"the training loss became {float(loss)} in epoch {self._epoch + 1}, step {batch + 1}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        bad = [w.path for w in self.model.weights if not np.isfinite(keras.ops.convert_to_numpy(w)).all()]
+        if bad:
+            self._stop(f"{len(bad)} weights ({', '.join(bad[:2])}{', ...' if len(bad) > 2 else ''}) became NaN "
+                       f"or infinite in epoch {epoch + 1}")
+
+    def _stop(self, what: str):
+        optimizer = self.model.optimizer
+        raise TrainingDiverged(
+            f"{what} (iteration {int(keras.ops.convert_to_numpy(optimizer.iterations))}, learning rate "
+            f"{float(keras.ops.convert_to_numpy(optimizer.learning_rate)):g}); training stopped. {self.output} "
+            f"keeps the last good state: backup/ (epoch {Backup.finished_epochs(self.output / 'backup')}), "
+            "best.keras and log.csv. Lower --learning-rate (or check the data) and run the command again to "
+            "resume from there."
+        )
+
+
+class BestModel(keras.callbacks.Callback):
+    """`best.keras`: the model of the lowest `monitor` so far; the best value survives a
+    resume because it is read back from the run's log."""
+
+    def __init__(self, output: str | os.PathLike, monitor: str = "val_error"):
+        super().__init__()
+        self.path = Path(output) / "best.keras"
+        self.log = Path(output) / "log.csv"
+        self.monitor = monitor
+        self.best = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.best is None:
+            earlier = [row[self.monitor] for row in read_log(self.log) if row["epoch"] < epoch]
+            self.best = min((v for v in earlier if not math.isnan(v)), default=math.inf)
+        value = (logs or {}).get(self.monitor)
+        if value is not None and float(value) < self.best:
+            self.best = float(value)
+            save_model(self.model, self.path)
+
+
+def save_model(model: keras.Model, path: str | os.PathLike) -> None:
+    """`model.save`, atomically: the file at `path` is always a complete model."""
+    with replacing(path) as tmp:
+        model.save(tmp)
+
+
+class Backup(keras.callbacks.BackupAndRestore):
+    """`keras.callbacks.BackupAndRestore` (epoch frequency), made atomic: each epoch's weights
+    (with the optimizer state, iterations and learning rate) go to their own file, then one
+    rename of the metadata switches to it. Keras' own writes the weights in place and the
+    epoch after, so a kill in between resumes from a wrong or corrupt state. Kept after
+    training by default, so re-running a finished command does nothing."""
+
+    def __init__(self, backup_dir: str | os.PathLike, delete_checkpoint: bool = False):
+        super().__init__(str(backup_dir), save_freq="epoch", delete_checkpoint=delete_checkpoint)
+        self.metadata = Path(backup_dir) / "training_metadata.json"
+
+    def _save_model(self):
+        directory = self.metadata.parent
+        directory.mkdir(parents=True, exist_ok=True)
+        weights = directory / f"epoch-{self._current_epoch}.weights.h5"
+        with replacing(weights) as tmp:
+            self.model.save_weights(tmp)
+        write_text(self.metadata, json.dumps({"epoch": self._current_epoch, "weights": weights.name}))
+        for old in directory.glob("epoch-*.weights.h5"):
+            if old != weights:
+                old.unlink()
+
+    @staticmethod
+    def finished_epochs(backup_dir: str | os.PathLike) -> int:
+        """Epochs a resumed run skips: those of the last backup in `backup_dir` (0: none)."""
+        state = _backup_state(Path(backup_dir) / "training_metadata.json")
+        return state[0] if state else 0
+
+    def _load_model(self):
+        state = _backup_state(self.metadata)
+        if state is None:
+            return
+        epoch, weights = state
+        with h5py.File(weights, "r") as f:  # read nothing from outside the file (SECURITY.md)
+            check_stored_inside(f, str(weights), weights.stat().st_size)
+        if self.model.optimizer is not None and not self.model.optimizer.built:
+            self.model.optimizer.build(self.model.trainable_variables)
+        self.model.load_weights(weights)
+        self.model._initial_epoch = epoch  # how Keras' BackupAndRestore tells `fit`
+
+
+def _backup_state(metadata: Path) -> tuple[int, Path] | None:
+    """(epoch, weights file) of the backup `metadata` describes, None without one. The file is
+    the run's, but may be damaged or tampered with: only an `epoch-N.weights.h5` in its own
+    directory is named, else a ValueError naming it."""
+    if not metadata.is_file():
+        return None
+    try:
+        state = json.loads(metadata.read_bytes().decode())
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise ValueError(f"{metadata} is not a backup's metadata ({type(e).__name__}); restore or remove it.") from None
+    epoch, name = (state.get("epoch"), state.get("weights")) if isinstance(state, dict) else (None, None)
+    weights = metadata.parent / str(name)
+    if not (type(epoch) is int and epoch >= 0 and re.fullmatch(r"epoch-\d+\.weights\.h5", weights.name)
+            and weights.parent == metadata.parent and weights.is_file()):
+        raise ValueError(f"{metadata} names epoch {epoch!r} and {name!r}, not a backup of this directory; restore or "
+                         "remove it.")
+    return epoch, weights

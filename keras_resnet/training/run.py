@@ -1,0 +1,306 @@
+"""One training run with `model.fit`, as in the paper, on one device or a `tf.distribute`
+strategy: every argument is checked before anything is built, and the run writes into its
+output directory `log.csv`, `curves.png`, `best.keras`, `final.keras`, `results.json`,
+`classes.json` and `backup/`, from which a killed run resumes at its last finished epoch."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import asdict, fields
+from pathlib import Path
+
+import keras
+
+from keras_resnet.arguments import check_choice, is_integer
+from keras_resnet.atomic import CAN_LOCK, TEMP_PREFIX, remove_temporaries, try_lock, write_text
+from keras_resnet.models.architectures import parse_model_id
+from keras_resnet.models.builder import build_resnet
+from keras_resnet.models.preprocessing import PixelMean
+from keras_resnet.training import distribute, schedules
+from keras_resnet.training.callbacks import Backup, BestModel, RunLog, StopOnNonFinite, TrainingDiverged, save_model
+from keras_resnet.training.config import SCHEDULES, STRATEGIES, TrainConfig
+from keras_resnet.training.datasets import Dataset, ImageFolders, dataset
+from keras_resnet.training.recipe import (
+    Recipe,
+    add_weight_decay,
+    compile_for_training,
+    scaled_learning_rate,
+    total_iterations,
+)
+
+MIN_FREE_BYTES = 200 * 2**20
+LOCK = ".lock"  # held (flock) by the one process training into the directory
+# fields of TrainConfig that do not change what is trained, so a resume may change them; the
+# data is compared by content (`data` in config.json), not by its path
+FREE_ON_RESUME = ("output", "plot", "strategy", "data_dir")
+
+
+def check_config(config: TrainConfig) -> Recipe:
+    """Every argument, the data directory and the output directory, before any training."""
+    chosen, _ = _check_arguments(config)
+    output = run_directory(config)
+    _check_output(output)
+    _earlier_run(output)
+    return chosen.recipe
+
+
+def _check_arguments(config: TrainConfig) -> tuple[Dataset, ImageFolders | None]:
+    """The dataset, and what its check found (image folders' listing), once per run."""
+    chosen = dataset(config.dataset)
+    parse_model_id(config.model)
+    check_choice("schedule", config.schedule, (None, *SCHEDULES))
+    check_choice("strategy", config.strategy, STRATEGIES)
+    for name in ("epochs", "batch_size", "steps_per_epoch"):
+        value = getattr(config, name)
+        if value is not None and not _is_count(value, 1):
+            raise ValueError(f"`{name}` must be a positive integer or None; received {name}={value!r}.")
+    if not _is_count(config.seed, 0) or config.seed >= 2**32:  # what keras.utils.set_random_seed takes
+        raise ValueError(f"`seed` must be an integer in [0, 2**32 - 1]; received seed={config.seed!r}.")
+    for name, least in (("step_epochs", 1), ("patience", 0)):
+        if not _is_count(getattr(config, name), least):
+            raise ValueError(f"`{name}` must be an integer >= {least}; received {name}={getattr(config, name)!r}.")
+    for name in ("min_delta", "min_lr"):
+        if not _is_number(getattr(config, name)) or getattr(config, name) < 0:
+            raise ValueError(f"`{name}` must be a finite number >= 0; received {name}={getattr(config, name)!r}.")
+    if config.learning_rate is not None and not (_is_number(config.learning_rate) and config.learning_rate > 0):
+        raise ValueError(f"`learning_rate` must be a finite number > 0 or None; received "
+                         f"learning_rate={config.learning_rate!r}.")
+    return chosen, chosen.check(config)
+
+
+def _is_count(value, least: int) -> bool:
+    """An integer >= `least` that config.json records as such: a Python int, not numpy's."""
+    return is_integer(value) and isinstance(value, int) and value >= least
+
+
+def _is_number(value) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def run_directory(config: TrainConfig) -> Path:
+    """Where this process writes: `output`, or for a cluster's non-chief worker its own
+    sub-directory `output/worker-N` (see `distribute.worker_directory`)."""
+    worker = distribute.worker_directory()
+    return Path(config.output) / worker if worker is not None else Path(config.output)
+
+
+def _check_output(output: Path, need: int = MIN_FREE_BYTES) -> None:
+    """Writable, with `need` bytes free: found out before training, not at the first checkpoint."""
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+        probe = output / f"{TEMP_PREFIX}probe-{os.getpid()}"  # a temporary: cleared if a kill leaves it
+        probe.write_bytes(b"0")
+        probe.unlink()
+    except OSError as e:
+        raise ValueError(f"`output` directory {str(output)!r} is not writable: {e}.") from e
+    free = shutil.disk_usage(output).free
+    if free < need:
+        raise ValueError(f"`output` directory {str(output)!r} has {free / 2**20:.0f} MiB free; this run needs "
+                         f"at least {math.ceil(need / 2**20)} MiB for its checkpoints.")
+
+
+@contextmanager
+def holding(output: Path) -> Iterator[None]:
+    """One process per run directory: an exclusive `flock` on OUTPUT/.lock for the duration,
+    which the OS drops when the process ends, SIGKILL included. Another holder is a ValueError
+    naming its pid. Without `fcntl` (Windows) there is no lock."""
+    if not CAN_LOCK:
+        yield
+        return
+    descriptor = os.open(output / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        holder = try_lock(descriptor)
+        if holder is not None:
+            raise ValueError(f"`output` directory {str(output)!r} is in use by another training process "
+                             f"(pid {holder}); wait for it to end, or choose another `output`.")
+        yield
+    finally:
+        os.close(descriptor)  # releases the lock
+
+
+def _earlier_run(output: Path) -> dict | None:
+    """The config.json of the run in `output` (None: a new run). A directory holding files but
+    no run is refused, so that training writes over nothing of the user's; what a run leaves
+    before its config.json (the lock, temporaries, other workers' directories) is its own."""
+    path = output / "config.json"
+    if not path.is_file():
+        foreign = sorted(p.name for p in output.iterdir() if not _before_config(p)) if output.is_dir() else []
+        if foreign:
+            raise ValueError(
+                f"`output` directory {str(output)!r} holds {len(foreign)} files or folders "
+                f"({', '.join(map(repr, foreign[:3]))}{', ...' if len(foreign) > 3 else ''}) but no training run "
+                "(no config.json); choose a new or empty directory, so that nothing in it is overwritten."
+            )
+        return None
+    try:
+        run = json.loads(path.read_bytes().decode())
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:  # RecursionError: nested too deep
+        raise ValueError(f"`output` file {str(path)!r} is not the JSON of a run ({e}). Restore it, or choose another "
+                         "`output`.") from None
+    if not isinstance(run, dict):
+        raise ValueError(f"`output` file {str(path)!r} must hold a JSON object (a run's config); received a "
+                         f"{type(run).__name__}. Restore it, or choose another `output`.")
+    return run
+
+
+def _before_config(path: Path) -> bool:
+    name = path.name
+    if name in (LOCK, "classes.json") or name.startswith(TEMP_PREFIX):
+        return True
+    if name == "backup" and path.is_dir():
+        return all(p.name.startswith(TEMP_PREFIX) for p in path.iterdir())
+    return name.startswith("worker-") and path.is_dir()
+
+
+def _check_same_run(output: Path, earlier: dict | None, record: dict) -> dict:
+    """Resuming continues the recorded run: every field that changes what is trained must be
+    as recorded (a field an older run recorded as None, the paper's value, is taken as equal).
+    After a divergence, the learning rate alone may change (the way to go on); the change is
+    recorded. Returns the record to write."""
+    if earlier is None:
+        return record
+    compared = [f.name for f in fields(TrainConfig) if f.name not in FREE_ON_RESUME] + ["data"]
+    differ = [k for k in compared if earlier.get(k) is not None and earlier[k] != record[k]]
+    changes = list(earlier.get("changes", []))
+    if differ == ["learning_rate"] and "diverged" in earlier:
+        changes.append({"epoch": earlier["diverged"]["epoch"], "learning_rate": record["learning_rate"],
+                        "was": earlier["learning_rate"], "because": "training diverged"})
+        differ = []
+    if differ:
+        def listed(values: dict) -> str:
+            return ", ".join(f"{k}={values[k]!r}" for k in differ)
+
+        raise ValueError(
+            f"`output` {str(output)!r} holds a run with {listed(earlier)}; received {listed(record)}. Resume with the "
+            "recorded values or choose another `output`."
+        )
+    return {**record, "changes": changes} if changes else record
+
+
+def checkpoint_bytes(model) -> int:
+    """Disk a run's checkpoints can take at once: the weights (float32) 8 times over, as two
+    backups of weights and momentum, and best.keras and final.keras each with its replacement."""
+    return 8 * 4 * model.count_params()
+
+
+def train(config: TrainConfig):
+    """Train as configured; returns (model, results). Re-running the same config resumes; one
+    process at a time per output directory."""
+    chosen, listing = _check_arguments(config)
+    output = run_directory(config)
+    created = [p for p in (output, *output.parents) if not p.exists()]
+    _check_output(output)
+    with holding(output):
+        try:
+            return _train(config, chosen, listing, output, _earlier_run(output))
+        except BaseException:
+            if not (output / "config.json").exists():  # the run never started: leave nothing behind
+                _remove_unstarted(output, created)
+            raise
+
+
+def _remove_unstarted(output: Path, created: list[Path]) -> None:
+    """The lock and the directories this call created (deepest first), each only if empty:
+    removing never touches a file that is not the run's own."""
+    with suppress(FileNotFoundError):
+        (output / LOCK).unlink()
+    for directory in created:
+        with suppress(OSError):  # not empty: kept, and so are the directories above it
+            directory.rmdir()
+
+
+def _train(config: TrainConfig, chosen: Dataset, listing: ImageFolders | None, output: Path, earlier: dict | None):
+    recipe = chosen.recipe
+    strategy = distribute.make_strategy(config.strategy)
+    batch_size = config.batch_size or recipe.batch_size
+    distribute.check_global_batch(batch_size, strategy.num_replicas_in_sync)
+    keras.utils.set_random_seed(config.seed)
+
+    data = chosen.load(config, batch_size, listing)
+    steps = config.steps_per_epoch or data.train_size // batch_size
+    if steps < 1:
+        raise ValueError(f"`batch_size` {batch_size} is larger than the {data.train_size} training images.")
+    learning_rate = config.learning_rate or scaled_learning_rate(recipe, batch_size)
+    iterations = total_iterations(recipe, batch_size) if config.epochs is None else config.epochs * steps
+    epochs = config.epochs or math.ceil(iterations / steps)
+    arch, residual = parse_model_id(config.model)
+    warmup = config.warmup if config.warmup is not None else (
+        recipe.schedule == "cifar" and arch.depth >= recipe.warmup_min_depth
+    )
+    record = {**asdict(config), "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
+              "schedule": config.schedule or recipe.schedule, "warmup": warmup, "steps_per_epoch": steps,
+              "data": data.fingerprint}
+    record = _check_same_run(output, earlier, record)
+    remove_temporaries(output, output / "backup")
+    distribute.mixed_precision_policy(config.mixed_precision)
+
+    with strategy.scope():
+        mean = data.mean
+        model = build_resnet(
+            arch,
+            residual=residual,
+            classes=len(data.class_names),
+            input_shape=mean.shape,
+            include_preprocessing=PixelMean(mean.shape, mean, name="pixel_mean"),
+        )
+        add_weight_decay(model, recipe.weight_decay)
+        if strategy.num_replicas_in_sync > 1:
+            distribute.synchronize_batchnorm(model)
+        compile_for_training(model, recipe, learning_rate)
+    _check_output(output, MIN_FREE_BYTES + checkpoint_bytes(model))
+
+    write_text(output / "config.json", json.dumps(record, indent=1))  # first: it makes the directory a run
+    write_text(output / "classes.json", json.dumps(list(data.class_names), indent=1))
+    callbacks = [
+        StopOnNonFinite(output),
+        _schedule(record, recipe, learning_rate, iterations, epochs),
+        RunLog(output, batch_size, plot=config.plot),
+        BestModel(output),
+        Backup(output / "backup"),
+    ]
+    # the stream from where the last backup left it, so a resumed run sees the same batches
+    start = Backup.finished_epochs(output / "backup") * steps * batch_size
+    try:
+        model.fit(
+            data.train(start),
+            epochs=epochs,
+            steps_per_epoch=steps,
+            validation_data=data.validation,
+            callbacks=callbacks,
+            verbose=1 if sys.stdout.isatty() else 2,  # progress bar on a terminal, a line per epoch in logs
+            shuffle=False,  # the pipeline shuffles
+        )
+    except TrainingDiverged:  # a resume may then lower the learning rate (see `_check_same_run`)
+        diverged = {"epoch": Backup.finished_epochs(output / "backup"), "learning_rate": learning_rate}
+        write_text(output / "config.json", json.dumps({**record, "diverged": diverged}, indent=1))
+        raise
+    save_model(model, output / "final.keras")
+    loss, error = model.evaluate(data.test, verbose=0)
+    results = {"model": config.model, "dataset": config.dataset, "test_error": float(error),
+               "test_loss": float(loss), "epochs": epochs, "steps_per_epoch": steps, "batch_size": batch_size,
+               "learning_rate": learning_rate,
+               "iterations": int(keras.ops.convert_to_numpy(model.optimizer.iterations))}
+    write_text(output / "results.json", json.dumps(results, indent=1))
+    return model, results
+
+
+def _schedule(record: dict, recipe: Recipe, learning_rate: float, iterations: int, epochs: int):
+    """The learning-rate schedule of the recorded run (`record`: config.json, values resolved)."""
+    if record["schedule"] == "cifar":
+        return schedules.IterationSchedule(
+            schedules.step_decay(learning_rate, schedules.cifar_milestones(iterations)),
+            warmup_lr=recipe.warmup_lr * learning_rate / recipe.learning_rate if record["warmup"] else None,
+            warmup_until_error=recipe.warmup_until_error,
+            stop_at=iterations,
+        )
+    if record["schedule"] == "step":
+        return keras.callbacks.LearningRateScheduler(
+            schedules.step_decay(learning_rate, schedules.every(record["step_epochs"], epochs))
+        )
+    return schedules.plateau(record["patience"], record["min_delta"], record["min_lr"])
