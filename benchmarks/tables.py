@@ -48,6 +48,24 @@ def soak(results: list[dict]) -> str:
     return "\n".join(rows)
 
 
+def quantization(result: dict) -> str:
+    rows = ["| model | runtime | top-1 Keras | top-1 int8 | drop | agreement | size int8 / float | batch 1 float / "
+            "int8 | batch-1 speedup | batch 32 float / int8 | batch-32 speedup |", "|---|---|" + "---:|" * 9]
+
+    def ratio(r: dict) -> str:
+        return f"**{r['median']:.2f}x** ({r['min']:.2f}-{r['max']:.2f})"
+
+    for model, formats in result["models"].items():
+        for format, r in formats.items():
+            b1, b32 = r["batch1_latency_ms"], r["batch32_images_per_s"]
+            rows.append(
+                f"| {model} | {format} | {r['keras_accuracy']:.2%} | {r['int8_accuracy']:.2%} | "
+                f"{r['accuracy_drop']:+.2f} pt | {r['top1_agreement']:.1%} | {r['int8_bytes'] / 1024:.0f} / "
+                f"{r['float_bytes'] / 1024:.0f} KiB = **{r['size_ratio']:.3f}x** | {b1['float']:.3f} / "
+                f"{b1['int8']:.3f} ms | {ratio(r['batch1_speedup'])} | {b32['float']:.0f} / {b32['int8']:.0f} img/s | "
+                f"{ratio(r['batch32_speedup'])} |")
+    return "\n".join(rows)
+
 def main() -> None:
     memories = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("memory_*.json"))]
     if memories:
@@ -71,6 +89,9 @@ def main() -> None:
               + (f"; {result['runs']} alternating rounds" if "runs" in result else "") + "\n")
         if "images_per_s" in result and isinstance(result["images_per_s"], dict):
             print(throughput(result) + "\n")
+        elif result["benchmark"] == "quantization":
+            print(f"CPU features {', '.join(result['cpu_features'])}; {result['threads']} thread(s) per runtime\n\n"
+                  + quantization(result) + "\n")
         else:  # gpu_train
             print(f"{result['policy']}, XLA {'on' if result['xla'] else 'off'}, batch {result['batch_size']}, "
                   f"GPUs {machine['gpus'] or 'none'}: **{result['images_per_s']:.1f} images/s** (median of "

@@ -1,5 +1,5 @@
 """`keras-resnet` command line: `table` (the paper's Table 1 from the built models),
-`convert` (published weights), `train`, `evaluate`, `predict` and `export`."""
+`convert` (published weights), `train`, `evaluate`, `predict`, `export` and `explain`."""
 
 # The arguments are parsed before Keras or TensorFlow is imported (seconds), so that --help and
 # mistakes answer at once: the modules imported here and the constants they give stay free of both.
@@ -13,16 +13,22 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from keras_resnet.deploy.export import (
+from keras_resnet.deploy.artefacts import (
     EXPORT_FORMATS,
+    MAX_ACCURACY_DROP,
+    MIN_AGREEMENT,
+    QUANTIZE_MODES,
     TOLERANCE,
-    export_model,
+    check_quantize,
     output_format,
     stderr_held_back,
     verification_images,
 )
 from keras_resnet.models.architectures import IMAGENET, PAPER_CIFAR10, PAPER_GFLOPS, VARIANTS, cifar
 from keras_resnet.training.config import DATASET_NAMES, SCHEDULES, STRATEGIES, TrainConfig, default_output
+
+FLOAT_COUNT = 100  # images an export is verified on by default
+INT8_COUNT = 1000  # with --quantize: enough that a 1-point accuracy budget is 10 images
 
 
 def table(variant: str, plain: bool, cifar_n: Sequence[int]) -> list[dict]:
@@ -187,8 +193,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     ex.add_argument("--images", default=None,
                     help="images to verify on: a CIFAR-10 directory or a folder of JPEG/PNG files "
                          "(default: random images)")
-    ex.add_argument("--count", type=int, default=100, help="how many verification images")
+    ex.add_argument("--count", type=int, default=None,
+                    help=f"how many verification images (default {FLOAT_COUNT}; {INT8_COUNT} with --quantize)")
     ex.add_argument("--tolerance", type=float, default=TOLERANCE, help="largest output difference accepted")
+    ex.add_argument("--quantize", choices=QUANTIZE_MODES, default=None,
+                    help="full-integer tflite or onnx, BN folded, calibrated on --calibration and kept only "
+                         "within the accuracy budget on --images")
+    ex.add_argument("--calibration", default=None, metavar="DIR",
+                    help="with --quantize: training images to calibrate on (a CIFAR-10 directory: its "
+                         "data_batch_*; or a folder of JPEG/PNG files), never the --images ones")
+    ex.add_argument("--max-accuracy-drop", type=float, default=MAX_ACCURACY_DROP, metavar="POINTS",
+                    help="with --quantize: largest top-1 accuracy drop accepted, in percentage points, on "
+                         "labelled --images (a CIFAR-10 directory's test batch, or DIR/<class>/*.jpg)")
+    ex.add_argument("--min-agreement", type=float, default=MIN_AGREEMENT, metavar="SHARE",
+                    help="with --quantize: smallest share of --images whose top class must stay the Keras model's")
+    xp = commands.add_parser("explain", parents=[verbose],
+                             help="Grad-CAM heat maps of image files: where the model looked for a class")
+    add_model_arguments(xp)
+    xp.add_argument("images", nargs="+", help="JPEG/PNG files, any size (resized as the model's evaluation does)")
+    xp.add_argument("--output", required=True, metavar="DIR",
+                    help="directory for one PNG per image: the image under its heat map, with the top 3 classes")
+    xp.add_argument("--class", dest="class_name", default=None, metavar="NAME",
+                    help="the class to explain (default: each image's top class)")
     args = parser.parse_args(argv)
     quiet_tensorflow(args.verbose)
     if hasattr(sys.stdout, "reconfigure"):  # file names that are not UTF-8 print as their own bytes
@@ -257,18 +283,58 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         for path, top in zip(args.images, predict_files(args.model, args.images, args.top, weights=args.weights)):
             print(path + "  " + "  ".join(f"{name} {score:.3f}" for name, score in top))
     elif args.command == "export":
+        from keras_resnet.deploy.export import export_model
         from keras_resnet.evaluation.predict import model_from
 
         format = output_format(args.output, args.format)
+        if args.quantize is not None:
+            return _export_int8(args, format)
+        if args.calibration is not None:
+            raise ValueError("`--calibration` is for --quantize int8 exports; add --quantize int8 or leave it out.")
         model = model_from(args.model, args.weights, preprocessing=args.preprocessing)
         if args.fold_batchnorm:
             from keras_resnet.deploy.folding import fold_batchnorm
 
             model = fold_batchnorm(model)
-        images = verification_images(args.images, model.input_shape[1:], args.count)
+        images = verification_images(args.images, model.input_shape[1:], args.count or FLOAT_COUNT)
         check = export_model(model, args.output, format, images, tolerance=args.tolerance)
         print(f"wrote {args.output} ({format}): max abs output difference {check['max_abs_diff']:.2e} "
               f"on {check['images']} images, top-1 agreement {check['top1_agreement']:.0%}")
+    elif args.command == "explain":
+        from keras_resnet.evaluation.predict import model_inputs, named_classifier
+        from keras_resnet.explain.pictures import write_explanations
+
+        model, names = named_classifier(args.model, args.weights)
+        images = model_inputs(model, args.images)
+        for path, picture in zip(args.images, write_explanations(model, images, args.images, names, args.output,
+                                                                 args.class_name)):
+            print(f"{path} -> {picture}")
+    return 0
+
+
+def _export_int8(args: argparse.Namespace, format: str) -> int:
+    """`export --quantize int8`: its arguments checked before the model is loaded."""
+    check_quantize(args.quantize, format)
+    if args.calibration is None or args.images is None:
+        raise ValueError("`--quantize int8` needs --calibration DIR (training images to calibrate on) and --images "
+                         "DIR (others, labelled if possible, to verify on; one CIFAR-10 directory serves both: "
+                         "training batches to calibrate, test batch to verify).")
+    from keras_resnet.deploy.export import export_model
+    from keras_resnet.deploy.quantize import calibration_images, check_separate, labelled_images
+    from keras_resnet.evaluation.predict import model_from
+
+    check_separate(args.calibration, args.images)
+    model = model_from(args.model, args.weights, preprocessing=args.preprocessing)
+    shape = model.input_shape[1:]
+    images, labels = labelled_images(args.images, shape, args.count or INT8_COUNT)
+    check = export_model(model, args.output, format, images, quantize=args.quantize,
+                         calibration=calibration_images(args.calibration, shape), labels=labels,
+                         max_accuracy_drop=args.max_accuracy_drop, min_agreement=args.min_agreement)
+    accuracy = (f"top-1 accuracy Keras {check['keras_accuracy']:.2%}, int8 {check['int8_accuracy']:.2%}, "
+                if labels is not None else "")
+    print(f"wrote {args.output} (int8 {format}, {check['int8_bytes'] / check['float_bytes']:.2f}x the float "
+          f"file's size): {accuracy}top-1 agreement {check['top1_agreement']:.1%} on {check['images']} images, "
+          f"calibrated on {check['calibration_images']}")
     return 0
 
 

@@ -195,7 +195,8 @@ def test_file_names_that_are_not_utf8(files, tmp_path):
 def test_help_and_parsing_do_not_import_keras_or_tensorflow():
     """--help answers at once: the command parses its arguments before Keras and TensorFlow
     (seconds) load. Python's own import log (-X importtime) of the real console script shows it."""
-    for argv in (["--help"], ["train", "--help"], ["predict", "--help"], ["table", "--cifar", "0"]):
+    for argv in (["--help"], ["train", "--help"], ["predict", "--help"], ["explain", "--help"],
+                 ["table", "--cifar", "0"]):
         result = subprocess.run([keras_resnet_exe(), *argv], capture_output=True, text=True, timeout=120,
                                 env={**os.environ, "PYTHONPROFILEIMPORTTIME": "1"})
         imported = {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in result.stderr.splitlines()

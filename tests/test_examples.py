@@ -5,6 +5,7 @@ that default to the shared data find it from any working directory, and say in o
 it is missing."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -66,7 +67,19 @@ def test_finetune_example_finds_the_shared_data_from_any_directory_and_shows_pro
     assert out.count("Epoch 2/2") == 2 and out.count("test accuracy") == 2, out
 
 
-@pytest.mark.parametrize("name", ["finetune_cifar10", "classify_cifar10"])
+def test_explain_example_draws_the_grid_and_measures_the_maps(shared, tmp_path, monkeypatch, capsys):
+    """Shortened to 64 test images: the grid PNG of 16 images beside their maps, and both measures."""
+    monkeypatch.setattr(sys, "argv", ["explain_cifar10.py", "--data-dir", str(shared / "cifar-10-batches-py"),
+                                      "--count", "64", "--output", str(tmp_path / "grid.png")])
+    _example("explain_cifar10").main()
+    out = capsys.readouterr().out
+    share = re.search(r"correctly \(([\d.]+)%; 64 test images\)", out)
+    rho = re.search(r"mean Spearman rank correlation (-?[\d.]+) ", out)
+    assert (tmp_path / "grid.png").read_bytes()[:4] == b"\x89PNG" and share and rho, out
+    assert float(share[1]) >= 80 and float(rho[1]) < 0.5, out
+
+
+@pytest.mark.parametrize("name", ["finetune_cifar10", "classify_cifar10", "explain_cifar10"])
 def test_examples_without_data_say_so_in_one_line_naming_data_dir(name, tmp_path, monkeypatch, capsys):
     example = _example(name)
     monkeypatch.setattr(sys, "argv", [f"{name}.py", "--data-dir", str(tmp_path)])

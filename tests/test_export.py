@@ -14,7 +14,7 @@ from conftest import in_namespace, keras_resnet_cli
 
 import keras_resnet as kr
 from keras_resnet.data.cifar10 import load_cifar10
-from keras_resnet.deploy import export
+from keras_resnet.deploy import artefacts, export
 
 IMAGES = 200
 
@@ -96,10 +96,10 @@ def exports(resnet20, tmp_path_factory):
     """Each format's export of the shipped ResNet-20, with its check, in one folder."""
     model, images = resnet20
     root = tmp_path_factory.mktemp("exports")
-    return root, {f: export.export_model(model, root / NAMES[f], f, images) for f in export.EXPORT_FORMATS}
+    return root, {f: export.export_model(model, root / NAMES[f], f, images) for f in artefacts.EXPORT_FORMATS}
 
 
-@pytest.mark.parametrize("format", export.EXPORT_FORMATS)
+@pytest.mark.parametrize("format", artefacts.EXPORT_FORMATS)
 def test_export_agrees_on_real_images(resnet20, exports, format):
     model, images = resnet20
     root, checks = exports
@@ -107,10 +107,10 @@ def test_export_agrees_on_real_images(resnet20, exports, format):
     assert checks[format]["max_abs_diff"] <= 1e-4 and checks[format]["top1_agreement"] == 1.0
     assert sorted(p.name for p in root.iterdir()) == sorted(NAMES.values())  # no temporaries left
     # the artefact is usable on its own, independent of the check inside export_model
-    got = export._RUNTIMES[format].run(path, images[:10])
+    got = artefacts.RUNTIMES[format].run(path, images[:10])
     np.testing.assert_allclose(got, model.predict(images[:10], verbose=0), atol=1e-4)
     # and it is what a later export of its format may replace, and no other format's
-    assert [f for f in export.EXPORT_FORMATS if export._IS_EXPORT[f](path)] == [format]
+    assert [f for f in artefacts.EXPORT_FORMATS if artefacts.IS_EXPORT[f](path)] == [format]
 
 
 def test_failed_export_keeps_the_previous_file(resnet20, tmp_path):
@@ -182,7 +182,7 @@ def _target(case: str, format: str, tmp_path, exports, run_directory):
 
 
 @pytest.mark.parametrize("format, case", [
-    *[(f, c) for f in export.EXPORT_FORMATS for c in ("training run", "folder of user files", "symbolic link")],
+    *[(f, c) for f in artefacts.EXPORT_FORMATS for c in ("training run", "folder of user files", "symbolic link")],
     ("onnx", "text file"), ("onnx", "another format's file"), ("tflite", "text file"),
     ("tflite", "another format's file"), ("savedmodel", "another format's file"),
     ("savedmodel", "SavedModel and a user file"),
@@ -221,11 +221,11 @@ def test_full_or_read_only_disk_is_reported_as_such(tmp_path):
     read_only.mkdir()
     (tmp_path / "script.py").write_text(f"""
 import numpy as np, keras_resnet as kr
-from keras_resnet.deploy import export
+from keras_resnet.deploy import artefacts, export
 model = kr.CifarResNet(3, weights="cifar10", include_preprocessing=True)
 images = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
 for disk in ({str(full)!r}, {str(read_only)!r}):
-    for format in export.EXPORT_FORMATS:
+    for format in artefacts.EXPORT_FORMATS:
         try:
             export.export_model(model, disk + "/out." + format, format, images)
         except (OSError, ValueError) as e:
@@ -236,10 +236,10 @@ for disk in ({str(full)!r}, {str(read_only)!r}):
                           f"echo left=$(find {full} {read_only} -mindepth 1 | wc -l)")
     lines = [line for line in result.stdout.splitlines() if line.startswith(("OSError", "ValueError"))]
     assert len(lines) == 6, result.stdout + result.stderr[-3000:]
-    for line, format in zip(lines[:3], export.EXPORT_FORMATS):
+    for line, format in zip(lines[:3], artefacts.EXPORT_FORMATS):
         assert line.startswith(f"OSError {format} [Errno 28] writing the {format} export '{full}/out.{format}' "
                                "failed: No space left on device; nothing was written"), line
-    for line, format in zip(lines[3:], export.EXPORT_FORMATS):
+    for line, format in zip(lines[3:], artefacts.EXPORT_FORMATS):
         assert line.startswith(f"ValueError {format} the {format} export '{read_only}/out.{format}' cannot be "
                                "written: [Errno 30] Read-only file system"), line
     assert "left=0" in result.stdout
@@ -251,7 +251,7 @@ def test_bad_verification_image_is_named(image_folder, tmp_path):
     cut = sorted(images.glob("*.png"))[0]
     cut.write_bytes(cut.read_bytes()[:200])
     with pytest.raises(ValueError, match=rf"image file .*{re.escape(cut.name)}.* is not a readable JPEG or PNG image"):
-        export.verification_images(images, (32, 32, 3), 10)
+        artefacts.verification_images(images, (32, 32, 3), 10)
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -271,7 +271,7 @@ def test_unconvertible_layer_is_reported(tmp_path):
     """ImageNet models with the built-in centre crop use an antialiased resize that TFLite
     lacks: a clear error, nothing written."""
     model = kr.ResNet18(include_preprocessing="caffe")
-    images = export.verification_images(None, model.input_shape[1:], 2)
+    images = artefacts.verification_images(None, model.input_shape[1:], 2)
     with pytest.raises(ValueError, match=r"the tflite conversion failed .*nothing was written.*centre crop"):
         export.export_model(model, tmp_path / "r18.tflite", "tflite", images)
     assert list(tmp_path.iterdir()) == []
@@ -285,7 +285,7 @@ def test_export_command(shared, tmp_path):
     assert f"wrote {output} (tflite)" in result.stdout and "on 50 images, top-1 agreement 100%" in result.stdout
     # the exported file classifies raw CIFAR images: normalisation is inside
     images, labels = load_cifar10(shared / "cifar-10-batches-py", "test")
-    scores = export._RUNTIMES["tflite"].run(output, images[:100].astype("float32"))
+    scores = artefacts.RUNTIMES["tflite"].run(output, images[:100].astype("float32"))
     assert np.mean(scores.argmax(1) == labels[:100]) > 0.85
 
 
@@ -298,9 +298,9 @@ def test_export_command(shared, tmp_path):
 def test_output_format_follows_the_name_and_refuses_a_mismatch(path, format, expected):
     if expected is ValueError:
         with pytest.raises(ValueError, match=rf"^`format` .*{re.escape(repr(path))}"):
-            export.output_format(path, format)
+            artefacts.output_format(path, format)
     else:
-        assert export.output_format(path, format) == expected
+        assert artefacts.output_format(path, format) == expected
 
 
 def test_export_command_from_a_keras_file(resnet20, tmp_path):
@@ -312,8 +312,8 @@ def test_export_command_from_a_keras_file(resnet20, tmp_path):
     result = keras_resnet_cli("export", str(tmp_path / "best.keras"), str(output), "--format", "onnx", "--count", "20")
     assert result.returncode == 0, result.stderr
     assert "on 20 images, top-1 agreement 100%" in result.stdout
-    np.testing.assert_allclose(export._RUNTIMES["onnx"].run(output, images[:50]), model.predict(images[:50], verbose=0),
-                               atol=1e-4)
+    np.testing.assert_allclose(artefacts.RUNTIMES["onnx"].run(output, images[:50]),
+                               model.predict(images[:50], verbose=0), atol=1e-4)
 
 
 def test_export_command_errors(tmp_path):

@@ -1,82 +1,46 @@
-"""Deployment formats: TensorFlow SavedModel, ONNX (tf2onnx, run in onnxruntime) and TFLite.
-
-Every export is checked before it is kept: the written artefact is loaded in its own
-runtime, run on the given images, and compared with the Keras model (largest absolute
-difference of the outputs, and top-1 agreement). The artefact is built in a temporary
-folder beside the output and moved into place only when it passes, so a failed export or a
-kill leaves an existing output untouched and nothing half-written. An existing output is
-replaced only when it is an earlier export of the same format (checked before converting and
-again before the move), so no file or folder of the user's (a training run) is ever lost.
-"""
+"""Deployment formats: TensorFlow SavedModel, ONNX (tf2onnx, run in onnxruntime) and TFLite,
+each verified against the Keras model before it is kept (`artefacts.build_verified`); int8
+files go through `quantize`, held to an accuracy budget instead of a tolerance."""
 
 from __future__ import annotations
 
-import errno
 import os
-import shutil
-import sys
-import tempfile
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
-from pathlib import Path
 
 import numpy as np
 
 from keras_resnet.arguments import check_choice
-from keras_resnet.atomic import TEMP_PREFIX, check_replaceable
-from keras_resnet.data.cifar10 import load_cifar10
-from keras_resnet.data.image_folders import IMAGE_SUFFIXES, read_image
-
-EXPORT_FORMATS = ("savedmodel", "onnx", "tflite")
-SUFFIXES = {".onnx": "onnx", ".tflite": "tflite"}  # a SavedModel is a directory: no suffix
-TOLERANCE = 1e-4  # largest absolute difference of (softmax) outputs accepted
-ONNX_OPSET = 17
-INSTALL = "pip install tf2onnx onnxruntime (the keras3-resnet [export] extra)"
-REQUIRES = {"onnx": ("tf2onnx", "onnxruntime")}  # packages beyond TensorFlow, by format
-# what `model.export` (tf.saved_model.save) writes at the top of a SavedModel directory
-SAVEDMODEL_ENTRIES = {"saved_model.pb", "variables", "assets", "assets.extra", "fingerprint.pb", "keras_metadata.pb"}
-TFLITE_IDENTIFIER = b"TFL3"  # the FlatBuffer file identifier, bytes 4-8 of a .tflite file
+from keras_resnet.deploy.artefacts import (
+    EXPORT_FORMATS,
+    MAX_ACCURACY_DROP,
+    MIN_AGREEMENT,
+    RUNTIMES,
+    TOLERANCE,
+    build_verified,
+    model_images,
+)
+from keras_resnet.deploy.quantize import quantize_model
 
 
 def export_model(model, path: str | os.PathLike, format: str, images: np.ndarray, *,
-                 tolerance: float = TOLERANCE) -> dict:
+                 tolerance: float = TOLERANCE, quantize: str | None = None, calibration: np.ndarray | None = None,
+                 labels: np.ndarray | None = None, max_accuracy_drop: float = MAX_ACCURACY_DROP,
+                 min_agreement: float = MIN_AGREEMENT) -> dict:
     """Write `model` to `path` in `format`, verified on `images` (N x H x W x C, what the
     model takes); returns the check: images, max_abs_diff, top1_agreement. Raises ValueError
     (and writes nothing) if the exported model's outputs differ by more than `tolerance`
-    or it ranks any image's top class differently."""
+    or it ranks any image's top class differently. `quantize="int8"` (tflite, onnx) writes a
+    full-integer model calibrated on `calibration`, held to an accuracy budget instead
+    (keras_resnet.deploy.quantize.quantize_model; `tolerance` does not apply)."""
+    if quantize is not None:
+        return quantize_model(model, path, format, images, quantize=quantize, calibration=calibration,
+                              labels=labels, max_accuracy_drop=max_accuracy_drop, min_agreement=min_agreement)
     check_choice("format", format, EXPORT_FORMATS)
     if not (isinstance(tolerance, (int, float)) and tolerance >= 0):
         raise ValueError(f"`tolerance` must be a number >= 0; received tolerance={tolerance!r}.")
-    images = np.asarray(images, np.float32)
-    expected_shape = tuple(model.input_shape[1:])
-    if images.ndim != 4 or any(e is not None and e != s for e, s in zip(expected_shape, images.shape[1:])):
-        raise ValueError(f"`images` must be a batch of shape (N, {', '.join(map(str, expected_shape))}) "
-                         f"for this model; received shape {images.shape}.")
-    for module in REQUIRES.get(format, ()):  # import errors before any work
-        _require(module, format)
-    runtime = _RUNTIMES[format]
-    path = Path(path)
-    _check_output(path, format)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tempfile.TemporaryFile(dir=path.parent).close()
-    except OSError as e:
-        raise ValueError(f"the {format} export {str(path)!r} cannot be written: {e}.") from e
-    expected = np.asarray(model.predict(images, verbose=0))
-    with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX, dir=path.parent) as work:
-        artefact = Path(work) / path.name
-        try:
-            runtime.write(model, artefact, Path(work))
-            got = np.asarray(runtime.run(artefact, images))
-        except Exception as e:  # converters' and runtimes' own error types
-            _raise_if_environment(e, format, path, Path(work))
-            raise ValueError(
-                f"the {format} conversion failed ({type(e).__name__}: {str(e).strip().splitlines()[0][:300]}); "
-                f"nothing was written to {str(path)!r}. A layer whose ops the format lacks cannot be exported: "
-                "e.g. the antialiased resize of an ImageNet model's built-in centre crop "
-                "(include_preprocessing; `keras-resnet export --no-preprocessing`)."
-            ) from e
+    images = model_images(model, images, "images")
+    runtime = RUNTIMES[format]
+
+    def verify(got: np.ndarray, expected: np.ndarray) -> dict:
         check = {
             "format": format,
             "path": str(path),
@@ -90,217 +54,6 @@ def export_model(model, path: str | os.PathLike, format: str, images: np.ndarray
                 f"difference {check['max_abs_diff']:.3g} (tolerance {tolerance:g}), top-1 agreement "
                 f"{check['top1_agreement']:.1%}; nothing was written to {str(path)!r}."
             )
-        _check_output(path, format)  # again: the conversion took a while
-        _move_into_place(artefact, path, Path(work))
-    return check
+        return check
 
-
-def output_format(path: str | os.PathLike, format: str | None = None) -> str:
-    """The format of an export to `path`: `format` if given, else told by the suffix (.onnx,
-    .tflite; none: a SavedModel directory). A `format` the suffix contradicts is refused, so
-    that no file is named as another format."""
-    suffix = Path(path).suffix.lower()
-    named = SUFFIXES.get(suffix, "savedmodel" if not suffix else None)
-    if format is None:
-        if named is None:
-            raise ValueError(f"`format` cannot be told from the output {str(path)!r}: name it .onnx, .tflite or "
-                             "without a suffix (a SavedModel directory), or give format, one of "
-                             f"{list(EXPORT_FORMATS)}.")
-        return named
-    if format in SUFFIXES.values() and suffix != f".{format}" or format == "savedmodel" and suffix in SUFFIXES:
-        raise ValueError(f"`format` {format!r} does not match the output {str(path)!r}: onnx exports are named "
-                         "*.onnx, tflite *.tflite, savedmodel a directory without those suffixes; rename the "
-                         "output, or leave format out to follow its name.")
-    return format
-
-
-def _check_output(path: Path, format: str) -> None:
-    """Nothing of the user's is replaced: `path` must not exist or be an earlier export of `format`."""
-    check_replaceable(path, f"{format} export", _IS_EXPORT[format])
-
-
-def _is_savedmodel(path: Path) -> bool:
-    """A directory of only the entries a SavedModel holds, saved_model.pb among them (or empty)."""
-    if not path.is_dir():
-        return False
-    entries = {p.name for p in path.iterdir()}
-    return not entries or ("saved_model.pb" in entries and entries <= SAVEDMODEL_ENTRIES)
-
-
-def _is_onnx(path: Path) -> bool:
-    """A file that parses as an ONNX ModelProto with an IR version and a graph of nodes. The
-    first byte is the tag of field 1 (ir_version), which every serializer writes first; it is
-    checked before parsing so that a large file of another kind is not read whole."""
-    if not path.is_file():
-        return False
-    with open(path, "rb") as f:
-        if f.read(1) != b"\x08":
-            return False
-    import onnx
-
-    try:
-        model = onnx.load_model(str(path), load_external_data=False)
-    except Exception:  # protobuf's DecodeError and onnx's own
-        return False
-    return model.ir_version > 0 and len(model.graph.node) > 0
-
-
-def _is_tflite(path: Path) -> bool:
-    if not path.is_file():
-        return False
-    with open(path, "rb") as f:
-        return f.read(8)[4:] == TFLITE_IDENTIFIER
-
-
-_IS_EXPORT = {"savedmodel": _is_savedmodel, "onnx": _is_onnx, "tflite": _is_tflite}
-
-
-def _raise_if_environment(error: Exception, format: str, path: Path, work: Path) -> None:
-    """A full or read-only disk, or a permission, is the machine's fault, not a conversion's:
-    an OSError saying so. TensorFlow reports such write failures as its own error types (not
-    OSError), so the disk itself is asked too."""
-    cause = next((e for e in _chain(error) if isinstance(e, OSError) and e.errno is not None), None)
-    if cause is None and shutil.disk_usage(work).free < 2**20:
-        cause = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-    if cause is not None:
-        raise OSError(cause.errno, f"writing the {format} export {str(path)!r} failed: {os.strerror(cause.errno)}; "
-                                   "nothing was written") from error
-
-
-def _chain(error: BaseException):
-    while error is not None:
-        yield error
-        error = error.__cause__ or error.__context__
-
-
-def _move_into_place(artefact: Path, path: Path, work: Path) -> None:
-    """Rename (atomic on one filesystem); an earlier SavedModel directory is first moved aside
-    into `work`, which is deleted afterwards."""
-    if path.is_dir():
-        os.replace(path, work / "previous")
-    os.replace(artefact, path)
-
-
-class _SavedModel:
-    @staticmethod
-    def write(model, path: Path, work: Path) -> None:
-        model.export(str(path), format="tf_saved_model", verbose=False)
-
-    @staticmethod
-    def run(path: Path, images: np.ndarray) -> np.ndarray:
-        import tensorflow as tf
-
-        loaded = tf.saved_model.load(str(path))  # kept referenced: `serve` uses its variables
-        return loaded.serve(images).numpy()
-
-
-class _Onnx:
-    @staticmethod
-    def write(model, path: Path, work: Path) -> None:
-        import tensorflow as tf
-        import tf2onnx
-
-        spec = (tf.TensorSpec((None, *model.input_shape[1:]), tf.float32, name="images"),)
-        tf2onnx.convert.from_keras(model, input_signature=spec, opset=ONNX_OPSET, output_path=str(path))
-
-    @staticmethod
-    def run(path: Path, images: np.ndarray) -> np.ndarray:
-        import onnxruntime
-
-        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        return session.run(None, {session.get_inputs()[0].name: images})[0]
-
-
-class _TFLite:
-    @staticmethod
-    def write(model, path: Path, work: Path) -> None:
-        import tensorflow as tf
-
-        saved = work / "savedmodel"
-        _SavedModel.write(model, saved, work)
-        path.write_bytes(tf.lite.TFLiteConverter.from_saved_model(str(saved)).convert())
-        shutil.rmtree(saved)
-
-    @staticmethod
-    def run(path: Path, images: np.ndarray) -> np.ndarray:
-        interpreter = _tflite_interpreter(str(path))
-        (inputs,), (outputs,) = interpreter.get_input_details(), interpreter.get_output_details()
-        interpreter.resize_tensor_input(inputs["index"], images.shape)
-        # its INFO line ("Created TensorFlow Lite XNNPACK delegate") obeys no log level: held back as TF's are
-        with stderr_held_back() if os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0") not in ("", "0") else nullcontext():
-            interpreter.allocate_tensors()
-        interpreter.set_tensor(inputs["index"], images)
-        interpreter.invoke()
-        return interpreter.get_tensor(outputs["index"])
-
-
-def _tflite_interpreter(path: str):
-    """LiteRT's interpreter (ai-edge-litert) where installed, else TensorFlow's own (deprecated
-    since TF 2.20, still shipped)."""
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-    except ImportError:
-        import tensorflow as tf
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return tf.lite.Interpreter(model_path=path)
-    return Interpreter(model_path=path)
-
-
-@contextmanager
-def stderr_held_back() -> Iterator[None]:
-    """What native code (TensorFlow's C++, TFLite) writes to stderr in the block, which no
-    Python log level reaches, is kept back, and shown only if the block fails."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with tempfile.TemporaryFile() as held:
-            os.dup2(held.fileno(), 2)
-            try:
-                yield
-            except BaseException:
-                sys.stderr.flush()
-                os.dup2(saved, 2)
-                held.seek(0)
-                os.write(2, held.read())
-                raise
-            finally:
-                sys.stderr.flush()
-                os.dup2(saved, 2)
-    finally:
-        os.close(saved)
-
-
-def _require(module: str, format: str) -> None:
-    try:
-        __import__(module)
-    except ImportError as e:
-        raise ValueError(f"format={format!r} needs the {module} package ({e}); install it: {INSTALL}") from None
-
-
-_RUNTIMES = {"savedmodel": _SavedModel, "onnx": _Onnx, "tflite": _TFLite}
-
-
-def verification_images(source: str | os.PathLike | None, shape: tuple, count: int = 100, seed: int = 0) -> np.ndarray:
-    """`count` images of `shape` (H, W, C; None sizes become 224) to verify an export on: the
-    CIFAR-10 test batch of a directory holding one, JPEG/PNG files under a folder (resized),
-    or, with no source, seeded random 0-255 images."""
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise ValueError(f"`count` must be an integer >= 1; received count={count!r}.")
-    size = tuple(224 if s is None else s for s in shape[:2])
-    if source is None:
-        return np.random.default_rng(seed).uniform(0, 255, (count, *size, shape[2])).astype(np.float32)
-    source = Path(source)
-    if (source / "test_batch").is_file():
-        images = load_cifar10(source, "test")[0][:count].astype(np.float32)
-    else:
-        files = sorted(p for p in source.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES) if source.is_dir() else []
-        if not files:
-            raise ValueError(f"`images` {str(source)!r} must be a CIFAR-10 directory (with test_batch) or a "
-                             f"folder of {'/'.join(IMAGE_SUFFIXES)} images.")
-        images = [read_image(p) for p in files[:count]]  # a damaged file: a ValueError naming it
-    import tensorflow as tf
-
-    return np.stack([tf.image.resize(image, size, antialias=True).numpy() if image.shape[:2] != size else image
-                     for image in images]).astype(np.float32)
+    return build_verified(model, path, format, images, runtime.write, verify)

@@ -83,22 +83,32 @@ def class_names_for(model_file: str | os.PathLike | None, classes: int) -> list[
     return [name for _, name in class_names(known[classes])] if classes in known else [str(i) for i in range(classes)]
 
 
-def predict_files(model, paths, top: int = 3, weights: str | None = None) -> list[list[tuple[str, float]]]:
-    """Per image file, the `top` (class name, score), best first, by `model` (a .keras file,
-    or a model id with `weights`). Images are brought to the model's input as in its
-    evaluation: resized to a small fixed input (CIFAR), or shorter side 256 and centre 224
-    crop (ImageNet)."""
+def named_classifier(model: str | os.PathLike, weights: str | None) -> tuple[keras.Model, list[str]]:
+    """`classifier` and its class names (`class_names_for`)."""
+    built = classifier(model, weights)
+    return built, class_names_for(model if _is_model_file(model) else None, built.output_shape[-1])
+
+
+def model_inputs(built: keras.Model, paths) -> list:
+    """Each image file brought to `built`'s input as in its evaluation: resized to a small fixed
+    input (CIFAR), or shorter side 256 and centre 224 crop (ImageNet); float32 0-255 RGB."""
     import tensorflow as tf
 
-    built = classifier(model, weights)
-    names = class_names_for(model if _is_model_file(model) else None, built.output_shape[-1])
-    check_top(top, len(names))
     size = built.input_shape[1:3]
     images = []
     for path in paths:
         image = read_image(path)
         image = eval_transform(image) if size == (CROP, CROP) else image
         images.append(tf.image.resize(image, size, antialias=True) if None not in size else image)
+    return images
+
+
+def predict_files(model, paths, top: int = 3, weights: str | None = None) -> list[list[tuple[str, float]]]:
+    """Per image file, the `top` (class name, score), best first, by `model` (a .keras file,
+    or a model id with `weights`), of the images as `model_inputs` brings them."""
+    built, names = named_classifier(model, weights)
+    check_top(top, len(names))
+    images = model_inputs(built, paths)
     # predict_on_batch: `predict` in a loop grows memory (keras-team/keras#13118; BENCHMARKS.md)
     scores = np.concatenate([np.asarray(built.predict_on_batch(image[None])) for image in images])
     return [[(names[i], float(s[i])) for i in np.argsort(-s)[:top]] for s in scores]

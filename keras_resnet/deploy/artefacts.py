@@ -1,0 +1,337 @@
+"""What an export is and how it is checked, shared by the float exports (`export`) and the int8
+ones (`quantize`): the formats and their names, each format's writer and runtime, the images
+an export is verified on, and the verified build itself.
+
+Every export is checked before it is kept: the written artefact is loaded in its own
+runtime, run on the given images, and compared with the Keras model. The artefact is built in
+a temporary folder beside the output and moved into place only when it passes, so a failed
+export or a kill leaves an existing output untouched and nothing half-written. An existing
+output is replaced only when it is an earlier export of the same format (checked before
+converting and again before the move), so no file or folder of the user's (a training run) is
+ever lost. Kept free of Keras: the command line reads its choices from here before Keras loads.
+"""
+
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import sys
+import tempfile
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+
+import numpy as np
+
+from keras_resnet.arguments import check_choice
+from keras_resnet.atomic import TEMP_PREFIX, check_replaceable
+from keras_resnet.data.cifar10 import load_cifar10
+from keras_resnet.data.image_folders import IMAGE_SUFFIXES, read_image
+
+EXPORT_FORMATS = ("savedmodel", "onnx", "tflite")
+SUFFIXES = {".onnx": "onnx", ".tflite": "tflite"}  # a SavedModel is a directory: no suffix
+TOLERANCE = 1e-4  # largest absolute difference of (softmax) outputs accepted
+ONNX_OPSET = 17
+INSTALL = "pip install tf2onnx onnxruntime (the keras3-resnet [export] extra)"
+REQUIRES = {"onnx": ("tf2onnx", "onnxruntime")}  # packages beyond TensorFlow, by format
+# what `model.export` (tf.saved_model.save) writes at the top of a SavedModel directory
+SAVEDMODEL_ENTRIES = {"saved_model.pb", "variables", "assets", "assets.extra", "fingerprint.pb", "keras_metadata.pb"}
+TFLITE_IDENTIFIER = b"TFL3"  # the FlatBuffer file identifier, bytes 4-8 of a .tflite file
+# int8 exports (quantize.py): the accuracy budget, in top-1 percentage points on labelled images, and the
+# share of images whose top class must stay the Keras model's. 8-bit rounding moves the top class only
+# where the two best scores nearly tie: 98-99% of CIFAR-10 test images keep it (BENCHMARKS.md); under 95%
+# the calibration is wrong (other images, other preprocessing), whatever the accuracy says.
+MAX_ACCURACY_DROP = 1.0
+MIN_AGREEMENT = 0.95
+QUANTIZE_MODES = ("int8",)
+QUANTIZE_FORMATS = ("tflite", "onnx")  # a SavedModel keeps float weights
+
+
+def check_quantize(quantize: str, format: str) -> None:
+    """`quantize` is a mode this package writes, in a format that holds it."""
+    check_choice("quantize", quantize, QUANTIZE_MODES)
+    if format not in QUANTIZE_FORMATS:
+        raise ValueError(f"`quantize` {quantize!r} needs `format` one of {list(QUANTIZE_FORMATS)}; received "
+                         f"format={format!r} (a SavedModel keeps float weights).")
+
+
+def model_images(model, images, argument: str) -> np.ndarray:
+    """`images` as float32, refused (naming `argument`) unless a batch of the shape `model` takes."""
+    images = np.asarray(images, np.float32)
+    expected_shape = tuple(model.input_shape[1:])
+    if images.ndim != 4 or any(e is not None and e != s for e, s in zip(expected_shape, images.shape[1:])):
+        raise ValueError(f"`{argument}` must be a batch of shape (N, {', '.join(map(str, expected_shape))}) "
+                         f"for this model; received shape {images.shape}.")
+    return images
+
+
+def build_verified(model, path: str | os.PathLike, format: str, images: np.ndarray,
+                   write: Callable[[object, Path, Path], None],
+                   verify: Callable[[np.ndarray, np.ndarray], dict]) -> dict:
+    """The artefact `write(model, artefact, work)` makes, built in a temporary folder beside
+    `path`, run in `format`'s runtime on `images` and moved to `path` only when
+    `verify(its outputs, the Keras model's)` returns its check rather than raising."""
+    for module in REQUIRES.get(format, ()):  # import errors before any work
+        _require(module, format)
+    path = Path(path)
+    _check_output(path, format)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=path.parent).close()
+    except OSError as e:
+        raise ValueError(f"the {format} export {str(path)!r} cannot be written: {e}.") from e
+    expected = np.asarray(model.predict(images, verbose=0))
+    with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX, dir=path.parent) as work:
+        artefact = Path(work) / path.name
+        try:
+            write(model, artefact, Path(work))
+            got = np.asarray(RUNTIMES[format].run(artefact, images))
+        except Exception as e:  # converters' and runtimes' own error types
+            _raise_if_environment(e, format, path, Path(work))
+            raise ValueError(
+                f"the {format} conversion failed ({type(e).__name__}: {str(e).strip().splitlines()[0][:300]}); "
+                f"nothing was written to {str(path)!r}. A layer whose ops the format lacks cannot be exported: "
+                "e.g. the antialiased resize of an ImageNet model's built-in centre crop "
+                "(include_preprocessing; `keras-resnet export --no-preprocessing`)."
+            ) from e
+        check = verify(got, expected)
+        _check_output(path, format)  # again: the conversion took a while
+        _move_into_place(artefact, path, Path(work))
+    return check
+
+
+def output_format(path: str | os.PathLike, format: str | None = None) -> str:
+    """The format of an export to `path`: `format` if given, else told by the suffix (.onnx,
+    .tflite; none: a SavedModel directory). A `format` the suffix contradicts is refused, so
+    that no file is named as another format."""
+    suffix = Path(path).suffix.lower()
+    named = SUFFIXES.get(suffix, "savedmodel" if not suffix else None)
+    if format is None:
+        if named is None:
+            raise ValueError(f"`format` cannot be told from the output {str(path)!r}: name it .onnx, .tflite or "
+                             "without a suffix (a SavedModel directory), or give format, one of "
+                             f"{list(EXPORT_FORMATS)}.")
+        return named
+    if format in SUFFIXES.values() and suffix != f".{format}" or format == "savedmodel" and suffix in SUFFIXES:
+        raise ValueError(f"`format` {format!r} does not match the output {str(path)!r}: onnx exports are named "
+                         "*.onnx, tflite *.tflite, savedmodel a directory without those suffixes; rename the "
+                         "output, or leave format out to follow its name.")
+    return format
+
+
+def _check_output(path: Path, format: str) -> None:
+    """Nothing of the user's is replaced: `path` must not exist or be an earlier export of `format`."""
+    check_replaceable(path, f"{format} export", IS_EXPORT[format])
+
+
+def _is_savedmodel(path: Path) -> bool:
+    """A directory of only the entries a SavedModel holds, saved_model.pb among them (or empty)."""
+    if not path.is_dir():
+        return False
+    entries = {p.name for p in path.iterdir()}
+    return not entries or ("saved_model.pb" in entries and entries <= SAVEDMODEL_ENTRIES)
+
+
+def _is_onnx(path: Path) -> bool:
+    """A file that parses as an ONNX ModelProto with an IR version and a graph of nodes. The
+    first byte is the tag of field 1 (ir_version), which every serializer writes first; it is
+    checked before parsing so that a large file of another kind is not read whole."""
+    if not path.is_file():
+        return False
+    with open(path, "rb") as f:
+        if f.read(1) != b"\x08":
+            return False
+    import onnx
+
+    try:
+        model = onnx.load_model(str(path), load_external_data=False)
+    except Exception:  # protobuf's DecodeError and onnx's own
+        return False
+    return model.ir_version > 0 and len(model.graph.node) > 0
+
+
+def _is_tflite(path: Path) -> bool:
+    if not path.is_file():
+        return False
+    with open(path, "rb") as f:
+        return f.read(8)[4:] == TFLITE_IDENTIFIER
+
+
+IS_EXPORT = {"savedmodel": _is_savedmodel, "onnx": _is_onnx, "tflite": _is_tflite}
+
+
+def _raise_if_environment(error: Exception, format: str, path: Path, work: Path) -> None:
+    """A full or read-only disk, or a permission, is the machine's fault, not a conversion's:
+    an OSError saying so. TensorFlow reports such write failures as its own error types (not
+    OSError), so the disk itself is asked too."""
+    cause = next((e for e in _chain(error) if isinstance(e, OSError) and e.errno is not None), None)
+    if cause is None and shutil.disk_usage(work).free < 2**20:
+        cause = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    if cause is not None:
+        raise OSError(cause.errno, f"writing the {format} export {str(path)!r} failed: {os.strerror(cause.errno)}; "
+                                   "nothing was written") from error
+
+
+def _chain(error: BaseException):
+    while error is not None:
+        yield error
+        error = error.__cause__ or error.__context__
+
+
+def _move_into_place(artefact: Path, path: Path, work: Path) -> None:
+    """Rename (atomic on one filesystem); an earlier SavedModel directory is first moved aside
+    into `work`, which is deleted afterwards."""
+    if path.is_dir():
+        os.replace(path, work / "previous")
+    os.replace(artefact, path)
+
+
+class SavedModelRuntime:
+    @staticmethod
+    def write(model, path: Path, work: Path) -> None:
+        model.export(str(path), format="tf_saved_model", verbose=False)
+
+    @staticmethod
+    def run(path: Path, images: np.ndarray) -> np.ndarray:
+        import tensorflow as tf
+
+        loaded = tf.saved_model.load(str(path))  # kept referenced: `serve` uses its variables
+        return loaded.serve(images).numpy()
+
+
+class OnnxRuntime:
+    INPUT = "images"  # the input's name in the graph
+
+    @staticmethod
+    def write(model, path: Path, work: Path) -> None:
+        import tensorflow as tf
+        import tf2onnx
+
+        spec = (tf.TensorSpec((None, *model.input_shape[1:]), tf.float32, name=OnnxRuntime.INPUT),)
+        tf2onnx.convert.from_keras(model, input_signature=spec, opset=ONNX_OPSET, output_path=str(path))
+
+    @staticmethod
+    def run(path: Path, images: np.ndarray) -> np.ndarray:
+        import onnxruntime
+
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        return session.run(None, {session.get_inputs()[0].name: images})[0]
+
+
+class TFLiteRuntime:
+    @staticmethod
+    def write(model, path: Path, work: Path, configure: Callable[[object], None] | None = None) -> None:
+        """Through a SavedModel; `configure(converter)` sets the converter's options (int8) first."""
+        import tensorflow as tf
+
+        saved = work / "savedmodel"
+        SavedModelRuntime.write(model, saved, work)
+        converter = tf.lite.TFLiteConverter.from_saved_model(str(saved))
+        if configure is not None:
+            configure(converter)
+        # the converter prints its settings natively ("fully_quantize: 0, ..."): held back as TF's logs are
+        with stderr_held_back() if _quiet() else nullcontext():
+            path.write_bytes(converter.convert())
+        shutil.rmtree(saved)
+
+    @staticmethod
+    def run(path: Path, images: np.ndarray) -> np.ndarray:
+        interpreter = tflite_interpreter(str(path))
+        (inputs,), (outputs,) = interpreter.get_input_details(), interpreter.get_output_details()
+        interpreter.resize_tensor_input(inputs["index"], images.shape)
+        # its INFO line ("Created TensorFlow Lite XNNPACK delegate") obeys no log level: held back as TF's are
+        with stderr_held_back() if _quiet() else nullcontext():
+            interpreter.allocate_tensors()
+        interpreter.set_tensor(inputs["index"], images)
+        interpreter.invoke()
+        return interpreter.get_tensor(outputs["index"])
+
+
+def _quiet() -> bool:
+    """TensorFlow's logs are turned down (TF_CPP_MIN_LOG_LEVEL), so native chatter is too."""
+    return os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0") not in ("", "0")
+
+
+def tflite_interpreter(path: str):
+    """LiteRT's interpreter (ai-edge-litert) where installed, else TensorFlow's own (deprecated
+    since TF 2.20, still shipped)."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        import tensorflow as tf
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return tf.lite.Interpreter(model_path=path)
+    return Interpreter(model_path=path)
+
+
+@contextmanager
+def stderr_held_back() -> Iterator[None]:
+    """What native code (TensorFlow's C++, TFLite) writes to stderr in the block, which no
+    Python log level reaches, is kept back, and shown only if the block fails."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with tempfile.TemporaryFile() as held:
+            os.dup2(held.fileno(), 2)
+            try:
+                yield
+            except BaseException:
+                sys.stderr.flush()
+                os.dup2(saved, 2)
+                held.seek(0)
+                os.write(2, held.read())
+                raise
+            finally:
+                sys.stderr.flush()
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
+
+
+def _require(module: str, format: str) -> None:
+    try:
+        __import__(module)
+    except ImportError as e:
+        raise ValueError(f"format={format!r} needs the {module} package ({e}); install it: {INSTALL}") from None
+
+
+RUNTIMES = {"savedmodel": SavedModelRuntime, "onnx": OnnxRuntime, "tflite": TFLiteRuntime}
+
+
+def verification_images(source: str | os.PathLike | None, shape: tuple, count: int = 100, seed: int = 0) -> np.ndarray:
+    """`count` images of `shape` (H, W, C; None sizes become 224) to verify an export on: the
+    CIFAR-10 test batch of a directory holding one, JPEG/PNG files under a folder (resized),
+    or, with no source, seeded random 0-255 images."""
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError(f"`count` must be an integer >= 1; received count={count!r}.")
+    if source is None:
+        size = tuple(224 if s is None else s for s in shape[:2])
+        return np.random.default_rng(seed).uniform(0, 255, (count, *size, shape[2])).astype(np.float32)
+    source = Path(source)
+    if (source / "test_batch").is_file():
+        return load_cifar10(source, "test")[0][:count].astype(np.float32)
+    files = image_files(source)
+    if not files:
+        raise ValueError(f"`images` {str(source)!r} must be a CIFAR-10 directory (with test_batch) or a "
+                         f"folder of {'/'.join(IMAGE_SUFFIXES)} images.")
+    return resized([read_image(p) for p in files[:count]], shape)  # a damaged file: a ValueError naming it
+
+
+def image_files(source: Path) -> list[Path]:
+    """The JPEG/PNG files under the folder `source`, sorted (none if it is not a folder)."""
+    return sorted(p for p in source.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES) if source.is_dir() else []
+
+
+def resized(images, shape: tuple) -> np.ndarray:
+    """Decoded images as one float32 batch of `shape` (H, W, C; None sizes become 224), each
+    resized (antialiased) where its size differs."""
+    import tensorflow as tf
+
+    size = tuple(224 if s is None else s for s in shape[:2])
+    return np.stack([tf.image.resize(image, size, antialias=True).numpy() if image.shape[:2] != size else image
+                     for image in images]).astype(np.float32)
