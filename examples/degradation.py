@@ -1,7 +1,7 @@
 """The degradation experiment of the paper's Figure 6: plain nets get worse with depth,
 residual nets better. Trains plain-20/56 and ResNet-20/56 with the same recipe on all the
 training images (test error tracked per epoch, as the figure plots it), then draws
-`figure6.png` (dashed: training error, bold: test error) and `table.md` in `--output`.
+`figure6.png` (dashed: training error, bold: test error, iterations on x) and `table.md` in `--output`.
 
     python examples/degradation.py --data-dir ../shared/data/cifar-10-batches-py --epochs 8
 
@@ -49,7 +49,8 @@ def main() -> None:
         f"CIFAR-10, {title} nets": {f"{title}-{d}": finals[f"cifar_{family}{d}"][0] for d in args.depths}
         for family, title in (("plainnet", "plain"), ("resnet", "ResNet"))
     }
-    plot_error_curves(panels, output / "figure6.png", val_label="test")
+    steps = {results["steps_per_epoch"] for _, results in finals.values()}.pop()  # one batch size for all
+    plot_error_curves(panels, output / "figure6.png", val_label="test", steps_per_epoch=steps)
     print(f"figure6.png and table.md in {output}")
 
 

@@ -23,10 +23,12 @@ def _is_png(path: Path) -> bool:
 
 
 def plot_error_curves(
-    panels: dict[str, dict[str, list[dict]]], path: str | os.PathLike, val_label: str = "validation"
+    panels: dict[str, dict[str, list[dict]]], path: str | os.PathLike, val_label: str = "validation",
+    steps_per_epoch: int | None = None,
 ) -> bool:
     """Draw `panels` (title -> {label -> log rows, see `callbacks.read_log`}) side by side to
     a PNG at `path`, atomically; an existing `path` is replaced only if it is a PNG image.
+    With `steps_per_epoch` the x axis counts iterations, as the paper's figures do, else epochs.
     Returns False, drawing nothing, without matplotlib."""
     check_replaceable(path, "PNG image", _is_png)
     try:
@@ -41,16 +43,19 @@ def plot_error_curves(
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, (title, runs) in zip(axes[0], panels.items()):
         for (label, rows), colour in zip(runs.items(), colours * 4):
-            epochs = [row["epoch"] + 1 for row in rows]
+            epochs = [(row["epoch"] + 1) * (steps_per_epoch or 1) for row in rows]
             marker = "o" if len(rows) <= MARKED_EPOCHS else None
             ax.plot(epochs, [100 * row["error"] for row in rows], "--", color=colour, linewidth=1, marker=marker,
                     markersize=3, label=f"{label} train".strip())
             ax.plot(epochs, [100 * row["val_error"] for row in rows], "-", color=colour, linewidth=2, marker=marker,
                     markersize=4, label=f"{label} {val_label}".strip())
-        ax.set(xlabel="epochs", ylabel="error (%)", title=title)
+        ax.set(xlabel="iterations" if steps_per_epoch else "epochs", ylabel="error (%)", title=title)
         last = max((row["epoch"] + 1 for rows in runs.values() for row in rows), default=1)
-        ax.set_xlim(0.5, last + 0.5)  # whole epochs; autoscaling gives 1 epoch 0.945 to 1.055
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+        if steps_per_epoch:
+            ax.set_xlim(0, last * steps_per_epoch)
+        else:
+            ax.set_xlim(0.5, last + 0.5)  # whole epochs; autoscaling gives 1 epoch 0.945 to 1.055
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
