@@ -18,7 +18,7 @@ import sys
 # public names at once, and with them the custom layers registered for `keras.models.load_model`.
 if os.path.basename(sys.argv[0]) != "keras-resnet":
     from keras_resnet.deploy.folding import fold_batchnorm
-    from keras_resnet.models.architectures import IMAGENET, Architecture, cifar
+    from keras_resnet.models.architectures import FAMILY, IMAGENET, Architecture, cifar, cifar_preact
     from keras_resnet.models.builder import build_by_id, build_resnet
     from keras_resnet.models.features import feature_extractor, pyramid_outputs
     from keras_resnet.models.flops import count_flops, count_trainable_params
@@ -37,6 +37,7 @@ if os.path.basename(sys.argv[0]) != "keras-resnet":
         CifarPlainNet44,
         CifarPlainNet56,
         CifarPlainNet110,
+        CifarPreActResNet,
         CifarResNet,
         CifarResNet20,
         CifarResNet32,
@@ -52,8 +53,17 @@ if os.path.basename(sys.argv[0]) != "keras-resnet":
         ResNet18,
         ResNet34,
         ResNet50,
+        ResNet50D,
+        ResNet50V2,
         ResNet101,
+        ResNet101V2,
         ResNet152,
+        ResNet152V2,
+        ResNeXt50_32x4d,
+        ResNeXt101_32x8d,
+        ResNeXt101_64x4d,
+        WideResNet50_2,
+        WideResNet101_2,
     )
     from keras_resnet.training.finetune import freeze_batchnorm
     from keras_resnet.training.recipe import ErrorRate
@@ -61,6 +71,7 @@ if os.path.basename(sys.argv[0]) != "keras-resnet":
 __version__ = "0.1.0"
 
 __all__ = [
+    "FAMILY",
     "IMAGENET",
     "Architecture",
     "BatchNormalization",
@@ -71,6 +82,7 @@ __all__ = [
     "CifarPlainNet44",
     "CifarPlainNet56",
     "CifarPlainNet110",
+    "CifarPreActResNet",
     "CifarResNet",
     "CifarResNet20",
     "CifarResNet32",
@@ -90,11 +102,21 @@ __all__ = [
     "ResNet34",
     "ResNet50",
     "ResNet101",
+    "ResNet50D",
+    "ResNet50V2",
+    "ResNet101V2",
     "ResNet152",
+    "ResNet152V2",
+    "ResNeXt50_32x4d",
+    "ResNeXt101_32x8d",
+    "ResNeXt101_64x4d",
+    "WideResNet50_2",
+    "WideResNet101_2",
     "ZeroPadShortcut",
     "build_by_id",
     "build_resnet",
     "cifar",
+    "cifar_preact",
     "count_flops",
     "count_trainable_params",
     "decode_predictions",

@@ -1,5 +1,6 @@
-"""`keras-resnet` command line: `table` (the paper's Table 1 from the built models),
-`convert` (published weights), `train`, `evaluate`, `predict`, `export` and `explain`."""
+"""`keras-resnet` command line: `table` (the paper's Table 1 from the built models, and the
+family beside its references), `weights` (the registry), `convert` (published weights),
+`train`, `evaluate`, `predict`, `export` and `explain`."""
 
 # The arguments are parsed before Keras or TensorFlow is imported (seconds), so that --help and
 # mistakes answer at once: the modules imported here and the constants they give stay free of both.
@@ -24,19 +25,31 @@ from keras_resnet.deploy.artefacts import (
     stderr_held_back,
     verification_images,
 )
-from keras_resnet.models.architectures import IMAGENET, PAPER_CIFAR10, PAPER_GFLOPS, VARIANTS, cifar
+from keras_resnet.models.architectures import (
+    FAMILY,
+    IMAGENET,
+    PAPER_CIFAR10,
+    PAPER_GFLOPS,
+    PAPER_PREACT_CIFAR10,
+    REFERENCES,
+    VARIANTS,
+    cifar,
+    parse_model_id,
+)
+from keras_resnet.pretrained import download, registry
 from keras_resnet.training.config import DATASET_NAMES, SCHEDULES, STRATEGIES, TrainConfig, default_output
 
 FLOAT_COUNT = 100  # images an export is verified on by default
 INT8_COUNT = 1000  # with --quantize: enough that a 1-point accuracy budget is 10 images
 
 
-def table(variant: str, plain: bool, cifar_n: Sequence[int]) -> list[dict]:
-    """One row per model: layers, trainable parameters, multiply-adds, the paper's numbers."""
+def table(variant: str, plain: bool, cifar_n: Sequence[int], family: bool = False) -> list[dict]:
+    """One row per model: layers, trainable parameters, multiply-adds, the paper's numbers;
+    with `family`, the family's nets beside their references' published numbers."""
     from keras_resnet.models.builder import build_resnet  # deferred: imports Keras and a backend
     from keras_resnet.models.flops import count_flops, count_trainable_params
 
-    def row(model, arch, paper_gmacs=None, paper_params=None) -> dict:
+    def row(model, arch, paper_gmacs=None, paper_params=None, reference=None) -> dict:
         return {
             "model": model.name,
             "layers": arch.depth,
@@ -45,6 +58,7 @@ def table(variant: str, plain: bool, cifar_n: Sequence[int]) -> list[dict]:
             "gmacs": count_flops(model) / 1e9,
             "paper_gmacs": paper_gmacs,
             "paper_params_m": paper_params,
+            "reference": reference,
         }
 
     rows = []
@@ -56,19 +70,58 @@ def table(variant: str, plain: bool, cifar_n: Sequence[int]) -> list[dict]:
         arch = cifar(n)
         model = build_resnet(arch)
         rows.append(row(model, arch, None, PAPER_CIFAR10.get(n, {}).get("params_m")))
+    for name in (*FAMILY, *PAPER_PREACT_CIFAR10) if family else ():
+        arch, _ = parse_model_id(name)
+        ref = REFERENCES.get(name)
+        reference = f"{ref['params']:,} {ref['source']}" if ref else "He et al. 2016"
+        rows.append(row(build_resnet(arch), arch, ref and ref["gmacs"], PAPER_PREACT_CIFAR10.get(name), reference))
     return rows
 
 
+def weights_listing(model: str | None) -> list[dict]:
+    """One row per registry entry: what `weights=` to pass for which model, where it comes
+    from, its licence, size (of the file here, if any), published accuracy and whether it is
+    already here (shipped, or in the cache or $KERAS_RESNET_WEIGHTS_DIR: no download needed)."""
+    rows = []
+    for e in registry.entries():
+        if model is not None and e.model != model:
+            continue
+        here, results = download.local_copy(e.file), e.accuracy.results
+        rows.append({
+            "weights": e.name, "model": e.model, "variant": e.variant, "license": e.license,
+            "size_mb": here.stat().st_size / 1e6 if here else None,
+            "top1": results.get("top1_accuracy_percent", 100 - results.get("top1_error_percent", 100)),
+            "top5": results.get("top5_accuracy_percent"),
+            "here": "shipped" if e.file.url is None else "cached" if here else "no",
+            "source": e.source.split(" (")[0].split(";")[0],
+        })
+    return rows
+
+
+def _format_weights(rows: list[dict]) -> str:
+    head = (f"{'weights':<12}{'model':<18}{'variant':<8}{'license':<14}{'MB':>7}{'top-1':>8}{'top-5':>8}  "
+            f"{'here':<8}source")
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        size = f"{r['size_mb']:.1f}" if r["size_mb"] is not None else "-"
+        top1, top5 = (f"{v:.2f}" if v else "-" for v in (r["top1"], r["top5"]))
+        lines.append(f"{r['weights']:<12}{r['model']:<18}{r['variant']:<8}{r['license']:<14}{size:>7}{top1:>8}"
+                     f"{top5:>8}  {r['here']:<8}{r['source']}")
+    return "\n".join(lines)
+
+
 def _format(rows: list[dict]) -> str:
-    head = f"{'model':<16}{'layers':>7}  {'stages':<28}{'params':>13}{'GMACs':>9}{'paper':>9}"
+    head = f"{'model':<29}{'layers':>7}  {'stages':<28}{'params':>13}{'GMACs':>9}{'paper':>9}"
+    head += "  reference" if any(r["reference"] for r in rows) else ""
     lines = [head, "-" * len(head)]
     for r in rows:
         paper = (
-            f"{r['paper_gmacs']:.1f}" if r["paper_gmacs"] is not None
+            f"{r['paper_gmacs']:g}" if r["paper_gmacs"] is not None
             else f"{r['paper_params_m']}M" if r["paper_params_m"] is not None else "-"
         )
         gmacs = f"{r['gmacs']:.3f}" if r["gmacs"] >= 0.1 else f"{r['gmacs']:.4f}"
-        lines.append(f"{r['model']:<16}{r['layers']:>7}  {r['stages']:<28}{r['params']:>13,}{gmacs:>9}{paper:>9}")
+        line = f"{r['model']:<29}{r['layers']:>7}  {r['stages']:<28}{r['params']:>13,}{gmacs:>9}{paper:>9}"
+        lines.append(f"{line}  {r['reference']}" if r["reference"] else line)
     return "\n".join(lines)
 
 
@@ -153,6 +206,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     t.add_argument("--plain", action="store_true", help="add the plain (no-shortcut) twins")
     t.add_argument("--cifar", type=_at_least_one, nargs="*", default=[], metavar="N",
                    help="add CifarResNet(N) rows (6N+2 layers, 32x32 input), e.g. --cifar 3 5 7 9 18")
+    t.add_argument("--family", action="store_true",
+                   help="add V2, ResNeXt, Wide ResNet, ResNet-D and pre-activation CIFAR rows beside their references")
+    w = commands.add_parser("weights", parents=[verbose],
+                            help="the pretrained weights: name, model, licence, size, accuracy, whether here")
+    w.add_argument("--model", default=None, help="only this model's, e.g. resnet50, resnext50_32x4d")
     c = commands.add_parser("convert", parents=[verbose],
                             help="convert published weights into a keras_resnet weights file")
     c.add_argument("source", help="keras.applications .h5, torchvision/timm .safetensors or .pth, CIFAR .th")
@@ -262,7 +320,14 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     elif args.command == "table":
         print(f"ImageNet models at 224x224 (variant {args.variant}); GMACs = 10^9 multiply-adds; "
               "paper = Table 1 GMACs (ImageNet) or Table 6 params (CIFAR-10).")
-        print(_format(table(args.variant, args.plain, args.cifar)))
+        print(_format(table(args.variant, args.plain, args.cifar, args.family)))
+    elif args.command == "weights":
+        models = sorted({e.model for e in registry.entries()})
+        if args.model is not None and args.model not in models:
+            _fail(parser, args.command, 2, f"--model must be one of {', '.join(models)}; received {args.model!r}.")
+        print(_format_weights(weights_listing(args.model)))
+        print("Pass `weights=<weights>` to the model's builder (variant v1.5: also `variant=\"v1.5\"` for the "
+              "paper's nets); accuracy on ImageNet-1k validation or CIFAR-10 test as published (`source`).")
     elif args.command == "train":
         from keras_resnet.training.callbacks import TrainingDiverged
         from keras_resnet.training.run import train

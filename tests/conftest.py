@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import keras
+import numpy as np
 import pytest
 
 import keras_resnet
@@ -44,6 +46,9 @@ SLOW_TESTS = (
     "test_serialization.py::test_same_outputs_on_torch_backend",
     "test_schedules.py::test_applied_cifar_schedule_with_warmup",
     "test_schedules.py::test_applied_step_and_plateau_schedules",
+    "test_family.py::test_table_lists_the_family_beside_its_references",
+    "test_family.py::test_preact_cifar_nets_have_the_papers_size",
+    "test_family.py::test_train_a_family_model",
 )
 SLOW_FIXTURES = ("resumed_run", "single_device")
 
@@ -140,3 +145,15 @@ def image_folder(cifar_test, tmp_path_factory):
                 encoded = tf.io.encode_png(big) if k % 2 else tf.io.encode_jpeg(big)
                 (root / split / name / f"{i}.{'png' if k % 2 else 'jpg'}").write_bytes(encoded.numpy())
     return root
+
+
+def randomise_batchnorm(model, seed: int = 0, spread: float = 0.2):
+    """`model` with BN moving statistics and affine parameters far from their initial 0/1, so
+    that folding, a wrong mapping or a missed BN shows in the outputs."""
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            n = layer.gamma.shape[0]
+            layer.set_weights([rng.uniform(0.5, 1.5, n), rng.normal(0, spread, n), rng.normal(0, spread, n),
+                               rng.uniform(0.5, 2.0, n)])
+    return model

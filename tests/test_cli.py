@@ -14,6 +14,7 @@ import pytest
 from conftest import keras_resnet_cli, keras_resnet_exe, run_python
 
 from keras_resnet import cli
+from keras_resnet.pretrained import registry
 
 PAPER = {"resnet18": 1.8, "resnet34": 3.6, "resnet50": 3.8, "resnet101": 7.6, "resnet152": 11.3}
 
@@ -31,6 +32,18 @@ def test_table_prints_paper_table_1():
         assert abs(float(gmacs) - paper_gmacs) <= 0.1
     assert rows["resnet50"][1] == "25,557,032"
     assert rows["cifar_resnet20"][:2] == ("20", "269,722")
+
+
+def test_weights_lists_the_registry():
+    result = keras_resnet_cli("weights")
+    assert result.returncode == 0, result.stderr
+    rows = [line.split() for line in result.stdout.splitlines()[2:-1]]
+    assert [(r[0], r[1], r[2]) for r in rows] == [(e.name, e.model, e.variant) for e in registry.entries()]
+    shipped = next(r for r in rows if r[1] == "cifar_resnet20")
+    assert shipped[4:8] == ["1.2", "91.73", "-", "shipped"]  # 8.27% error published with the checkpoint
+    assert next(r for r in rows if r[1] == "resnext50_32x4d")[5:8] == ["77.62", "93.70", "no"]
+    result = keras_resnet_cli("weights", "--model", "resnet51")
+    assert result.returncode == 2 and "--model must be one of cifar_resnet20" in result.stderr
 
 
 def test_bad_arguments_are_reported():

@@ -356,3 +356,19 @@ def test_a_stalled_download_holds_up_no_other_file(server, silent, tmp_path, mon
         stuck.kill()
         stuck.wait()
     assert cache_files(tmp_path) == [".x.h5.lock", "y.h5"]  # the killed holder's lock file: reused, then removed
+
+
+def test_published_hash_prefix_verifies_as_torch_hub(server, tmp_path):
+    """torchvision and timm publish only a SHA-256 prefix (in the file name); a download is
+    kept only when its hash starts with it, and a prefix under 8 digits is refused outright."""
+    root, base = server
+    spec = publish(root, base, kr.CifarResNet(3), "w-prefix.h5")
+    prefixed = replace(spec, hash=spec.hash[:8])
+    assert download.fetch(prefixed).read_bytes() == (root / "w-prefix.h5").read_bytes()
+    other = replace(spec, name="other.h5", url=f"{base}/w-prefix.h5", hash=f"{int(spec.hash[:8], 16) ^ 1:08x}")
+    with pytest.raises(ValueError, match=rf"expected {other.hash}\.\.\. \(the published prefix\)"):
+        download.fetch(other)
+    assert cache_files(tmp_path) == ["w-prefix.h5"]
+    for bad in ("", spec.hash[:7], spec.hash.upper(), spec.hash + "0"):
+        with pytest.raises(ValueError, match="`hash` must be 8 to 64 lower-case hex digits"):
+            replace(spec, hash=bad)

@@ -44,7 +44,7 @@ import keras_resnet as kr
         (lambda: kr.ResNet50(weights="imagenet_v2"),
          r"weights='imagenet_v2' for resnet50 exist with variant='v1.5' shortcut='B'; received variant='v1'"),
         (lambda: kr.ResNet152(weights="imagenet_v2", variant="v1.5"),
-         r"weights='imagenet_v2' exist for \['resnet101', 'resnet50'\], not for 'resnet152'"),
+         r"weights='imagenet_v2' exist for \['resnet101', 'resnet50', 'resnext101_32x8d', .*\], not for 'resnet152'"),
         (lambda: kr.ResNet50(weights="imagenet", shortcut="C"),
          r"exist with variant='v1' shortcut='B', variant='v1.5' shortcut='B'; received variant='v1', shortcut='C'"),
         (lambda: kr.ResNet18(weights="imagenet", classes=10),

@@ -10,7 +10,7 @@ import sys
 import keras
 import numpy as np
 import pytest
-from conftest import in_namespace, keras_resnet_cli
+from conftest import in_namespace, keras_resnet_cli, randomise_batchnorm
 
 import keras_resnet as kr
 from keras_resnet.data.cifar10 import load_cifar10
@@ -23,16 +23,6 @@ IMAGES = 200
 def resnet20(cifar_test):
     """The shipped CIFAR-10 ResNet-20 (raw 0-255 input) and real test images it gets right 9 in 10."""
     return kr.CifarResNet(3, weights="cifar10", include_preprocessing=True), cifar_test[0][:IMAGES].astype("float32")
-
-
-def randomise_batchnorm(model, seed=0):
-    """Moving statistics and affine parameters far from their initial 0/1, so folding matters."""
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            n = layer.gamma.shape[0]
-            layer.set_weights([rng.uniform(0.5, 1.5, n), rng.normal(0, 0.2, n), rng.normal(0, 0.2, n),
-                               rng.uniform(0.5, 2.0, n)])
 
 
 def test_folded_resnet20_agrees_on_real_images(resnet20, cifar_test):

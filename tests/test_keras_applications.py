@@ -1,5 +1,6 @@
 """keras.applications ResNet50/101/152 weight files (the paper authors' weights, v1) load into
-our bias-free v1 models and give the same outputs, from both legacy HDF5 layouts."""
+our bias-free v1 models, and its ResNet50V2/101V2/152V2 files into our pre-activation nets, and
+give the same outputs, from both legacy HDF5 layouts."""
 
 import h5py
 import keras
@@ -20,22 +21,25 @@ def assert_same_outputs(actual, expected):
     np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=2e-5 * np.abs(expected).max())
 
 
-def keras_applications(depth: int, include_top: bool) -> keras.Model:
-    return getattr(keras.applications, f"ResNet{depth}")(
+NETS = ["ResNet50", "ResNet101", "ResNet152", "ResNet50V2", "ResNet101V2", "ResNet152V2"]
+
+
+def keras_applications(net: str, include_top: bool) -> keras.Model:
+    return getattr(keras.applications, net)(
         weights=None, include_top=include_top, input_shape=(SIZE, SIZE, 3), classifier_activation=None
     )
 
 
-def random_keras_applications(depth: int, include_top: bool, seed: int) -> keras.Model:
+def random_keras_applications(net: str, include_top: bool, seed: int) -> keras.Model:
     """keras.applications model with random weights, BN statistics and conv biases."""
     rng = np.random.default_rng(seed)
-    model = keras_applications(depth, include_top)
+    model = keras_applications(net, include_top)
     for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
             c = layer.gamma.shape[0]
             layer.set_weights([rng.uniform(0.5, 1.5, c), rng.normal(0, 0.1, c), rng.normal(0, 0.1, c),
                                rng.uniform(0.5, 2, c)])
-        elif isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):
+        elif isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)) and layer.use_bias:
             layer.bias.assign(rng.normal(0, 0.1, layer.bias.shape))
     return model
 
@@ -54,19 +58,21 @@ def write_keras2_weights(model: keras.Model, path) -> None:
                 group.create_dataset(n, data=np.asarray(w))
 
 
-@pytest.mark.parametrize("include_top", [True, False], ids=["top", "notop"])
-@pytest.mark.parametrize("depth", [50, 101, 152])
-def test_published_layout_gives_keras_applications_outputs(tmp_path, depth, include_top):
-    theirs = random_keras_applications(depth, include_top, seed=depth)
+@pytest.mark.parametrize(
+    ("net", "include_top"),
+    [*((net, top) for net in NETS[:4] for top in (True, False)), ("ResNet101V2", True), ("ResNet152V2", False)],
+)
+def test_published_layout_gives_keras_applications_outputs(tmp_path, net, include_top):
+    theirs = random_keras_applications(net, include_top, seed=NETS.index(net))
     write_keras2_weights(theirs, tmp_path / "keras2.h5")
     # the file is what keras.applications itself loads
-    check = keras_applications(depth, include_top)
+    check = keras_applications(net, include_top)
     check.load_weights(tmp_path / "keras2.h5")
     x = np.random.default_rng(0).uniform(-1, 1, (2, SIZE, SIZE, 3)).astype("float32")
     expected = theirs.predict(x, verbose=0)
     np.testing.assert_array_equal(check.predict(x, verbose=0), expected)
 
-    ours = getattr(kr, f"ResNet{depth}")(
+    ours = getattr(kr, net)(
         weights=str(tmp_path / "keras2.h5"), include_top=include_top, input_shape=(SIZE, SIZE, 3),
         classifier_activation=None,
     )
@@ -76,7 +82,7 @@ def test_published_layout_gives_keras_applications_outputs(tmp_path, depth, incl
 def test_keras3_legacy_writer_and_converter(tmp_path):
     """Keras 3's legacy HDF5 writer (`model.save("*.h5")`: no `:0`, under `model_weights`),
     converted by `keras-resnet convert` into our format, loads with the same outputs."""
-    theirs = random_keras_applications(50, True, seed=1)
+    theirs = random_keras_applications("ResNet50", True, seed=1)
     theirs.save(tmp_path / "keras3.h5")
     with h5py.File(tmp_path / "keras3.h5") as f:
         names = [getattr(n, "decode", lambda: n)() for n in f["model_weights/conv1_conv"].attrs["weight_names"]]
@@ -90,7 +96,7 @@ def test_keras3_legacy_writer_and_converter(tmp_path):
 
 
 def test_other_architecture_names_first_mismatched_layer(tmp_path):
-    theirs = random_keras_applications(50, False, seed=2)
+    theirs = random_keras_applications("ResNet50", False, seed=2)
     write_keras2_weights(theirs, tmp_path / "w.h5")
     with pytest.raises(ValueError,
                        match=r"weight 'conv2_block1_1_conv/kernel' has shape \(1, 1, 64, 64\) there, \(3, 3, 64, 64\)"):

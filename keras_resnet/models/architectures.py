@@ -1,7 +1,10 @@
-"""The paper's architectures as data: one row per network, read by the single builder.
+"""The architectures as data: one row per network, read by the single builder.
 
-Table 1 of He et al. (2015) for the ImageNet nets and Section 4.2 for the CIFAR-10 nets.
-Everything the builder needs to know about a depth lives here, nowhere else.
+Table 1 of He et al. (2015) for the ImageNet nets and Section 4.2 for the CIFAR-10 nets; then
+the family built on them, each a few fields of the same row: pre-activation (He et al. 2016,
+"Identity Mappings"; keras.applications' V2), ResNeXt (grouped 3x3, torchvision), Wide ResNet
+(wider 3x3, torchvision) and ResNet-D (deep stem, average-pool shortcut; timm, keras-hub "vd").
+Everything the builder needs to know about a network lives here, nowhere else.
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ BLOCK_KINDS: dict[str, dict[str, tuple[int, ...]]] = {
     "basic": {"kernels": (3, 3), "widths": (1, 1)},
     "bottleneck": {"kernels": (1, 3, 1), "widths": (1, 1, 4)},
 }
-SHORTCUTS = ("A", "B", "C")
 VARIANTS = ("v1", "v1.5")
 MIN_INPUT_SIZE = 32
 
@@ -23,24 +25,46 @@ MIN_INPUT_SIZE = 32
 @dataclass(frozen=True)
 class Architecture:
     """One network: block kind, blocks and base filters per stage, stem, and the paper's family
-    it belongs to, which decides its model id, default shortcut and input preprocessing."""
+    it belongs to, which decides its input preprocessing and default shortcut; then what the
+    later members of the family change, with the paper's nets as defaults."""
 
     kind: str
     blocks: tuple[int, ...]
     filters: tuple[int, ...]
-    stem: str  # "imagenet": 7x7/2 conv + 3x3/2 max-pool; "cifar": 3x3 conv
+    stem: str  # "imagenet": 7x7/2 conv + 3x3/2 max-pool; "deep": 3x3/2, 3x3, 3x3 convs + max-pool; "cifar": 3x3 conv
     default_size: int
     default_classes: int
     family: str  # "imagenet" (Table 1: option B, centre crop) or "cifar" (Section 4.2: option A)
+    series: str = "resnet"  # resnet (the paper's; the only one with plain twins), resnet_v2, resnext,
+    # wide_resnet, resnet_d or preact: which names the model (`model_id`)
+    preact: bool = False  # BN-ReLU before each conv, nothing after the addition (He et al. 2016)
+    groups: int = 1  # ResNeXt's cardinality: the 3x3 conv in `groups` groups
+    width_per_group: int = 64  # a bottleneck's inner width is filters * width_per_group / 64 * groups
+    downsample: str = "first"  # the block of a stage that strides: "first", or "last" (keras' V2)
+    shortcuts: tuple[str, ...] = ()  # the options accepted, the first the default; (): the paper's A, B, C
+    variant: str | None = None  # stride placement fixed by the published net; None: the argument's
 
     @property
     def expansion(self) -> int:
         return BLOCK_KINDS[self.kind]["widths"][-1]
 
     @property
+    def width(self) -> tuple[int, ...]:
+        """Each stage's inner (3x3) width: its filters, ResNeXt's and Wide ResNet's wider."""
+        return tuple(f * self.width_per_group // 64 * self.groups for f in self.filters)
+
+    @property
     def depth(self) -> int:
         """Weighted layers on the main path: stem conv + block convs + classifier."""
         return 1 + sum(self.blocks) * len(BLOCK_KINDS[self.kind]["kernels"]) + 1
+
+    @property
+    def default_shortcut(self) -> str:
+        """The published net's shortcut, else the paper's: A on CIFAR, B on ImageNet."""
+        return self.shortcuts[0] if self.shortcuts else "A" if self.family == "cifar" else "B"
+
+    def accepted_shortcuts(self) -> list[str]:
+        return sorted(self.shortcuts or ("A", "B", "C"))
 
 
 def _imagenet(kind: str, blocks: tuple[int, ...]) -> Architecture:
@@ -86,15 +110,84 @@ def cifar_by_depth(depth: int) -> Architecture:
     return cifar((int(depth) - 2) // 6)
 
 
-def model_id(arch: Architecture, residual: bool) -> str:
+def cifar_preact(n: int, bottleneck: bool = True) -> Architecture:
+    """The pre-activation CIFAR-10 net of He et al. (2016): 9n+2 layers with bottleneck
+    blocks (ResNet-164: n=18, ResNet-1001: n=111), 6n+2 with basic blocks (ResNet-110: n=18);
+    16/32/64 base filters, projection shortcuts, the stride in the 3x3 conv as their code."""
+    if not isinstance(bottleneck, bool):
+        raise ValueError(f"`bottleneck` must be True or False; received bottleneck={bottleneck!r}.")
+    arch = cifar(n)
+    return Architecture("bottleneck" if bottleneck else "basic", arch.blocks, arch.filters, "cifar", 32, 10, "cifar",
+                        series="preact", preact=True, shortcuts=("B", "A", "C"), variant="v1.5")
+
+
+def _family(series: str, kind: str, blocks: tuple[int, ...], **fields) -> Architecture:
+    return Architecture(kind, blocks, (64, 128, 256, 512), fields.pop("stem", "imagenet"), 224, 1000, "imagenet",
+                        series=series, variant="v1.5", **fields)
+
+
+def model_id(arch: Architecture, residual: bool = True) -> str:
     """The network's name (registry key, command-line id, default model name): resnet50,
-    plainnet34, cifar_resnet20, ..."""
-    family = "resnet" if residual else "plainnet"
-    return f"{'cifar_' if arch.family == 'cifar' else ''}{family}{arch.depth}"
+    plainnet34, cifar_resnet20, resnet50v2, resnext50_32x4d, wide_resnet50_2, resnet50d,
+    cifar_preact_resnet164, cifar_preact_resnet110_basic, ..."""
+    depth, series = arch.depth, arch.series
+    if series == "resnet":
+        return f"{'cifar_' if arch.family == 'cifar' else ''}{'resnet' if residual else 'plainnet'}{depth}"
+    if not residual:
+        raise ValueError(f"Only the paper's nets have plain twins; the {series} nets are residual: "
+                         f"`residual` must be True; received residual={residual!r}.")
+    return {
+        "resnet_v2": f"resnet{depth}v2",
+        "resnext": f"resnext{depth}_{arch.groups}x{arch.width_per_group}d",
+        "wide_resnet": f"wide_resnet{depth}_{arch.width_per_group // 64}",
+        "resnet_d": f"resnet{depth}d",
+        "preact": f"cifar_preact_resnet{depth}{'_basic' if arch.kind == 'basic' else ''}",
+    }[series]
+
+
+_BOTTLENECK_50_101_152 = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
+FAMILY: dict[str, Architecture] = {
+    model_id(arch): arch
+    for arch in (
+        # keras.applications' V2: pre-activation, the stride in each stage's last block (none in conv5_x)
+        *(_family("resnet_v2", "bottleneck", b, preact=True, downsample="last", shortcuts=("B",))
+          for b in _BOTTLENECK_50_101_152.values()),
+        _family("resnext", "bottleneck", (3, 4, 6, 3), groups=32, width_per_group=4, shortcuts=("B", "C")),
+        _family("resnext", "bottleneck", (3, 4, 23, 3), groups=32, width_per_group=8, shortcuts=("B", "C")),
+        _family("resnext", "bottleneck", (3, 4, 23, 3), groups=64, width_per_group=4, shortcuts=("B", "C")),
+        _family("wide_resnet", "bottleneck", (3, 4, 6, 3), width_per_group=128, shortcuts=("B", "C")),
+        _family("wide_resnet", "bottleneck", (3, 4, 23, 3), width_per_group=128, shortcuts=("B", "C")),
+        _family("resnet_d", "bottleneck", (3, 4, 6, 3), stem="deep", shortcuts=("D",)),
+    )
+}
+
+# Published trainable parameters and multiply-adds (x10^9, 224x224) of the family's references.
+REFERENCES: dict[str, dict] = {
+    "resnet50v2": {"params": 25_568_360, "gmacs": None, "source": "keras.applications ResNet50V2"},
+    "resnet101v2": {"params": 44_577_896, "gmacs": None, "source": "keras.applications ResNet101V2"},
+    "resnet152v2": {"params": 60_236_904, "gmacs": None, "source": "keras.applications ResNet152V2"},
+    "resnext50_32x4d": {"params": 25_028_904, "gmacs": 4.23, "source": "torchvision"},
+    "resnext101_32x8d": {"params": 88_791_336, "gmacs": 16.414, "source": "torchvision"},
+    "resnext101_64x4d": {"params": 83_455_272, "gmacs": 15.46, "source": "torchvision"},
+    "wide_resnet50_2": {"params": 68_883_240, "gmacs": 11.398, "source": "torchvision"},
+    "wide_resnet101_2": {"params": 126_886_696, "gmacs": 22.753, "source": "torchvision"},
+    "resnet50d": {"params": 25_576_264, "gmacs": None, "source": "timm resnet50d"},
+}
+# He et al. (2016), Table: CIFAR-10 pre-activation nets' parameters (millions).
+PAPER_PREACT_CIFAR10: dict[str, float] = {
+    "cifar_preact_resnet110_basic": 1.7, "cifar_preact_resnet164": 1.7, "cifar_preact_resnet1001": 10.2,
+}
 
 
 def parse_model_id(model: str) -> tuple[Architecture, bool]:
     """(architecture, residual) of a model id; the inverse of `model_id`."""
+    if isinstance(model, str) and model in FAMILY:
+        return FAMILY[model], True
+    m = re.fullmatch(r"cifar_preact_resnet([1-9][0-9]*)(_basic)?", model) if isinstance(model, str) else None
+    if m:
+        per_block, depth = (2, int(m[1])) if m[2] else (3, int(m[1]))
+        if depth >= 3 * per_block + 2 and (depth - 2) % (3 * per_block) == 0:
+            return cifar_preact((depth - 2) // (3 * per_block), bottleneck=not m[2]), True
     m = re.fullmatch(r"(cifar_)?(resnet|plainnet)([1-9][0-9]*)", model) if isinstance(model, str) else None
     depth = int(m[3]) if m else 0
     if m and m[1] and depth % 6 == 2 and depth >= 8:
@@ -102,6 +195,7 @@ def parse_model_id(model: str) -> tuple[Architecture, bool]:
     if m and not m[1] and depth in IMAGENET:
         return IMAGENET[depth], m[2] == "resnet"
     raise ValueError(
-        f"`model` must be resnet|plainnet{{{','.join(map(str, IMAGENET))}}} or "
-        f"cifar_resnet|cifar_plainnet{{6n+2}}; received model={model!r}."
+        f"`model` must be resnet|plainnet{{{','.join(map(str, IMAGENET))}}}, "
+        f"cifar_resnet|cifar_plainnet{{6n+2}}, cifar_preact_resnet{{9n+2}} (bottleneck) or "
+        f"cifar_preact_resnet{{6n+2}}_basic, or one of {', '.join(FAMILY)}; received model={model!r}."
     )

@@ -1,8 +1,10 @@
-"""The one block factory: basic or bottleneck, residual or plain, shortcut A/B/C, v1 or v1.5.
+"""The one block factory: basic or bottleneck, residual or plain, post- or pre-activation,
+grouped or wide, shortcut A/B/C/D, stride in the first conv (v1) or the 3x3 (v1.5).
 
-Every network of the package, ImageNet or CIFAR, residual or plain, is a stack of these.
-Layer names follow keras.applications (`names`: `conv2_block1_1_conv`, `..._0_conv` for the
-projection, `..._add`, `..._out`) so published weights and feature taps line up.
+Every network of the package, ImageNet or CIFAR, residual or plain, V1, V2, ResNeXt, Wide or
+ResNet-D, is a stack of these. Layer names follow keras.applications (`names`:
+`conv2_block1_1_conv`, `..._0_conv` for the projection, `..._preact_bn` in V2, `..._out`) so
+published weights and feature taps line up.
 """
 
 from __future__ import annotations
@@ -12,32 +14,46 @@ from keras import layers
 
 from keras_resnet.models.architectures import BLOCK_KINDS
 from keras_resnet.models.layers import BatchNormalization, ZeroPadShortcut
-from keras_resnet.models.names import BN, CONV, block_output
+from keras_resnet.models.names import BN, CONV, POOL, PREACT, RELU, block_output
 
 BN_EPSILON = 1e-5  # PyTorch's and Caffe's; converters fold other epsilons into the variance.
 BN_MOMENTUM = 0.9  # moving-average keep rate, PyTorch's 0.1 update.
 
 
-def conv_bn(x, filters: int, kernel: int, stride: int, name: str):
-    """Bias-free conv + BN. Strided convs pad explicitly and symmetrically (as Caffe and
-    PyTorch do; TF's "same" pads bottom/right only), so published weights reproduce."""
+def conv(x, filters: int, kernel: int, stride: int, name: str, *, groups: int = 1, use_bias: bool = False):
+    """A convolution, He-initialised as the paper. Strided convs pad explicitly and
+    symmetrically (as Caffe and PyTorch do; TF's "same" pads bottom/right only), so published
+    weights reproduce."""
     padding = "valid"
     if kernel > 1 and stride > 1:
         x = layers.ZeroPadding2D(kernel // 2, name=f"{name}_pad")(x)
     elif kernel > 1:
         padding = "same"  # symmetric at stride 1 for odd kernels
-    x = layers.Conv2D(
+    return layers.Conv2D(
         filters,
         kernel,
         strides=stride,
         padding=padding,
-        use_bias=False,
+        groups=groups,
+        use_bias=use_bias,
         kernel_initializer=keras.initializers.VarianceScaling(
             2.0, "fan_in", "untruncated_normal"  # He et al. (2015b), as the paper
         ),
         name=name + CONV,
     )(x)
+
+
+def batchnorm(x, name: str):
     return BatchNormalization(epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=name + BN)(x)
+
+
+def bn_relu(x, name: str):
+    return layers.Activation("relu", name=name + RELU)(batchnorm(x, name))
+
+
+def conv_bn(x, filters: int, kernel: int, stride: int, name: str, *, groups: int = 1):
+    """Bias-free conv + BN, the paper's unit."""
+    return batchnorm(conv(x, filters, kernel, stride, name, groups=groups), name)
 
 
 def block(
@@ -49,34 +65,58 @@ def block(
     shortcut: str = "B",
     variant: str = "v1",
     residual: bool = True,
+    preact: bool = False,
+    width: int | None = None,
+    groups: int = 1,
     name: str,
 ):
-    """One block: `kind`'s convolutions, BN after each, ReLU after each but the last, then
-    (if `residual`) the shortcut addition, then ReLU.
+    """One block. Post-activation (the paper): `kind`'s convolutions, BN after each, ReLU after
+    each but the last, then (if `residual`) the shortcut addition, then ReLU. Pre-activation
+    (He et al. 2016, keras' V2): BN-ReLU before each conv, the addition last; the projection
+    reads the pre-activated input, and the convs that no BN follows have a bias, as keras'.
 
-    `variant` places a stride-2 downsampling: "v1" (paper, Caffe weights) in the first conv,
-    "v1.5" (torchvision/timm weights) in the first 3x3 conv; basic blocks are the same in
-    both. `shortcut` applies where the shape changes ("A": zero-padded identity, "B":
-    projection) or everywhere ("C": projection on every block).
+    `width`: the inner convs' channels (default `filters`; ResNeXt and Wide ResNet widen them),
+    the 3x3 in `groups` groups (ResNeXt). `variant` places a stride-2 downsampling: "v1"
+    (paper, Caffe weights) in the first conv, "v1.5" (torchvision/timm) in the first 3x3;
+    basic blocks are the same in both. `shortcut` applies where the channels change ("A":
+    zero-padded identity, "B": projection, "D": average pool then projection) or everywhere
+    ("C": projection on every block); where only the stride changes (keras' V2), the identity
+    is subsampled.
     """
     spec = BLOCK_KINDS[kind]
-    stride_at = 0 if variant == "v1" else spec["kernels"].index(3)
-    out_channels = filters * spec["widths"][-1]
+    kernels = spec["kernels"]
+    stride_at = 0 if variant == "v1" else kernels.index(3)
+    channels = [width or filters] * (len(kernels) - 1) + [filters * spec["widths"][-1]]
 
-    y = x
-    for i, (kernel, width) in enumerate(zip(spec["kernels"], spec["widths"])):
-        y = conv_bn(y, filters * width, kernel, stride if i == stride_at else 1, f"{name}_{i + 1}")
-        if i < len(spec["kernels"]) - 1:
-            y = layers.Activation("relu", name=f"{name}_{i + 1}_relu")(y)
-    if residual:
-        y = layers.Add(name=f"{name}_add")([_shortcut(x, out_channels, stride, shortcut, name), y])
-    return layers.Activation("relu", name=block_output(name))(y)
+    entry = bn_relu(x, name + PREACT) if preact else x
+    y = entry
+    for i, (kernel, out) in enumerate(zip(kernels, channels)):
+        unit, last = f"{name}_{i + 1}", i == len(kernels) - 1
+        y = conv(y, out, kernel, stride if i == stride_at else 1, unit,
+                 groups=groups if kernel == 3 else 1, use_bias=preact and last)
+        if not last:
+            y = bn_relu(y, unit)
+        elif not preact:
+            y = batchnorm(y, unit)
+    if not residual:
+        return layers.Activation("relu", name=block_output(name))(y)
+    branches = [_shortcut(x, entry, channels[-1], stride, shortcut, name, preact), y]
+    if preact:  # the addition is the block's output; the next block's BN-ReLU follows
+        return layers.Add(name=block_output(name))(branches)
+    return layers.Activation("relu", name=block_output(name))(layers.Add(name=f"{name}_add")(branches))
 
 
-def _shortcut(x, channels: int, stride: int, option: str, name: str):
-    reshapes = stride != 1 or x.shape[-1] != channels
-    if option == "C" or (option == "B" and reshapes):
-        return conv_bn(x, channels, 1, stride, f"{name}_0")
-    if reshapes:
+def _shortcut(x, entry, channels: int, stride: int, option: str, name: str, preact: bool):
+    """The identity of `x`, or a projection of `entry` (`x`, or its pre-activation: then with a
+    bias and no BN, as keras' V2)."""
+    if option == "C" or (option in ("B", "D") and x.shape[-1] != channels):
+        if option == "D" and stride > 1:  # ResNet-D: average pool, then a stride-1 projection
+            entry = layers.AveragePooling2D(2, stride, padding="same", name=f"{name}_0{POOL}")(entry)
+            stride = 1
+        y = conv(entry, channels, 1, stride, f"{name}_0", use_bias=preact)
+        return y if preact else batchnorm(y, f"{name}_0")
+    if x.shape[-1] != channels:
         return ZeroPadShortcut(channels, stride, name=f"{name}_0_pad")(x)
+    if stride > 1:
+        return layers.MaxPooling2D(1, strides=stride, name=f"{name}_0{POOL}")(x)
     return x

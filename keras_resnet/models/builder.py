@@ -1,4 +1,4 @@
-"""The one builder: any network of the paper from its architecture row, in named steps
+"""The one builder: any network of the paper or its family from its architecture row, in named steps
 (arguments, weights, input and its preprocessing, stem, stages, head, weights loaded). The
 public entries (`resnet`) and the model ids (`build_by_id`) are single calls to it."""
 
@@ -15,14 +15,13 @@ from keras import layers
 from keras_resnet.arguments import check_choice, check_classes, is_integer
 from keras_resnet.models.architectures import (
     MIN_INPUT_SIZE,
-    SHORTCUTS,
     VARIANTS,
     Architecture,
     model_id,
     parse_model_id,
 )
-from keras_resnet.models.blocks import block, conv_bn
-from keras_resnet.models.names import CLASSIFIER, STEM, block_name
+from keras_resnet.models.blocks import block, bn_relu, conv, conv_bn
+from keras_resnet.models.names import CLASSIFIER, POST, RELU, STEM, block_name
 from keras_resnet.models.preprocessing import CROP_FRACTION, MODES, CentreCrop, ImageNormalization
 from keras_resnet.pretrained import loading, registry
 from keras_resnet.pretrained.registry import Preprocessing, Weights
@@ -37,7 +36,7 @@ def build_resnet(
     *,
     residual: bool = True,
     shortcut: str | None = None,
-    variant: str = "v1",
+    variant: str | None = None,
     include_top: bool = True,
     weights: str | None = None,
     input_tensor=None,
@@ -48,10 +47,12 @@ def build_resnet(
     name: str | None = None,
     include_preprocessing: InputPreprocessing = None,
 ) -> keras.Model:
-    """Build any network of the paper from its architecture row.
+    """Build any network of the paper or its family from its architecture row.
 
-    `shortcut=None` takes the paper's choice: option A on CIFAR, option B on ImageNet.
-    Plain nets have no shortcut, so they accept only `shortcut=None`.
+    `shortcut=None` takes the network's choice: the paper's option A on CIFAR, option B on
+    ImageNet, B for V2, ResNeXt and Wide ResNet, D for ResNet-D. Plain nets have no shortcut,
+    so they accept only `shortcut=None`. `variant=None` is the published net's stride
+    placement (v1.5 for the family), else the paper's "v1".
     `include_preprocessing`: True bakes the pretrained weights' input normalisation (and, for
     ImageNet nets, a centre crop to the default size from images of any size) into the model,
     so it takes raw RGB 0-255 images; a mode ("caffe", "torch", "tf") chooses it by hand;
@@ -61,9 +62,10 @@ def build_resnet(
     and False otherwise: ImageNet weights take `preprocess_input`-ed images, as in
     keras.applications, so its users are not normalised twice.
     """
+    default_name = model_id(arch, residual)  # refuses a plain twin of the family's nets
     shortcut = _shortcut(arch, residual, shortcut)
-    classes = _check_arguments(arch, variant, include_top, pooling, classifier_activation, classes, input_tensor)
-    default_name = model_id(arch, residual)
+    variant = _variant(arch, variant)
+    classes = _check_arguments(arch, include_top, pooling, classifier_activation, classes, input_tensor)
     resolved = registry.resolve(weights, default_name, variant=variant, shortcut=shortcut, kind=arch.kind)
     custom = include_preprocessing if isinstance(include_preprocessing, layers.Layer) else None
     preprocessing = _preprocessing(include_preprocessing, resolved, arch) if custom is None else None
@@ -74,10 +76,12 @@ def build_resnet(
     inputs = layers.Input(shape=input_shape) if input_tensor is None else input_tensor
     x = _preprocess(inputs, preprocessing) if custom is None else custom(inputs)
     x = _stages(_stem(x, arch), arch, residual, shortcut, variant)
+    if arch.preact:  # the last block's addition is not yet normalised (keras' V2 `post_bn`)
+        x = bn_relu(x, POST)
     x = _head(x, include_top, pooling, classes, classifier_activation)
 
     model_inputs = inputs if input_tensor is None else keras.utils.get_source_inputs(input_tensor)
-    _allow_graph_depth(8 * sum(arch.blocks))  # <= 7 layers a block, plus stem and head
+    _allow_graph_depth(14 * sum(arch.blocks))  # <= 13 layers a block, plus stem and head
     model = keras.Model(model_inputs, x, name=name or default_name)
     if resolved is not None:
         loading.load(model, resolved, include_top=include_top)
@@ -91,20 +95,37 @@ def build_by_id(model: str, **kwargs) -> keras.Model:
 
 
 def _shortcut(arch: Architecture, residual: bool, shortcut: str | None) -> str | None:
-    """The paper's option for the family (A on CIFAR, B on ImageNet) unless one is chosen."""
+    """The network's option (A on CIFAR, B on ImageNet, the family's own) unless one is chosen
+    among those it accepts."""
     if not residual:
         if shortcut is not None:
             raise ValueError(f"Plain nets have no shortcuts: `shortcut` must be None; received {shortcut!r}.")
         return None
-    shortcut = shortcut if shortcut is not None else ("A" if arch.family == "cifar" else "B")
-    check_choice("shortcut", shortcut, SHORTCUTS)
+    accepted = arch.accepted_shortcuts()
+    shortcut = shortcut if shortcut is not None else arch.default_shortcut
+    if shortcut not in accepted:
+        raise ValueError(
+            f"`shortcut` must be one of {accepted} for {model_id(arch)}"
+            f"{' (the published net has only these)' if arch.shortcuts else ''}; received shortcut={shortcut!r}."
+        )
     return shortcut
 
 
-def _check_arguments(arch: Architecture, variant: str, include_top: bool, pooling: str | None,
+def _variant(arch: Architecture, variant: str | None) -> str:
+    """The published net's stride placement (the family's), else the one asked for, else v1."""
+    if variant is not None:
+        check_choice("variant", variant, VARIANTS)
+    if arch.variant is not None and variant not in (None, arch.variant):
+        raise ValueError(
+            f"{model_id(arch)} strides as published, in its 3x3 convs: `variant` must be None or "
+            f"{arch.variant!r}; received variant={variant!r}."
+        )
+    return arch.variant or variant or "v1"
+
+
+def _check_arguments(arch: Architecture, include_top: bool, pooling: str | None,
                      classifier_activation: Activation, classes: int | None, input_tensor) -> int:
     """Refuse what the Keras layers would take silently or fail on late; the number of classes."""
-    check_choice("variant", variant, VARIANTS)
     check_choice("include_top", include_top, (True, False))  # "False" from a config file is truthy
     check_choice("pooling", pooling, POOLINGS)
     check_activation("classifier_activation", classifier_activation)
@@ -172,25 +193,45 @@ def _preprocess(x, preprocessing: Preprocessing | None):
 
 
 def _stem(x, arch: Architecture):
-    if arch.stem == "imagenet":  # 7x7/2 conv, 3x3/2 max-pool (ReLU output >= 0, so zero-pad = -inf pad)
-        x = layers.Activation("relu", name=f"{STEM}_relu")(conv_bn(x, 64, 7, 2, STEM))
-        x = layers.ZeroPadding2D(1, name="pool1_pad")(x)
-        return layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
-    return layers.Activation("relu", name=f"{STEM}_relu")(conv_bn(x, arch.filters[0], 3, 1, STEM))
+    """The paper's (conv-BN-ReLU), or for pre-activation nets a conv alone (with a bias, as
+    keras' V2), whose BN-ReLU the first block applies."""
+    if arch.stem == "deep":  # ResNet-D: three 3x3 convs (32, 32, 64), the first strided
+        for i, (filters, stride) in enumerate(((32, 2), (32, 1), (64, 1)), start=1):
+            x = layers.Activation("relu", name=f"{STEM}_{i}{RELU}")(conv_bn(x, filters, 3, stride, f"{STEM}_{i}"))
+    elif arch.preact:
+        x = conv(x, *((64, 7, 2) if arch.stem == "imagenet" else (arch.filters[0], 3, 1)), STEM, use_bias=True)
+    elif arch.stem == "imagenet":
+        x = layers.Activation("relu", name=f"{STEM}{RELU}")(conv_bn(x, 64, 7, 2, STEM))
+    else:
+        return layers.Activation("relu", name=f"{STEM}{RELU}")(conv_bn(x, arch.filters[0], 3, 1, STEM))
+    if arch.stem == "cifar":
+        return x
+    # 3x3/2 max-pool; its zero padding is -inf padding after a ReLU, and keras' V2 pads so too
+    x = layers.ZeroPadding2D(1, name="pool1_pad")(x)
+    return layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
 
 
 def _stages(x, arch: Architecture, residual: bool, shortcut: str | None, variant: str):
-    """conv2_x to conv5_x (conv4_x on CIFAR): each stage but the first halves the size in its first block."""
-    for stage, (blocks, filters) in enumerate(zip(arch.blocks, arch.filters), start=2):
+    """conv2_x to conv5_x (conv4_x on CIFAR): each stage but the first halves the size, in its
+    first block (keras' V2: each stage but the last, in its last block)."""
+    last_stage = len(arch.blocks) + 1
+    for stage, (blocks, filters, width) in enumerate(zip(arch.blocks, arch.filters, arch.width), start=2):
+        if arch.downsample == "first":
+            strided = 1 if stage > 2 else None
+        else:
+            strided = blocks if stage < last_stage else None
         for index in range(1, blocks + 1):
             x = block(
                 x,
                 filters,
                 kind=arch.kind,
-                stride=2 if index == 1 and stage > 2 else 1,
+                stride=2 if index == strided else 1,
                 shortcut=shortcut,
                 variant=variant,
                 residual=residual,
+                preact=arch.preact,
+                width=width,
+                groups=arch.groups,
                 name=block_name(stage, index),
             )
     return x

@@ -7,6 +7,11 @@ A unit is a convolution with its BatchNorm: `conv1` (the stem), `conv{stage}_blo
 (a block's i-th convolution, 0 for its projection shortcut); its layers are `{unit}_conv` and
 `{unit}_bn`. A block ends in `conv{stage}_block{index}_out`; stages are numbered 2-5 as the
 paper's conv2_x-conv5_x.
+
+The family keeps the scheme: keras' V2 names its pre-activation `{block}_preact_bn` and
+`_preact_relu` and the final one `post_bn`, `post_relu`; a parameter-free subsampling or
+ResNet-D's average pool on the shortcut is `{block}_0_pool`; the deep stem's three units are
+`conv1_1`, `conv1_2`, `conv1_3`.
 """
 
 from __future__ import annotations
@@ -17,7 +22,12 @@ CLASSIFIER = "predictions"
 STEM = "conv1"
 CONV = "_conv"
 BN = "_bn"
+RELU = "_relu"
+POOL = "_pool"
+PREACT = "_preact"
+POST = "post"  # the pre-activation nets' last BN-ReLU: post_bn, post_relu
 _BLOCK_OUTPUT = re.compile(r"^conv(\d+)_block(\d+)_out$")
+_BLOCK_LAYER = re.compile(r"^conv(\d+)_block(\d+)_")
 
 
 def block_name(stage: int, index: int) -> str:
@@ -33,4 +43,10 @@ def block_output(block: str) -> str:
 def parse_block_output(layer: str) -> tuple[int, int] | None:
     """(stage, index) of a block's output layer, or None for any other layer."""
     m = _BLOCK_OUTPUT.match(layer)
+    return (int(m[1]), int(m[2])) if m else None
+
+
+def parse_block_layer(layer: str) -> tuple[int, int] | None:
+    """(stage, index) of the block any layer belongs to, or None for the stem and head."""
+    m = _BLOCK_LAYER.match(layer)
     return (int(m[1]), int(m[2])) if m else None

@@ -14,6 +14,13 @@ the CIFAR entries by depth accept it for a uniform signature) and `include_prepr
 The CIFAR-10 nets are named by depth as the paper and the command line name them
 (CifarResNet20 = CifarResNet(n=3), model name "cifar_resnet20"); `CifarResNet(n)` and
 `CifarPlainNet(n)` take the paper's n of 6n+2 layers, any n >= 1.
+
+The family (`architectures.FAMILY`) takes the keras.applications arguments, `shortcut` among
+those its published net accepts and `include_preprocessing`; its stride placement is the
+published one. ResNet50V2/101V2/152V2 are keras.applications' (pre-activation, He et al.
+2016); ResNeXt and Wide ResNet torchvision's; ResNet50D timm's (deep stem, average-pool
+shortcut, shortcut="D"); `CifarPreActResNet(n, bottleneck)` the Identity Mappings paper's
+CIFAR-10 nets (ResNet-164: n=18, ResNet-1001: n=111, ResNet-110: n=18 and bottleneck=False).
 """
 
 from __future__ import annotations
@@ -22,7 +29,15 @@ import warnings
 
 import keras
 
-from keras_resnet.models.architectures import CIFAR_PLAIN_DEPTHS, CIFAR_RESNET_DEPTHS, IMAGENET, cifar, cifar_by_depth
+from keras_resnet.models.architectures import (
+    CIFAR_PLAIN_DEPTHS,
+    CIFAR_RESNET_DEPTHS,
+    FAMILY,
+    IMAGENET,
+    cifar,
+    cifar_by_depth,
+    cifar_preact,
+)
 from keras_resnet.models.builder import Activation, InputPreprocessing, build_resnet
 
 
@@ -234,6 +249,102 @@ def CifarPlainNet110(
 ) -> keras.Model:
     """The 110-layer CIFAR-10 plain net of Section 4.2."""
     return build_resnet(cifar_by_depth(110), residual=False, **locals())
+
+
+def ResNet50V2(
+    include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
+    pooling: str | None = None, classes: int = 1000, classifier_activation: Activation = "softmax",
+    name: str | None = None, shortcut: str | None = None, include_preprocessing: InputPreprocessing = None,
+) -> keras.Model:
+    """keras.applications' ResNet50V2: the 50-layer net with pre-activation blocks (He et al. 2016)."""
+    return build_resnet(FAMILY["resnet50v2"], residual=True, **locals())
+
+
+def ResNet101V2(
+    include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
+    pooling: str | None = None, classes: int = 1000, classifier_activation: Activation = "softmax",
+    name: str | None = None, shortcut: str | None = None, include_preprocessing: InputPreprocessing = None,
+) -> keras.Model:
+    """keras.applications' ResNet101V2: the 101-layer net with pre-activation blocks."""
+    return build_resnet(FAMILY["resnet101v2"], residual=True, **locals())
+
+
+def ResNet152V2(
+    include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
+    pooling: str | None = None, classes: int = 1000, classifier_activation: Activation = "softmax",
+    name: str | None = None, shortcut: str | None = None, include_preprocessing: InputPreprocessing = None,
+) -> keras.Model:
+    """keras.applications' ResNet152V2: the 152-layer net with pre-activation blocks."""
+    return build_resnet(FAMILY["resnet152v2"], residual=True, **locals())
+
+
+def ResNeXt50_32x4d(
+    include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
+    pooling: str | None = None, classes: int = 1000, classifier_activation: Activation = "softmax",
+    name: str | None = None, shortcut: str | None = None, include_preprocessing: InputPreprocessing = None,
+) -> keras.Model:
+    """ResNeXt-50 (32x4d), torchvision's: ResNet-50 with its 3x3 convs in 32 groups of width 4 per 64 filters."""
+    return build_resnet(FAMILY["resnext50_32x4d"], residual=True, **locals())
+
+
+def ResNeXt101_32x8d(
+    include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
+    pooling: str | None = None, classes: int = 1000, classifier_activation: Activation = "softmax",
+    name: str | None = None, shortcut: str | None = None, include_preprocessing: InputPreprocessing = None,
+) -> keras.Model:
+    """ResNeXt-101 (32x8d), torchvision's: 32 groups of width 8 per 64 filters."""
+    return build_resnet(FAMILY["resnext101_32x8d"], residual=True, **locals())
+
+
+def ResNeXt101_64x4d(
+    include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
+    pooling: str | None = None, classes: int = 1000, classifier_activation: Activation = "softmax",
+    name: str | None = None, shortcut: str | None = None, include_preprocessing: InputPreprocessing = None,
+) -> keras.Model:
+    """ResNeXt-101 (64x4d), torchvision's: 64 groups of width 4 per 64 filters."""
+    return build_resnet(FAMILY["resnext101_64x4d"], residual=True, **locals())
+
+
+def WideResNet50_2(
+    include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
+    pooling: str | None = None, classes: int = 1000, classifier_activation: Activation = "softmax",
+    name: str | None = None, shortcut: str | None = None, include_preprocessing: InputPreprocessing = None,
+) -> keras.Model:
+    """Wide ResNet-50-2, torchvision's: ResNet-50 with twice the inner (3x3) width."""
+    return build_resnet(FAMILY["wide_resnet50_2"], residual=True, **locals())
+
+
+def WideResNet101_2(
+    include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
+    pooling: str | None = None, classes: int = 1000, classifier_activation: Activation = "softmax",
+    name: str | None = None, shortcut: str | None = None, include_preprocessing: InputPreprocessing = None,
+) -> keras.Model:
+    """Wide ResNet-101-2, torchvision's: ResNet-101 with twice the inner (3x3) width."""
+    return build_resnet(FAMILY["wide_resnet101_2"], residual=True, **locals())
+
+
+def ResNet50D(
+    include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
+    pooling: str | None = None, classes: int = 1000, classifier_activation: Activation = "softmax",
+    name: str | None = None, shortcut: str | None = None, include_preprocessing: InputPreprocessing = None,
+) -> keras.Model:
+    """ResNet-50-D, timm's resnet50d (Bag of Tricks, He et al. 2019): deep 3x3 stem, average-pool shortcut."""
+    return build_resnet(FAMILY["resnet50d"], residual=True, **locals())
+
+
+def CifarPreActResNet(
+    n: int, bottleneck: bool = True, include_top: bool = True, weights: str | None = None, input_tensor=None,
+    input_shape: tuple | None = None, pooling: str | None = None, classes: int = 10,
+    classifier_activation: Activation = "softmax", name: str | None = None, shortcut: str | None = None,
+    include_preprocessing: InputPreprocessing = None,
+) -> keras.Model:
+    """The pre-activation CIFAR-10 ResNet of He et al. (2016): 3x3 conv 16, three stages of n
+    blocks (BN-ReLU-conv) on 32/16/8 maps, BN-ReLU, global average pool, 10-way classifier;
+    bottleneck blocks (16/32/64 x 4 channels) give 9n+2 layers (ResNet-164: n=18, ResNet-1001:
+    n=111), basic blocks 6n+2 (ResNet-110: n=18). Model name cifar_preact_resnet164, ...,
+    cifar_preact_resnet110_basic."""
+    kwargs = {k: v for k, v in locals().items() if k not in ("n", "bottleneck")}
+    return build_resnet(cifar_preact(n, bottleneck), residual=True, **kwargs)
 
 
 def CifarResNet(

@@ -34,17 +34,37 @@ CHUNK = 1 << 20
 # made no progress (no byte received) for this many timeouts: the holder's own wait on one
 # connection and on the response headers (and a redirect's) each last up to one timeout.
 WAIT_TIMEOUTS = 4
+MIN_PREFIX = 8  # torch.hub's: a file name's "-0676ba61" is the first 8 hex digits of its SHA-256
 
 
 @dataclass(frozen=True)
 class WeightsFile:
     """One published file: its name here, where it is published (None: shipped in `weights/`)
-    and the hash that proves a copy is that file."""
+    and the hash that proves a copy is that file: in full, or where the publisher gives only
+    the first hex digits (torchvision's and timm's file names, checked so by torch.hub's
+    `check_hash`) that prefix, at least `MIN_PREFIX` digits."""
 
     name: str
     url: str | None
     hash_algorithm: str
     hash: str
+
+    def __post_init__(self):
+        full = hashlib.new(self.hash_algorithm).digest_size * 2
+        if not (MIN_PREFIX <= len(self.hash) <= full and all(c in "0123456789abcdef" for c in self.hash)):
+            raise ValueError(f"Weights file {self.name!r}: `hash` must be {MIN_PREFIX} to {full} lower-case hex "
+                             f"digits of its {self.hash_algorithm}; received {self.hash!r}.")
+
+    def matches(self, digest: str) -> bool:
+        return digest.startswith(self.hash) if self.is_prefix else digest == self.hash
+
+    @property
+    def is_prefix(self) -> bool:
+        return len(self.hash) < hashlib.new(self.hash_algorithm).digest_size * 2
+
+    @property
+    def expected(self) -> str:
+        return f"{self.hash}... (the published prefix)" if self.is_prefix else self.hash
 
 
 def weights_dir() -> Path:
@@ -91,22 +111,30 @@ def download_timeout() -> float:
 def _how_to_place(spec: WeightsFile) -> str:
     return (
         f"On a machine without internet, download {spec.url} elsewhere, check that its "
-        f"{spec.hash_algorithm} is {spec.hash}, and put it as {spec.name} in a "
+        f"{spec.hash_algorithm} is {spec.expected}, and put it as {spec.name} in a "
         f"directory named by ${WEIGHTS_DIR_ENV} (or in {cache_dir() / CACHE_SUBDIR})."
     )
 
 
 def _verified(path: Path, spec: WeightsFile, what: str) -> Path:
     actual = hash_file(path, spec.hash_algorithm)
-    if actual != spec.hash:
+    if not spec.matches(actual):
         raise ValueError(
-            f"{what} {path} has {spec.hash_algorithm} {actual}, expected {spec.hash} "
+            f"{what} {path} has {spec.hash_algorithm} {actual}, expected {spec.expected} "
             f"(source {spec.url or 'shipped with keras-resnet'}). " + (
                 "The installed file is damaged: reinstall keras-resnet." if spec.url is None
                 else "Replace it with the published file. " + _how_to_place(spec)
             )
         )
     return path
+
+
+def local_copy(spec: WeightsFile) -> Path | None:
+    """Where `fetch` would find the file without downloading it (not hashed: `fetch` does), or None."""
+    places = [weights_dir()] if spec.url is None else [
+        *([Path(os.environ[WEIGHTS_DIR_ENV])] if os.environ.get(WEIGHTS_DIR_ENV) else []), cache_dir() / CACHE_SUBDIR
+    ]
+    return next((place / spec.name for place in places if (place / spec.name).is_file()), None)
 
 
 def fetch(spec: WeightsFile, directory: str | os.PathLike | None = None) -> Path:
@@ -147,7 +175,7 @@ def fetch(spec: WeightsFile, directory: str | os.PathLike | None = None) -> Path
 
 
 def _cached(target: Path, spec: WeightsFile) -> bool:
-    return target.is_file() and hash_file(target, spec.hash_algorithm) == spec.hash
+    return target.is_file() and spec.matches(hash_file(target, spec.hash_algorithm))
 
 
 def _part_name(name: str, unique: str) -> str:
@@ -218,10 +246,10 @@ def _download(spec: WeightsFile, target: Path, timeout: float, progress: Callabl
     partial = target.parent / _part_name(spec.name, uuid.uuid4().hex)
     try:
         actual = _transfer(url, partial, spec.hash_algorithm, timeout, progress)
-        if actual != spec.hash:
+        if not spec.matches(actual):
             raise ValueError(
                 f"Download of {url} failed verification: {spec.hash_algorithm} {actual}, "
-                f"expected {spec.hash}. Nothing was kept. " + _how_to_place(spec)
+                f"expected {spec.expected}. Nothing was kept. " + _how_to_place(spec)
             )
         os.replace(partial, target)
     except BaseException as e:

@@ -64,9 +64,12 @@ KERAS_APPLICATIONS_BN_EPSILON = 1.001e-5
 _TORCH_BN = ("weight", "bias", "running_mean", "running_var")  # = gamma, beta, moving mean, variance
 _KERAS_ORDER = ("kernel", "bias", "gamma", "beta", "moving_mean", "moving_variance")
 _KEY = re.compile(
-    r"^(?:conv1|bn1|fc|linear|layer(?P<s>\d+)\.(?P<b>\d+)\.(?:(?:conv|bn)(?P<i>\d+)|downsample\.(?P<d>[01])))\."
+    r"^(?:conv1|conv1\.(?P<stem>[0-9])|bn1|fc|linear"
+    r"|layer(?P<s>\d+)\.(?P<b>\d+)\.(?:(?:conv|bn)(?P<i>\d+)|downsample\.(?P<d>[012])))\."
     r"(?P<param>weight|bias|running_mean|running_var|num_batches_tracked)$"
 )
+# timm's deep stem (ResNet-D): conv1.0/.1, .3/.4 and .6 with bn1 are conv-BN units 1-3 (ReLUs between)
+_DEEP_STEM = {"0": ("1", CONV), "1": ("1", BN), "3": ("2", CONV), "4": ("2", BN), "6": ("3", CONV)}
 
 
 @dataclass(frozen=True)
@@ -264,11 +267,12 @@ def _keras_applications_h5(path) -> Iterator[Layout]:
 
 
 def from_keras_applications(layers: Mapping[str, list[Weight]], source: str) -> Layout:
-    """keras.applications layers into our bias-free layout, exactly: BN((conv + b) - mean) =
-    BN(conv - (mean - b)), and the 1.001e-5 epsilon moves into the variance."""
+    """keras.applications layers into our layout, exactly: a conv that a BN follows loses its
+    bias, BN((conv + b) - mean) = BN(conv - (mean - b)); one that none follows (V2's
+    projections, last 1x1s and stem) keeps it; the 1.001e-5 epsilon moves into the variance."""
     out: Layout = {}
     for name, values in layers.items():
-        if name.endswith(CONV):
+        if name.endswith(CONV) and name.removesuffix(CONV) + BN in layers:
             out[name] = values[:1]
         elif name.endswith(BN) and len(values) == 4:  # else the loader reports the count
             gamma, beta, mean, var = values
@@ -290,18 +294,25 @@ def from_keras_applications(layers: Mapping[str, list[Weight]], source: str) -> 
 
 # --- PyTorch -------------------------------------------------------------------------------
 
-def torch_layer_name(key: str) -> str:
-    """Our layer name for a PyTorch state-dict key: layer2.0.conv1.weight -> conv3_block1_1_conv."""
+def torch_layer_name(key: str, deep_stem: bool = False, avg_down: bool = False) -> str:
+    """Our layer name for a PyTorch state-dict key: layer2.0.conv1.weight -> conv3_block1_1_conv.
+    timm's ResNet-D has a three-conv stem (`deep_stem`), and its shortcuts' `downsample.0` is
+    the average pool (`avg_down`), so `.1` is the conv and `.2` the BN."""
     m = _KEY.match(key)
-    if not m:
+    if not m or (m["stem"] is not None and m["stem"] not in _DEEP_STEM):
         raise ValueError(f"State-dict key {key!r} is not of the torchvision ResNet layout.")
     if key.startswith(("fc.", "linear.")):
         return CLASSIFIER
+    if m["stem"] is not None:
+        unit, suffix = _DEEP_STEM[m["stem"]]
+        return f"{STEM}_{unit}{suffix}"
     if key.startswith(("conv1.", "bn1.")):
-        return STEM + (CONV if key.startswith("conv1.") else BN)
+        if key.startswith("conv1."):
+            return STEM + CONV
+        return (f"{STEM}_3" if deep_stem else STEM) + BN
     block = block_name(int(m["s"]) + 1, int(m["b"]) + 1)  # torch: layer1-4, blocks from 0
     if m["d"] is not None:
-        return f"{block}_0" + (CONV if m["d"] == "0" else BN)
+        return f"{block}_0" + (CONV if int(m["d"]) == int(avg_down) else BN)
     return f"{block}_{m['i']}" + (CONV if ".conv" in key else BN)
 
 
@@ -315,11 +326,13 @@ def _transposed(weight: Weight, axes: tuple[int, ...]) -> Weight:
 def from_torch_state_dict(state_dict: Mapping[str, Weight]) -> Layout:
     """Conv kernels go from (out, in, h, w) to (h, w, in, out), dense from (out, in) to (in, out)."""
     params: dict[str, dict[str, Weight]] = {}
+    deep_stem = any(key.removeprefix("module.").startswith("conv1.0.") for key in state_dict)
+    avg_down = any(".downsample.2." in key for key in state_dict)
     for key, value in state_dict.items():
         key = key.removeprefix("module.")  # DataParallel checkpoints
         if key.endswith("num_batches_tracked"):
             continue
-        params.setdefault(torch_layer_name(key), {})[key.rsplit(".", 1)[1]] = value
+        params.setdefault(torch_layer_name(key, deep_stem, avg_down), {})[key.rsplit(".", 1)[1]] = value
     layout = {}
     for name, p in params.items():
         if name.endswith(BN):

@@ -1,0 +1,210 @@
+"""The family beyond the paper's nets (keras' V2, ResNeXt, Wide ResNet, ResNet-D and the
+pre-activation CIFAR nets), built by the one builder: their references' layers, parameter
+counts and multiply-adds, their published weight layouts, and what the paper's nets offer
+(feature taps, folding, `.keras` files, export, training). Parity with keras.applications V2
+on its own files is in test_keras_applications.py; with torchvision and timm, which cannot
+install beside CI's torch, in benchmarks/reference/family_parity.py (README)."""
+
+import math
+
+import keras
+import numpy as np
+import pytest
+from conftest import keras_resnet_cli, randomise_batchnorm
+from safetensors.numpy import save_file
+
+import keras_resnet as kr
+from keras_resnet import cli
+from keras_resnet.deploy.export import export_model
+from keras_resnet.models.preprocessing import preprocess_input
+from keras_resnet.pretrained import registry
+
+# torchvision's published meta (weights enums): num_params and _ops (GFLOPS: 10^9 multiply-adds at 224)
+TORCHVISION = {
+    "resnext50_32x4d": (25_028_904, 4.23),
+    "resnext101_32x8d": (88_791_336, 16.414),
+    "resnext101_64x4d": (83_455_272, 15.46),
+    "wide_resnet50_2": (68_883_240, 11.398),
+    "wide_resnet101_2": (126_886_696, 22.753),
+}
+TIMM_RESNET50D_PARAMS = 25_576_264  # timm.create_model("resnet50d"), all trainable
+KERAS_V2_PARAMS = {"resnet50v2": 25_568_360, "resnet101v2": 44_577_896, "resnet152v2": 60_236_904}
+# He et al. (2016), Table 3 (CIFAR-10): parameters of the pre-activation nets, in millions
+PAPER_PREACT = {(18, False): 1.7, (18, True): 1.7, (111, True): 10.2}
+
+
+def images(n: int = 2, size: int = 64) -> np.ndarray:
+    return np.random.default_rng(1).uniform(-1, 1, (n, size, size, 3)).astype("float32")
+
+
+@pytest.mark.parametrize("depth", [50, 152])
+def test_v2_has_keras_applications_layers_and_weights(depth):
+    """Every weighted layer of keras.applications' V2 under the same name with the same
+    weight shapes (conv biases included), and nothing else: its files load by name."""
+    theirs = getattr(keras.applications, f"ResNet{depth}V2")(weights=None)
+    ours = getattr(kr, f"ResNet{depth}V2")()
+    shapes = {m: {layer.name: [tuple(w.shape) for w in layer.weights] for layer in m.layers if layer.weights}
+              for m in (theirs, ours)}
+    assert shapes[ours] == shapes[theirs]
+    assert kr.count_trainable_params(ours) == kr.count_trainable_params(theirs)
+    assert ours.output_shape == theirs.output_shape == (None, 1000)
+
+
+def test_table_lists_the_family_beside_its_references():
+    """`keras-resnet table --family`: each net's parameters and multiply-adds as built, equal
+    to torchvision's published ones, keras.applications' and timm's."""
+    rows = {r["model"]: r for r in cli.table("v1", False, [], family=True)}
+    for name, (params, gflops) in TORCHVISION.items():
+        assert rows[name]["params"] == params and f"{params:,} torchvision" == rows[name]["reference"]
+        assert abs(rows[name]["gmacs"] - gflops) <= 0.01
+    for name, params in {**KERAS_V2_PARAMS, "resnet50d": TIMM_RESNET50D_PARAMS}.items():
+        assert rows[name]["params"] == params and rows[name]["reference"].startswith(f"{params:,} ")
+    assert rows["cifar_preact_resnet164"]["layers"] == 164 and rows["cifar_preact_resnet1001"]["paper_params_m"] == 10.2
+    assert {"resnet50", "resnet152"} <= set(rows)
+
+
+def test_resnet50d_is_timms_resnet50d():
+    model = kr.ResNet50D()
+    # deep stem 3x3 convs 32, 32, 64 (the first strided); average pool then 1x1 on the strided shortcuts
+    assert [model.get_layer(f"conv1_{i}_conv").filters for i in (1, 2, 3)] == [32, 32, 64]
+    assert model.get_layer("conv1_1_conv").strides == (2, 2)
+    assert model.get_layer("conv3_block1_0_pool").pool_size == (2, 2)
+    assert model.get_layer("conv3_block1_0_conv").strides == (1, 1)
+    assert "conv2_block1_0_pool" not in [layer.name for layer in model.layers]  # stride 1: no pool (timm)
+
+
+@pytest.mark.parametrize(("n", "bottleneck"), PAPER_PREACT)
+def test_preact_cifar_nets_have_the_papers_size(n, bottleneck):
+    """The paper counts convolution and classifier weights: ours round to its numbers; the
+    exact trainable counts (BN and biases too) are in the README."""
+    model = kr.CifarPreActResNet(n, bottleneck=bottleneck)
+    depth = (9 if bottleneck else 6) * n + 2
+    assert model.name == f"cifar_preact_resnet{depth}{'' if bottleneck else '_basic'}"
+    assert kr.build_by_id(model.name).count_params() == model.count_params()
+    kernels = sum(math.prod(layer.kernel.shape) for layer in model.layers
+                  if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)))
+    assert round(kernels / 1e6, 1) == PAPER_PREACT[(n, bottleneck)]
+    assert model.output_shape == (None, 10) and model.get_layer("post_bn")
+
+
+def test_unsupported_combinations_name_the_argument():
+    with pytest.raises(ValueError, match=r"`shortcut` must be one of \['B', 'C'\] for resnext50_32x4d.*'A'"):
+        kr.ResNeXt50_32x4d(shortcut="A")
+    with pytest.raises(ValueError, match=r"`shortcut` must be one of \['B'\] for resnet50v2"):
+        kr.ResNet50V2(shortcut="C")
+    with pytest.raises(ValueError, match=r"`shortcut` must be one of \['D'\] for resnet50d"):
+        kr.ResNet50D(shortcut="B")
+    with pytest.raises(ValueError, match=r"`shortcut` must be one of \['A', 'B', 'C'\] for resnet50; .*'D'"):
+        kr.ResNet50(shortcut="D")
+    with pytest.raises(ValueError, match=r"`variant` must be None or 'v1.5'; received variant='v1'"):
+        kr.build_resnet(kr.FAMILY["wide_resnet50_2"], variant="v1")
+    with pytest.raises(ValueError, match="`residual` must be True"):
+        kr.build_resnet(kr.FAMILY["resnet50v2"], residual=False)
+    with pytest.raises(ValueError, match=r"`bottleneck` must be True or False; received bottleneck='yes'"):
+        kr.CifarPreActResNet(18, bottleneck="yes")
+    with pytest.raises(ValueError, match=r"`n` must be an integer >= 1"):
+        kr.CifarPreActResNet(0)
+    with pytest.raises(ValueError, match=r"weights='imagenet_v2' exist for .*not for 'resnext101_64x4d'"):
+        kr.ResNeXt101_64x4d(weights="imagenet_v2")
+    for model in ("cifar_preact_resnet111", "cifar_preact_resnet21_basic", "resnext50", "wide_resnet50_3"):
+        with pytest.raises(ValueError, match=r"`model` must be .*cifar_preact_resnet\{9n\+2\}"):
+            kr.build_by_id(model)
+
+
+@pytest.mark.parametrize("builder", [kr.ResNet50V2, kr.ResNeXt50_32x4d, kr.ResNet50D], ids=lambda b: b.__name__)
+def test_feature_taps_have_strides_4_to_32(builder):
+    """C2-C5 at strides 4-32: keras' V2 strides in a stage's last block, so its taps are the
+    blocks before (conv2_block2_out, ...), still at their stage's resolution."""
+    model = builder(include_top=False, input_shape=(64, 64, 3))
+    taps = kr.feature_extractor(model)([images()])
+    assert {k: v.shape[1] for k, v in taps.items()} == {"C2": 16, "C3": 8, "C4": 4, "C5": 2}
+    assert taps["C5"].shape[-1] == 2048
+
+
+@pytest.mark.parametrize(("builder", "kept"), [(kr.ResNet50V2, 17), (kr.ResNeXt50_32x4d, 0), (kr.ResNet50D, 0)],
+                         ids=["v2", "resnext", "resnet-d"])
+def test_fold_batchnorm_keeps_outputs(builder, kept):
+    """A BN right after a conv folds; a pre-activation BN (after an addition or the stem's
+    pooling: 16 blocks' and `post_bn`) has no conv before it and stays."""
+    model = randomise_batchnorm(builder(input_shape=(64, 64, 3), classifier_activation=None))
+    folded = kr.fold_batchnorm(model)
+    assert sum(isinstance(layer, keras.layers.BatchNormalization) for layer in folded.layers) == kept
+    expected = model.predict(images(), verbose=0)
+    np.testing.assert_allclose(folded.predict(images(), verbose=0), expected, atol=1e-4 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("model", [
+    lambda: kr.ResNeXt50_32x4d(input_shape=(64, 64, 3)),
+    lambda: kr.ResNet50V2(include_top=False, pooling="max", input_shape=(64, 64, 3)),
+    lambda: kr.ResNet50D(input_shape=(64, 64, 3), include_preprocessing="torch"),
+    lambda: kr.CifarPreActResNet(1),
+], ids=["resnext", "v2-pooled", "resnet-d-preprocessed", "preact-cifar"])
+def test_keras_file_round_trip_in_safe_mode(model, tmp_path):
+    model = randomise_batchnorm(model())
+    x = images(size=model.input_shape[1]) * 127 + 128
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras", safe_mode=True)
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_timm_resnet_d_layout_loads(tmp_path):
+    """A state dict under timm's resnet50d names (deep stem `conv1.0/.1/.3/.4/.6` + `bn1`,
+    shortcut `downsample.1/.2` after the pool) loads into ResNet50D, each tensor where timm
+    has it."""
+    model = randomise_batchnorm(kr.ResNet50D(input_shape=(64, 64, 3)))
+    state = {}
+    stem = {"conv1_1_conv": "conv1.0", "conv1_1_bn": "conv1.1", "conv1_2_conv": "conv1.3", "conv1_2_bn": "conv1.4",
+            "conv1_3_conv": "conv1.6", "conv1_3_bn": "bn1", "predictions": "fc"}
+    for layer in model.layers:
+        if not layer.weights:
+            continue
+        name = stem.get(layer.name)
+        if name is None:  # conv{s}_block{b}_{i}_{conv|bn}: layer{s-1}.{b-1}.{conv|bn}{i}, i=0: downsample.1/.2
+            stage, block, unit, kind = layer.name.replace("conv", "c", 1).split("_")
+            prefix = f"layer{int(stage[1:]) - 1}.{int(block[5:]) - 1}"
+            name = f"{prefix}.downsample.{1 if kind == 'conv' else 2}" if unit == "0" else f"{prefix}.{kind}{unit}"
+        w = [np.asarray(v) for v in layer.weights]
+        if isinstance(layer, keras.layers.Conv2D):
+            state[f"{name}.weight"] = w[0].transpose(3, 2, 0, 1).copy()
+        elif isinstance(layer, keras.layers.Dense):
+            state.update({f"{name}.weight": w[0].T.copy(), f"{name}.bias": w[1]})
+        else:
+            state.update(dict(zip((f"{name}.{k}" for k in ("weight", "bias", "running_mean", "running_var")), w)))
+    timm_keys = {"conv1.6.weight", "bn1.running_var", "layer1.0.downsample.1.weight", "layer4.0.downsample.2.bias"}
+    assert timm_keys <= set(state)
+    save_file(state, tmp_path / "resnet50d.safetensors")
+    loaded = kr.ResNet50D(input_shape=(64, 64, 3), weights=str(tmp_path / "resnet50d.safetensors"))
+    for a, b in zip(loaded.weights, model.weights, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_v2_weights_take_keras_v2_preprocessing():
+    """keras.applications.resnet_v2.preprocess_input is what include_preprocessing=True bakes
+    in for the V2 weights; the torchvision and timm entries take torch's."""
+    x = np.random.default_rng(2).uniform(0, 255, (2, 8, 8, 3)).astype("float32")
+    for entry in registry.entries():
+        if entry.model.endswith("v2"):
+            reference = keras.applications.resnet_v2.preprocess_input(x.copy())
+        elif entry.model in kr.FAMILY:
+            reference = keras.applications.imagenet_utils.preprocess_input(x.copy(), mode="torch")
+        else:
+            continue
+        np.testing.assert_allclose(preprocess_input(x.copy(), mode=entry.preprocessing.mode), reference, rtol=1e-6)
+
+
+def test_export_preact_net(tmp_path):
+    model = randomise_batchnorm(kr.CifarPreActResNet(1))
+    check = export_model(model, tmp_path / "preact.tflite", "tflite", images(4, 32) * 127 + 128)
+    assert check["top1_agreement"] == 1.0
+
+
+def test_train_a_family_model(shared, tmp_path):
+    """`keras-resnet train --model resnext50_32x4d` on CIFAR-10 images (32x32: the smallest
+    input the ImageNet nets take), end to end: a run directory with a model that loads."""
+    result = keras_resnet_cli("train", "--model", "resnext50_32x4d", "--data-dir", str(shared / "cifar-10-batches-py"),
+                              "--output", str(tmp_path / "run"), "--epochs", "1", "--steps-per-epoch", "1",
+                              "--batch-size", "8", "--no-plot")
+    assert result.returncode == 0, result.stderr
+    assert "test error" in result.stdout
+    model = keras.models.load_model(tmp_path / "run" / "final.keras")
+    assert model.name == "resnext50_32x4d" and model.get_layer("conv2_block1_2_conv").groups == 32
