@@ -170,7 +170,10 @@ def test_ctrl_c_says_how_to_resume_and_the_run_resumes(shared, tmp_path):
                str(shared / "cifar-10-batches-py"), "--output", str(tmp_path / "run"), "--epochs", "3",
                "--steps-per-epoch", "40", "--batch-size", "16", "--no-plot"]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    # as a terminal's Ctrl-C finds it: a run started in the background of a shell without job
+    # control (`cmd &` in a script, CI) inherits SIGINT ignored, and then rightly trains on
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 300
     backup = tmp_path / "run" / "backup" / "training_metadata.json"
     while not backup.is_file() and process.poll() is None and time.monotonic() < deadline:

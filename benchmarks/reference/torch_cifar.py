@@ -47,8 +47,9 @@ def read_split(directory: Path, train: bool) -> tuple[np.ndarray, np.ndarray]:
 
 
 class BasicBlock(nn.Module):
-    def __init__(self, in_planes: int, planes: int, stride: int):
+    def __init__(self, in_planes: int, planes: int, stride: int, residual: bool):
         super().__init__()
+        self.residual = residual
         self.conv1 = nn.Conv2d(in_planes, planes, 3, stride, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(planes)
         self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
@@ -58,6 +59,8 @@ class BasicBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = F.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
+        if not self.residual:  # the plain net of Figure 6
+            return F.relu(out)
         shortcut = x[:, :, :: self.stride, :: self.stride]
         if self.pad:
             shortcut = F.pad(shortcut, (0, 0, 0, 0, self.pad // 2, self.pad - self.pad // 2))
@@ -65,14 +68,14 @@ class BasicBlock(nn.Module):
 
 
 class CifarResNet(nn.Module):
-    def __init__(self, n: int, classes: int = 10):
+    def __init__(self, n: int, classes: int = 10, residual: bool = True):
         super().__init__()
         self.conv1 = nn.Conv2d(3, 16, 3, 1, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(16)
         blocks, in_planes = [], 16
         for stage, planes in enumerate((16, 32, 64)):
             for i in range(n):
-                blocks.append(BasicBlock(in_planes, planes, 2 if stage and i == 0 else 1))
+                blocks.append(BasicBlock(in_planes, planes, 2 if stage and i == 0 else 1, residual))
                 in_planes = planes
         self.blocks = nn.Sequential(*blocks)
         self.linear = nn.Linear(64, classes)
@@ -118,6 +121,7 @@ def main() -> None:
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--output", required=True)
     parser.add_argument("--n", type=int, default=3, help="blocks per stage: 6n+2 layers (3: ResNet-20)")
+    parser.add_argument("--plain", action="store_true", help="no shortcuts: Figure 6's plain net")
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0)
@@ -139,7 +143,7 @@ def main() -> None:
     milestones = (total // 2, total * 3 // 4)
 
     torch.manual_seed(args.seed)
-    model = CifarResNet(args.n)
+    model = CifarResNet(args.n, residual=not args.plain)
     optimizer = torch.optim.SGD(model.parameters(), lr=base_lr, momentum=0.9, weight_decay=1e-4)
     generator = torch.Generator().manual_seed(args.seed)
     start_epoch = 0
