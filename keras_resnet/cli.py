@@ -326,8 +326,8 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         if args.model is not None and args.model not in models:
             _fail(parser, args.command, 2, f"--model must be one of {', '.join(models)}; received {args.model!r}.")
         print(_format_weights(weights_listing(args.model)))
-        print("Pass `weights=<weights>` to the model's builder (variant v1.5: also `variant=\"v1.5\"` for the "
-              "paper's nets); accuracy on ImageNet-1k validation or CIFAR-10 test as published (`source`).")
+        print("Pass `weights=<weights>` to the model's builder (where a name has both variants, `variant=\"v1.5\"` "
+              "picks torchvision's); accuracy on ImageNet-1k validation or CIFAR-10 test as published (`source`).")
     elif args.command == "train":
         from keras_resnet.training.callbacks import TrainingDiverged
         from keras_resnet.training.run import train

@@ -157,3 +157,30 @@ def randomise_batchnorm(model, seed: int = 0, spread: float = 0.2):
             layer.set_weights([rng.uniform(0.5, 1.5, n), rng.normal(0, spread, n), rng.normal(0, spread, n),
                                rng.uniform(0.5, 2.0, n)])
     return model
+
+
+def torch_state_dict(model, deep_stem: bool = False, avg_down: bool = False) -> dict[str, np.ndarray]:
+    """`model`'s weights under torchvision's state-dict names and axis orders (timm's for
+    ResNet-D: `deep_stem` conv1.0/.1/.3/.4/.6 + bn1, and `avg_down` downsample.1/.2 after the
+    pool), spelled out here from their module names, as a PyTorch file would hold them."""
+    deep = {"conv1_1_conv": "conv1.0", "conv1_1_bn": "conv1.1", "conv1_2_conv": "conv1.3", "conv1_2_bn": "conv1.4",
+            "conv1_3_conv": "conv1.6", "conv1_3_bn": "bn1"}
+    stem = deep if deep_stem else {"conv1_conv": "conv1", "conv1_bn": "bn1"}
+    state = {}
+    for layer in model.layers:
+        if not layer.weights:
+            continue
+        name = {**stem, "predictions": "fc"}.get(layer.name)
+        if name is None:  # conv{s}_block{b}_{i}_{conv|bn}: layer{s-1}.{b-1}.{conv|bn}{i}; i=0: downsample
+            stage, block, unit, kind = layer.name.split("_")
+            prefix = f"layer{int(stage[4:]) - 1}.{int(block[5:]) - 1}"
+            index = (0 if kind == "conv" else 1) + int(avg_down)
+            name = f"{prefix}.downsample.{index}" if unit == "0" else f"{prefix}.{kind}{unit}"
+        w = [np.asarray(v) for v in layer.weights]
+        if isinstance(layer, keras.layers.Conv2D):
+            state[f"{name}.weight"] = w[0].transpose(3, 2, 0, 1).copy()
+        elif isinstance(layer, keras.layers.Dense):
+            state.update({f"{name}.weight": w[0].T.copy(), f"{name}.bias": w[1]})
+        else:
+            state.update(dict(zip((f"{name}.{k}" for k in ("weight", "bias", "running_mean", "running_var")), w)))
+    return state

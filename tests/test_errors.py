@@ -31,7 +31,7 @@ import keras_resnet as kr
         (lambda: kr.CifarResNet(3, weights="cifar10", classes=100), r"need classes=10; received classes=100"),
         (lambda: kr.CifarResNet(3, weights="cifar10", shortcut="B"),
          r"weights='cifar10' for cifar_resnet20 exist with variant='v1' shortcut='A'; "
-         r"received variant='v1', shortcut='B'"),
+         r"received variant=None, shortcut='B'"),
         (lambda: kr.CifarResNet110(weights="cifar10"),
          r"weights='cifar10' exist for .*cifar_resnet56.*not for 'cifar_resnet110'"),
         (lambda: kr.CifarPlainNet20(weights="cifar10"), r"weights='cifar10' exist for .*not for 'cifar_plainnet20'"),
@@ -41,12 +41,12 @@ import keras_resnet as kr
         (lambda: kr.build_by_id("resnet51"), r"`model` must be"),
         (lambda: kr.build_by_id("resnet018"), r"`model` must be"),
         (lambda: kr.build_by_id("resnet\u0665\u0660"), r"`model` must be"),  # Arabic-Indic 50
-        (lambda: kr.ResNet50(weights="imagenet_v2"),
+        (lambda: kr.ResNet50(weights="imagenet_v2", variant="v1"),
          r"weights='imagenet_v2' for resnet50 exist with variant='v1.5' shortcut='B'; received variant='v1'"),
         (lambda: kr.ResNet152(weights="imagenet_v2", variant="v1.5"),
          r"weights='imagenet_v2' exist for \['resnet101', 'resnet50', 'resnext101_32x8d', .*\], not for 'resnet152'"),
         (lambda: kr.ResNet50(weights="imagenet", shortcut="C"),
-         r"exist with variant='v1' shortcut='B', variant='v1.5' shortcut='B'; received variant='v1', shortcut='C'"),
+         r"exist with variant='v1' shortcut='B', variant='v1.5' shortcut='B'; received variant=None, shortcut='C'"),
         (lambda: kr.ResNet18(weights="imagenet", classes=10),
          r"weights='imagenet' with include_top=True need classes=1000; received classes=10"),
     ],

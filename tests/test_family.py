@@ -10,7 +10,7 @@ import math
 import keras
 import numpy as np
 import pytest
-from conftest import keras_resnet_cli, randomise_batchnorm
+from conftest import keras_resnet_cli, randomise_batchnorm, torch_state_dict
 from safetensors.numpy import save_file
 
 import keras_resnet as kr
@@ -152,24 +152,7 @@ def test_timm_resnet_d_layout_loads(tmp_path):
     shortcut `downsample.1/.2` after the pool) loads into ResNet50D, each tensor where timm
     has it."""
     model = randomise_batchnorm(kr.ResNet50D(input_shape=(64, 64, 3)))
-    state = {}
-    stem = {"conv1_1_conv": "conv1.0", "conv1_1_bn": "conv1.1", "conv1_2_conv": "conv1.3", "conv1_2_bn": "conv1.4",
-            "conv1_3_conv": "conv1.6", "conv1_3_bn": "bn1", "predictions": "fc"}
-    for layer in model.layers:
-        if not layer.weights:
-            continue
-        name = stem.get(layer.name)
-        if name is None:  # conv{s}_block{b}_{i}_{conv|bn}: layer{s-1}.{b-1}.{conv|bn}{i}, i=0: downsample.1/.2
-            stage, block, unit, kind = layer.name.replace("conv", "c", 1).split("_")
-            prefix = f"layer{int(stage[1:]) - 1}.{int(block[5:]) - 1}"
-            name = f"{prefix}.downsample.{1 if kind == 'conv' else 2}" if unit == "0" else f"{prefix}.{kind}{unit}"
-        w = [np.asarray(v) for v in layer.weights]
-        if isinstance(layer, keras.layers.Conv2D):
-            state[f"{name}.weight"] = w[0].transpose(3, 2, 0, 1).copy()
-        elif isinstance(layer, keras.layers.Dense):
-            state.update({f"{name}.weight": w[0].T.copy(), f"{name}.bias": w[1]})
-        else:
-            state.update(dict(zip((f"{name}.{k}" for k in ("weight", "bias", "running_mean", "running_var")), w)))
+    state = torch_state_dict(model, deep_stem=True, avg_down=True)
     timm_keys = {"conv1.6.weight", "bn1.running_var", "layer1.0.downsample.1.weight", "layer4.0.downsample.2.bias"}
     assert timm_keys <= set(state)
     save_file(state, tmp_path / "resnet50d.safetensors")

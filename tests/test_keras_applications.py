@@ -62,6 +62,7 @@ def write_keras2_weights(model: keras.Model, path) -> None:
     ("net", "include_top"),
     [*((net, top) for net in NETS[:4] for top in (True, False)), ("ResNet101V2", True), ("ResNet152V2", False)],
 )
+@pytest.mark.filterwarnings("error")  # a V2 file is V2's own layout: no variant warning
 def test_published_layout_gives_keras_applications_outputs(tmp_path, net, include_top):
     theirs = random_keras_applications(net, include_top, seed=NETS.index(net))
     write_keras2_weights(theirs, tmp_path / "keras2.h5")
@@ -101,3 +102,13 @@ def test_other_architecture_names_first_mismatched_layer(tmp_path):
     with pytest.raises(ValueError,
                        match=r"weight 'conv2_block1_1_conv/kernel' has shape \(1, 1, 64, 64\) there, \(3, 3, 64, 64\)"):
         kr.ResNet34(weights=str(tmp_path / "w.h5"), include_top=False)
+
+
+def test_keras_applications_file_builds_the_papers_variant(tmp_path):
+    """keras.applications' files are the paper authors' v1: variant=None builds v1, and v1.5
+    asked for explicitly warns that the network differs from the file's."""
+    write_keras2_weights(random_keras_applications("ResNet50", False, seed=3), tmp_path / "w.h5")
+    ours = kr.ResNet50(weights=str(tmp_path / "w.h5"), include_top=False, input_shape=(SIZE, SIZE, 3))
+    assert ours.get_layer("conv3_block1_1_conv").strides == (2, 2)
+    with pytest.warns(UserWarning, match=r"laid out for variant='v1' \(a bottleneck strides in its first 1x1 conv\)"):
+        kr.ResNet50(weights=str(tmp_path / "w.h5"), variant="v1.5", include_top=False, input_shape=(SIZE, SIZE, 3))

@@ -3,7 +3,7 @@ PyTorch, .pth only as tensors (weights_only), and parity with torchvision itself
 
 import numpy as np
 import pytest
-from conftest import RunsCode, keras_resnet_cli, run_python
+from conftest import RunsCode, keras_resnet_cli, randomise_batchnorm, run_python, torch_state_dict
 
 import keras_resnet as kr
 from keras_resnet.pretrained import registry
@@ -65,6 +65,24 @@ def test_truncated_and_foreign_files(resnet20_safetensors, shared, tmp_path):
     with pytest.raises(ValueError, match=r"State-dict key 'conv1.weight_orig' is not of the torchvision ResNet layout"):
         safetensors_numpy.save_file({"conv1.weight_orig": np.zeros(3, "float32")}, tmp_path / "other.safetensors")
         kr.CifarResNet(3, weights=str(tmp_path / "other.safetensors"))
+
+
+def test_torch_layout_builds_the_variant_it_was_trained_as(tmp_path):
+    """torchvision's and timm's bottlenecks stride in the 3x3 (v1.5): with variant=None (the
+    default) their file builds that network and gives its outputs; the paper's v1 asked for
+    explicitly loads too (the shapes are the same) but computes another function, so it warns."""
+    source = randomise_batchnorm(kr.ResNet50(variant="v1.5", input_shape=(64, 64, 3), classifier_activation=None))
+    path = tmp_path / "torchvision_layout.safetensors"
+    safetensors_numpy.save_file(torch_state_dict(source), path)
+    x = np.random.default_rng(0).normal(size=(2, 64, 64, 3)).astype("float32")
+    expected = source.predict(x, verbose=0)
+    ours = kr.ResNet50(weights=str(path), input_shape=(64, 64, 3), classifier_activation=None)
+    assert ours.get_layer("conv3_block1_2_conv").strides == (2, 2)
+    np.testing.assert_allclose(ours.predict(x, verbose=0), expected, rtol=0, atol=1e-4 * np.abs(expected).max())
+    with pytest.warns(UserWarning, match=r"laid out for variant='v1.5' \(a bottleneck strides in its 3x3 conv\), "
+                                         r"but variant='v1' was asked.*Pass variant='v1.5' or None"):
+        other = kr.ResNet50(weights=str(path), variant="v1", input_shape=(64, 64, 3), classifier_activation=None)
+    assert np.abs(other.predict(x, verbose=0) - expected).max() > 0.01 * np.abs(expected).max()
 
 
 @pytest.mark.torchvision

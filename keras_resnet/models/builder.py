@@ -5,6 +5,7 @@ public entries (`resnet`) and the model ids (`build_by_id`) are single calls to 
 from __future__ import annotations
 
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from keras_resnet.models.architectures import (
 from keras_resnet.models.blocks import block, bn_relu, conv, conv_bn
 from keras_resnet.models.names import CLASSIFIER, POST, RELU, STEM, block_name
 from keras_resnet.models.preprocessing import CROP_FRACTION, MODES, CentreCrop, ImageNormalization
-from keras_resnet.pretrained import loading, registry
+from keras_resnet.pretrained import formats, loading, registry
 from keras_resnet.pretrained.registry import Preprocessing, Weights
 
 POOLINGS = (None, "avg", "max")
@@ -67,6 +68,7 @@ def build_resnet(
     variant = _variant(arch, variant)
     classes = _check_arguments(arch, include_top, pooling, classifier_activation, classes, input_tensor)
     resolved = registry.resolve(weights, default_name, variant=variant, shortcut=shortcut, kind=arch.kind)
+    variant = _weights_variant(arch, variant, resolved)
     custom = include_preprocessing if isinstance(include_preprocessing, layers.Layer) else None
     preprocessing = _preprocessing(include_preprocessing, resolved, arch) if custom is None else None
     if input_shape is None and input_tensor is not None:
@@ -111,8 +113,9 @@ def _shortcut(arch: Architecture, residual: bool, shortcut: str | None) -> str |
     return shortcut
 
 
-def _variant(arch: Architecture, variant: str | None) -> str:
-    """The published net's stride placement (the family's), else the one asked for, else v1."""
+def _variant(arch: Architecture, variant: str | None) -> str | None:
+    """The published net's stride placement (the family's), else the one asked for (None: the
+    weights')."""
     if variant is not None:
         check_choice("variant", variant, VARIANTS)
     if arch.variant is not None and variant not in (None, arch.variant):
@@ -120,7 +123,26 @@ def _variant(arch: Architecture, variant: str | None) -> str:
             f"{model_id(arch)} strides as published, in its 3x3 convs: `variant` must be None or "
             f"{arch.variant!r}; received variant={variant!r}."
         )
-    return arch.variant or variant or "v1"
+    return arch.variant or variant
+
+
+def _weights_variant(arch: Architecture, variant: str | None, weights: Weights | Path | None) -> str:
+    """The stride placement the weights were trained with, where it matters (bottlenecks): a
+    registry entry's (`resolve` refused one that contradicts `variant`), or a file's layout's
+    (`formats.layout_variant`); else the one asked for, else the paper's v1. A file asked into
+    the other placement loads (the shapes are the same) but computes another function: warned."""
+    if isinstance(weights, Weights):
+        return weights.variant if arch.kind == "bottleneck" else variant or weights.variant
+    chosen = arch.kind == "bottleneck" and arch.variant is None  # the family's nets stride as published
+    known = formats.layout_variant(weights) if isinstance(weights, Path) and chosen else None
+    if variant is not None and known not in (None, variant):
+        warnings.warn(
+            f"weights={str(weights)!r} are laid out for variant={known!r} (a bottleneck strides in its "
+            f"{'first 1x1' if known == 'v1' else '3x3'} conv), but variant={variant!r} was asked: the weights "
+            f"load, but the network differs from theirs and so do its outputs. Pass variant={known!r} or None.",
+            stacklevel=4,
+        )
+    return variant or known or "v1"
 
 
 def _check_arguments(arch: Architecture, include_top: bool, pooling: str | None,

@@ -7,9 +7,9 @@ name or a weights file, `input_tensor`, `input_shape`, `pooling`, `classes`,
 `classifier_activation`, `name`), plus `shortcut` ("A": zero-padded identity, "B": projection
 where the shape changes, "C": projection everywhere; None: the paper's, B on ImageNet and A on
 CIFAR; plain nets have none), `variant` ("v1", the paper's: a bottleneck strides in its first
-1x1 conv; "v1.5", torchvision's and timm's: in the 3x3; basic blocks are the same in both, so
-the CIFAR entries by depth accept it for a uniform signature) and `include_preprocessing`
-(`build_resnet`).
+1x1 conv; "v1.5", torchvision's and timm's: in the 3x3; None, the default: the weights' own,
+else "v1"; basic blocks are the same in both, so the CIFAR entries by depth accept it for a
+uniform signature) and `include_preprocessing` (`build_resnet`).
 
 The CIFAR-10 nets are named by depth as the paper and the command line name them
 (CifarResNet20 = CifarResNet(n=3), model name "cifar_resnet20"); `CifarResNet(n)` and
@@ -44,7 +44,7 @@ from keras_resnet.models.builder import Activation, InputPreprocessing, build_re
 def ResNet18(
     include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
     pooling: str | None = None, classes: int = 1000, classifier_activation: Activation = "softmax",
-    name: str | None = None, shortcut: str | None = None, variant: str = "v1",
+    name: str | None = None, shortcut: str | None = None, variant: str | None = None,
     include_preprocessing: InputPreprocessing = None,
 ) -> keras.Model:
     """The 18-layer ImageNet ResNet of Table 1."""
@@ -54,7 +54,7 @@ def ResNet18(
 def ResNet34(
     include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
     pooling: str | None = None, classes: int = 1000, classifier_activation: Activation = "softmax",
-    name: str | None = None, shortcut: str | None = None, variant: str = "v1",
+    name: str | None = None, shortcut: str | None = None, variant: str | None = None,
     include_preprocessing: InputPreprocessing = None,
 ) -> keras.Model:
     """The 34-layer ImageNet ResNet of Table 1."""
@@ -64,7 +64,7 @@ def ResNet34(
 def ResNet50(
     include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
     pooling: str | None = None, classes: int = 1000, classifier_activation: Activation = "softmax",
-    name: str | None = None, shortcut: str | None = None, variant: str = "v1",
+    name: str | None = None, shortcut: str | None = None, variant: str | None = None,
     include_preprocessing: InputPreprocessing = None,
 ) -> keras.Model:
     """The 50-layer ImageNet ResNet of Table 1."""
@@ -74,7 +74,7 @@ def ResNet50(
 def ResNet101(
     include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
     pooling: str | None = None, classes: int = 1000, classifier_activation: Activation = "softmax",
-    name: str | None = None, shortcut: str | None = None, variant: str = "v1",
+    name: str | None = None, shortcut: str | None = None, variant: str | None = None,
     include_preprocessing: InputPreprocessing = None,
 ) -> keras.Model:
     """The 101-layer ImageNet ResNet of Table 1."""
@@ -84,7 +84,7 @@ def ResNet101(
 def ResNet152(
     include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
     pooling: str | None = None, classes: int = 1000, classifier_activation: Activation = "softmax",
-    name: str | None = None, shortcut: str | None = None, variant: str = "v1",
+    name: str | None = None, shortcut: str | None = None, variant: str | None = None,
     include_preprocessing: InputPreprocessing = None,
 ) -> keras.Model:
     """The 152-layer ImageNet ResNet of Table 1."""
@@ -94,7 +94,7 @@ def ResNet152(
 def PlainNet18(
     include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
     pooling: str | None = None, classes: int = 1000, classifier_activation: Activation = "softmax",
-    name: str | None = None, shortcut: str | None = None, variant: str = "v1",
+    name: str | None = None, shortcut: str | None = None, variant: str | None = None,
     include_preprocessing: InputPreprocessing = None,
 ) -> keras.Model:
     """The 18-layer ImageNet plain net of Table 1."""
@@ -104,7 +104,7 @@ def PlainNet18(
 def PlainNet34(
     include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
     pooling: str | None = None, classes: int = 1000, classifier_activation: Activation = "softmax",
-    name: str | None = None, shortcut: str | None = None, variant: str = "v1",
+    name: str | None = None, shortcut: str | None = None, variant: str | None = None,
     include_preprocessing: InputPreprocessing = None,
 ) -> keras.Model:
     """The 34-layer ImageNet plain net of Table 1."""
@@ -114,7 +114,7 @@ def PlainNet34(
 def PlainNet50(
     include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
     pooling: str | None = None, classes: int = 1000, classifier_activation: Activation = "softmax",
-    name: str | None = None, shortcut: str | None = None, variant: str = "v1",
+    name: str | None = None, shortcut: str | None = None, variant: str | None = None,
     include_preprocessing: InputPreprocessing = None,
 ) -> keras.Model:
     """The 50-layer ImageNet plain net of Table 1."""
@@ -124,7 +124,7 @@ def PlainNet50(
 def PlainNet101(
     include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
     pooling: str | None = None, classes: int = 1000, classifier_activation: Activation = "softmax",
-    name: str | None = None, shortcut: str | None = None, variant: str = "v1",
+    name: str | None = None, shortcut: str | None = None, variant: str | None = None,
     include_preprocessing: InputPreprocessing = None,
 ) -> keras.Model:
     """The 101-layer ImageNet plain net of Table 1."""
@@ -134,7 +134,7 @@ def PlainNet101(
 def PlainNet152(
     include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
     pooling: str | None = None, classes: int = 1000, classifier_activation: Activation = "softmax",
-    name: str | None = None, shortcut: str | None = None, variant: str = "v1",
+    name: str | None = None, shortcut: str | None = None, variant: str | None = None,
     include_preprocessing: InputPreprocessing = None,
 ) -> keras.Model:
     """The 152-layer ImageNet plain net of Table 1."""
@@ -144,7 +144,7 @@ def PlainNet152(
 def CifarResNet20(
     include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
     pooling: str | None = None, classes: int = 10, classifier_activation: Activation = "softmax",
-    name: str | None = None, shortcut: str | None = None, variant: str = "v1",
+    name: str | None = None, shortcut: str | None = None, variant: str | None = None,
     include_preprocessing: InputPreprocessing = None,
 ) -> keras.Model:
     """The 20-layer CIFAR-10 ResNet of Section 4.2."""
@@ -154,7 +154,7 @@ def CifarResNet20(
 def CifarResNet32(
     include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
     pooling: str | None = None, classes: int = 10, classifier_activation: Activation = "softmax",
-    name: str | None = None, shortcut: str | None = None, variant: str = "v1",
+    name: str | None = None, shortcut: str | None = None, variant: str | None = None,
     include_preprocessing: InputPreprocessing = None,
 ) -> keras.Model:
     """The 32-layer CIFAR-10 ResNet of Section 4.2."""
@@ -164,7 +164,7 @@ def CifarResNet32(
 def CifarResNet44(
     include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
     pooling: str | None = None, classes: int = 10, classifier_activation: Activation = "softmax",
-    name: str | None = None, shortcut: str | None = None, variant: str = "v1",
+    name: str | None = None, shortcut: str | None = None, variant: str | None = None,
     include_preprocessing: InputPreprocessing = None,
 ) -> keras.Model:
     """The 44-layer CIFAR-10 ResNet of Section 4.2."""
@@ -174,7 +174,7 @@ def CifarResNet44(
 def CifarResNet56(
     include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
     pooling: str | None = None, classes: int = 10, classifier_activation: Activation = "softmax",
-    name: str | None = None, shortcut: str | None = None, variant: str = "v1",
+    name: str | None = None, shortcut: str | None = None, variant: str | None = None,
     include_preprocessing: InputPreprocessing = None,
 ) -> keras.Model:
     """The 56-layer CIFAR-10 ResNet of Section 4.2."""
@@ -184,7 +184,7 @@ def CifarResNet56(
 def CifarResNet110(
     include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
     pooling: str | None = None, classes: int = 10, classifier_activation: Activation = "softmax",
-    name: str | None = None, shortcut: str | None = None, variant: str = "v1",
+    name: str | None = None, shortcut: str | None = None, variant: str | None = None,
     include_preprocessing: InputPreprocessing = None,
 ) -> keras.Model:
     """The 110-layer CIFAR-10 ResNet of Section 4.2."""
@@ -194,7 +194,7 @@ def CifarResNet110(
 def CifarResNet1202(
     include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
     pooling: str | None = None, classes: int = 10, classifier_activation: Activation = "softmax",
-    name: str | None = None, shortcut: str | None = None, variant: str = "v1",
+    name: str | None = None, shortcut: str | None = None, variant: str | None = None,
     include_preprocessing: InputPreprocessing = None,
 ) -> keras.Model:
     """The 1202-layer CIFAR-10 ResNet of Section 4.2."""
@@ -204,7 +204,7 @@ def CifarResNet1202(
 def CifarPlainNet20(
     include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
     pooling: str | None = None, classes: int = 10, classifier_activation: Activation = "softmax",
-    name: str | None = None, shortcut: str | None = None, variant: str = "v1",
+    name: str | None = None, shortcut: str | None = None, variant: str | None = None,
     include_preprocessing: InputPreprocessing = None,
 ) -> keras.Model:
     """The 20-layer CIFAR-10 plain net of Section 4.2."""
@@ -214,7 +214,7 @@ def CifarPlainNet20(
 def CifarPlainNet32(
     include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
     pooling: str | None = None, classes: int = 10, classifier_activation: Activation = "softmax",
-    name: str | None = None, shortcut: str | None = None, variant: str = "v1",
+    name: str | None = None, shortcut: str | None = None, variant: str | None = None,
     include_preprocessing: InputPreprocessing = None,
 ) -> keras.Model:
     """The 32-layer CIFAR-10 plain net of Section 4.2."""
@@ -224,7 +224,7 @@ def CifarPlainNet32(
 def CifarPlainNet44(
     include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
     pooling: str | None = None, classes: int = 10, classifier_activation: Activation = "softmax",
-    name: str | None = None, shortcut: str | None = None, variant: str = "v1",
+    name: str | None = None, shortcut: str | None = None, variant: str | None = None,
     include_preprocessing: InputPreprocessing = None,
 ) -> keras.Model:
     """The 44-layer CIFAR-10 plain net of Section 4.2."""
@@ -234,7 +234,7 @@ def CifarPlainNet44(
 def CifarPlainNet56(
     include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
     pooling: str | None = None, classes: int = 10, classifier_activation: Activation = "softmax",
-    name: str | None = None, shortcut: str | None = None, variant: str = "v1",
+    name: str | None = None, shortcut: str | None = None, variant: str | None = None,
     include_preprocessing: InputPreprocessing = None,
 ) -> keras.Model:
     """The 56-layer CIFAR-10 plain net of Section 4.2."""
@@ -244,7 +244,7 @@ def CifarPlainNet56(
 def CifarPlainNet110(
     include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
     pooling: str | None = None, classes: int = 10, classifier_activation: Activation = "softmax",
-    name: str | None = None, shortcut: str | None = None, variant: str = "v1",
+    name: str | None = None, shortcut: str | None = None, variant: str | None = None,
     include_preprocessing: InputPreprocessing = None,
 ) -> keras.Model:
     """The 110-layer CIFAR-10 plain net of Section 4.2."""

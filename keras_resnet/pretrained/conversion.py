@@ -12,8 +12,6 @@ from keras_resnet.pretrained import formats
 from keras_resnet.pretrained.download import sha256
 from keras_resnet.pretrained.loading import assign, matched, save_weights
 
-DEFAULT_VARIANT = {"keras_applications": "v1", "torch": "v1.5", "keras_resnet": "v1"}
-
 
 def convert_file(
     source: str | os.PathLike, output: str | os.PathLike, model: str, *, variant: str | None = None, **build_kwargs
@@ -26,9 +24,10 @@ def convert_file(
     kilobytes cannot build a gigabyte layer; only then is data read. `output` replaces only an
     earlier keras_resnet weights file; a missing directory is made (`loading.save_weights`).
 
-    `variant` defaults to the source's: v1 for keras.applications (the paper's), v1.5 for
-    torchvision (identical for basic-block nets). `build_kwargs` go to the builder (shortcut,
-    classes, include_top); a headless source converts with include_top=False.
+    `variant` defaults to the source's (`formats.layout_variant`): v1 for keras.applications
+    (the paper's), v1.5 for torchvision and timm (identical for basic-block nets).
+    `build_kwargs` go to the builder (shortcut, classes, include_top); a headless source
+    converts with include_top=False.
     """
     fmt = formats.detect_format(source)
     with formats.open_weights(source, fmt) as weights:  # the layout first: it chooses the model built
@@ -37,7 +36,7 @@ def convert_file(
         build_kwargs.setdefault("include_top", bool(top))
         if build_kwargs["include_top"] and "classes" not in build_kwargs and len(top) == 2 and len(top[1].shape) == 1:
             build_kwargs["classes"] = top[1].shape[0]  # else the builder's default, and `assign` names the misfit
-        variant = variant or DEFAULT_VARIANT[fmt]
+        variant = variant or formats.layout_variant(source, fmt) or "v1"
         with formats.unallocated():  # shapes only: `classes` from a file must not build a huge layer
             matched(build_by_id(model, variant=variant, **build_kwargs), weights, str(source))
         keras_model = build_by_id(model, variant=variant, **build_kwargs)

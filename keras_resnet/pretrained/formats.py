@@ -59,6 +59,7 @@ always 1 MiB): uncompressed weights declare about 1x, compressed ones a few x, w
 chunked HDF5 dataset, a stride-0 tensor or a zip bomb declares gigabytes in kilobytes."""
 FLOOR = 1 << 20
 _STORED_INSIDE = {h5py.h5d.CONTIGUOUS: "contiguous", h5py.h5d.CHUNKED: "chunked", h5py.h5d.COMPACT: "compact"}
+VARIANT_ATTRIBUTE = "variant"  # the root attribute of our files that records a bottleneck net's stride placement
 _READ_ERRORS = (OSError, KeyError, TypeError, IndexError)  # h5py, torch and numpy on a damaged or foreign layout
 KERAS_APPLICATIONS_BN_EPSILON = 1.001e-5
 _TORCH_BN = ("weight", "bias", "running_mean", "running_var")  # = gamma, beta, moving mean, variance
@@ -83,6 +84,18 @@ class Weight:
 
 
 Layout = dict[str, list[Weight]]
+
+
+def layout_variant(path: str | os.PathLike, fmt: str | None = None) -> str | None:
+    """The bottleneck stride placement a file's weights were trained with: v1 for
+    keras.applications' (the paper authors' Caffe nets), v1.5 for PyTorch state dicts
+    (torchvision's and timm's), ours as `save_weights` recorded it; None where unknown."""
+    fmt = fmt or detect_format(path)
+    if fmt == "keras_resnet":
+        with _h5_file(path) as f:
+            variant = f.attrs.get(VARIANT_ATTRIBUTE)
+        return variant.decode() if isinstance(variant, bytes) else variant
+    return {"keras_applications": "v1", "torch": "v1.5"}[fmt]
 
 
 def detect_format(path: str | os.PathLike) -> str:

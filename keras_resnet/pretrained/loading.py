@@ -13,7 +13,7 @@ import keras
 import numpy as np
 
 from keras_resnet.atomic import check_replaceable, replacing
-from keras_resnet.models.names import CLASSIFIER
+from keras_resnet.models.names import CLASSIFIER, CONV, block_name
 from keras_resnet.pretrained import download, formats
 from keras_resnet.pretrained.registry import Weights
 
@@ -38,6 +38,9 @@ def save_weights(model: keras.Model, path: str | os.PathLike) -> None:
     # built in memory: on a full disk HDF5's own writes fail in its destructors (and crash);
     # Python's write below raises an OSError instead
     with h5py.File(path.name, "w", driver="core", backing_store=False) as f:
+        variant = _stride_placement(model)
+        if variant is not None:  # read back by `formats.layout_variant`, so the file builds its own network
+            f.attrs[formats.VARIANT_ATTRIBUTE] = variant
         for layer in model.layers:
             if layer.weights:
                 group = f.create_group(layer.name)
@@ -49,6 +52,16 @@ def save_weights(model: keras.Model, path: str | os.PathLike) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with replacing(path) as tmp:
         tmp.write_bytes(image)
+
+
+def _stride_placement(model: keras.Model) -> str | None:
+    """"v1" or "v1.5" for a bottleneck net (by where its conv3_x's first block strides), None
+    for basic blocks (the same network either way) and models not built by keras_resnet."""
+    layers = {layer.name: layer for layer in model.layers}
+    first, last = (f"{block_name(3, 1)}_{i}{CONV}" for i in (1, 3))
+    if last not in layers or first not in layers:
+        return None
+    return "v1" if tuple(layers[first].strides) == (2, 2) else "v1.5"
 
 
 def load_weights(model: keras.Model, path: str | os.PathLike, skip: Iterable[str] = (), fmt: str | None = None) -> None:

@@ -112,9 +112,10 @@ def names() -> list[str]:
     return sorted({e.name for e in entries()})
 
 
-def resolve(weights, model: str, *, variant: str, shortcut: str | None, kind: str) -> Weights | Path | None:
+def resolve(weights, model: str, *, variant: str | None, shortcut: str | None, kind: str) -> Weights | Path | None:
     """What `weights=` names: None, the registry entry for `model` (and `variant`, where the
-    block `kind` has one), or a local file."""
+    block `kind` has one; for None the first listed: keras.applications' v1 before
+    torchvision's v1.5), or a local file."""
     if weights is None:
         return None
     if isinstance(weights, str) and weights in names():
@@ -123,7 +124,7 @@ def resolve(weights, model: str, *, variant: str, shortcut: str | None, kind: st
             have = sorted({e.model for e in entries() if e.name == weights})
             raise ValueError(f"weights={weights!r} exist for {have}, not for {model!r}.")
         # basic blocks have no 1x1 conv, so v1 and v1.5 are the same network
-        matches = [e for e in for_model if kind == "basic" or e.variant == variant]
+        matches = [e for e in for_model if kind == "basic" or variant in (None, e.variant)]
         if not matches or matches[0].shortcut != shortcut:
             offered = ", ".join(f"variant={e.variant!r} shortcut={e.shortcut!r}" for e in for_model)
             raise ValueError(
