@@ -49,6 +49,7 @@ SLOW_TESTS = (
     "test_family.py::test_table_lists_the_family_beside_its_references",
     "test_family.py::test_preact_cifar_nets_have_the_papers_size",
     "test_family.py::test_train_a_family_model",
+    "test_family.py::test_same_outputs_on_torch_backend",
 )
 SLOW_FIXTURES = ("resumed_run", "single_device")
 

@@ -10,7 +10,7 @@ import math
 import keras
 import numpy as np
 import pytest
-from conftest import keras_resnet_cli, randomise_batchnorm, torch_state_dict
+from conftest import keras_resnet_cli, randomise_batchnorm, run_python, torch_state_dict
 from safetensors.numpy import save_file
 
 import keras_resnet as kr
@@ -18,6 +18,7 @@ from keras_resnet import cli
 from keras_resnet.deploy.export import export_model
 from keras_resnet.models.preprocessing import preprocess_input
 from keras_resnet.pretrained import registry
+from keras_resnet.pretrained.loading import save_weights
 
 # torchvision's published meta (weights enums): num_params and _ops (GFLOPS: 10^9 multiply-adds at 224)
 TORCHVISION = {
@@ -191,3 +192,28 @@ def test_train_a_family_model(shared, tmp_path):
     assert "test error" in result.stdout
     model = keras.models.load_model(tmp_path / "run" / "final.keras")
     assert model.name == "resnext50_32x4d" and model.get_layer("conv2_block1_2_conv").groups == 32
+
+
+def test_same_outputs_on_torch_backend(tmp_path):
+    """Weights written under TensorFlow give the same outputs under the torch backend: grouped
+    convolutions, V2's biases and subsampling, and ResNet-D's average pool at odd sizes
+    (104x104: conv4_x and conv5_x pool 13x13 and 7x7 maps, with a partial window at the edge)."""
+    x = np.random.default_rng(0).normal(size=(2, 104, 104, 3)).astype("float32")
+    np.save(tmp_path / "x.npy", x)
+    builders = ("ResNeXt50_32x4d", "ResNet50V2", "ResNet50D")
+    for name in builders:
+        model = randomise_batchnorm(getattr(kr, name)(input_shape=(104, 104, 3), classifier_activation=None))
+        save_weights(model, tmp_path / f"{name}.h5")
+        np.save(tmp_path / f"{name}.npy", model.predict(x, verbose=0))
+    out = run_python(f"""
+import keras, numpy as np, keras_resnet as kr
+assert keras.backend.backend() == "torch"
+d = {str(tmp_path)!r}
+x = np.load(d + "/x.npy")
+for name in {builders!r}:
+    model = getattr(kr, name)(input_shape=(104, 104, 3), classifier_activation=None, weights=f"{{d}}/{{name}}.h5")
+    ref = np.load(f"{{d}}/{{name}}.npy")
+    np.testing.assert_allclose(model.predict(x, verbose=0), ref, rtol=0, atol=1e-4 * np.abs(ref).max())
+print("torch ok")
+""", KERAS_BACKEND="torch")
+    assert "torch ok" in out
