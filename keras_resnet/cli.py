@@ -87,10 +87,11 @@ def weights_listing(model: str | None) -> list[dict]:
         if model is not None and e.model != model:
             continue
         here, results = download.local_copy(e.file), e.accuracy.results
+        error = results.get("top1_error_percent")  # the CIFAR checkpoints publish their error
         rows.append({
             "weights": e.name, "model": e.model, "variant": e.variant, "license": e.license,
             "size_mb": here.stat().st_size / 1e6 if here else None,
-            "top1": results.get("top1_accuracy_percent", 100 - results.get("top1_error_percent", 100)),
+            "top1": results.get("top1_accuracy_percent", None if error is None else 100 - error),
             "top5": results.get("top5_accuracy_percent"),
             "here": "shipped" if e.file.url is None else "cached" if here else "no",
             "source": e.source.split(" (")[0].split(";")[0],
@@ -104,7 +105,7 @@ def _format_weights(rows: list[dict]) -> str:
     lines = [head, "-" * len(head)]
     for r in rows:
         size = f"{r['size_mb']:.1f}" if r["size_mb"] is not None else "-"
-        top1, top5 = (f"{v:.2f}" if v else "-" for v in (r["top1"], r["top5"]))
+        top1, top5 = (f"{v:.2f}" if v is not None else "-" for v in (r["top1"], r["top5"]))
         lines.append(f"{r['weights']:<12}{r['model']:<18}{r['variant']:<8}{r['license']:<14}{size:>7}{top1:>8}"
                      f"{top5:>8}  {r['here']:<8}{r['source']}")
     return "\n".join(lines)
