@@ -96,6 +96,11 @@ def test_our_file_records_and_rebuilds_its_variant(tmp_path, variant):
     assert rebuilt.get_layer(strided).strides == (2, 2)
     pretrained.save_weights(kr.CifarResNet(3), tmp_path / "basic.h5")
     assert formats.layout_variant(tmp_path / "basic.h5") is None
+    for forged in ("v2", b"\xff", [1, 2]):  # a forged or damaged record is refused, not guessed from
+        with h5py.File(tmp_path / "w.h5", "a") as f:
+            f.attrs[formats.VARIANT_ATTRIBUTE] = forged
+        with pytest.raises(ValueError, match=r"w.h5: its `variant` attribute is .*, not one of \['v1', 'v1.5'\]"):
+            kr.ResNet50(weights=str(tmp_path / "w.h5"), include_top=False, input_shape=(64, 64, 3))
 
 
 def test_wrong_architecture_and_bad_files(tmp_path):

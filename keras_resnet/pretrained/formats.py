@@ -38,6 +38,7 @@ from keras.src.backend.common import global_state
 from safetensors import SafetensorError, safe_open
 
 from keras_resnet.arguments import file_problem
+from keras_resnet.models.architectures import VARIANTS
 from keras_resnet.models.blocks import BN_EPSILON
 from keras_resnet.models.names import BN, CLASSIFIER, CONV, STEM, block_name
 
@@ -94,7 +95,12 @@ def layout_variant(path: str | os.PathLike, fmt: str | None = None) -> str | Non
     if fmt == "keras_resnet":
         with _h5_file(path) as f:
             variant = f.attrs.get(VARIANT_ATTRIBUTE)
-        return variant.decode() if isinstance(variant, bytes) else variant
+        variant = variant.decode(errors="replace") if isinstance(variant, bytes) else variant
+        # it chooses the network built: a forged or damaged record is refused, never guessed from
+        if variant is not None and not (isinstance(variant, str) and variant in VARIANTS):
+            raise ValueError(f"{path}: its `{VARIANT_ATTRIBUTE}` attribute is {variant!r}, not one of "
+                             f"{list(VARIANTS)}; not a file keras_resnet wrote.")
+        return variant
     return {"keras_applications": "v1", "torch": "v1.5"}[fmt]
 
 
