@@ -6,10 +6,13 @@ machines of our CI, older Intel) its default kernels are far slower for convolut
 TensorFlow reads once, when it loads, so it can only be set before that; a value the user
 set (TF_ENABLE_ONEDNN_OPTS=0 turns the kernels off) is left alone, and a TensorFlow already
 loaded with the kernels off on a CPU-only machine gets a warning saying how to turn them on.
+Setting it is the one global change `import keras_resnet` makes: logged once at INFO on the
+`keras_resnet` logger (README, first screen), printed never.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import warnings
@@ -25,6 +28,10 @@ def enable_onednn() -> bool:
         _warn_if_off()
         return False
     os.environ[VARIABLE] = "1"
+    logging.getLogger("keras_resnet").info(
+        "keras_resnet set TF_ENABLE_ONEDNN_OPTS=1 (TensorFlow's oneDNN CPU kernels: 1.9x faster ResNet training on "
+        "CPUs where TensorFlow leaves them off). Set TF_ENABLE_ONEDNN_OPTS=0 before importing keras_resnet to opt out."
+    )
     return True
 
 

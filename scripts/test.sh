@@ -1,8 +1,23 @@
 #!/usr/bin/env bash
 # The test command: install (scripts/setup.sh), lint (ruff), and run the suite against the installed copy
-# (pytest runs from tests/, so the source tree is not on sys.path).
+# (pytest runs from tests/, so the source tree is not on sys.path): every test under TensorFlow (Keras'
+# default backend), then the tests marked `backends` (models, weights, preprocessing, training, files
+# that load with Keras alone, Keras' own applications tests) under torch and under JAX. Arguments go
+# to every pytest run; the backend runs always select `-m backends`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 .venv/bin/ruff check --quiet .  # lint first (pyproject.toml [tool.ruff]): seconds, and CI fails on it too
-cd tests && KERAS_RESNET_EXPECT_INSTALLED=1 TF_CPP_MIN_LOG_LEVEL=3 ../.venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+cd tests
+export KERAS_RESNET_EXPECT_INSTALLED=1 TF_CPP_MIN_LOG_LEVEL=3
+pytest=(../.venv/bin/python -m pytest -q -p no:cacheprovider)
+status=0
+KERAS_BACKEND=tensorflow "${pytest[@]}" "$@" || status=$?
+for backend in torch jax; do
+  echo "== KERAS_BACKEND=$backend: the tests marked backends =="
+  code=0
+  KERAS_BACKEND=$backend "${pytest[@]}" "$@" -m backends || code=$?
+  # 5: the arguments chose no test marked backends (e.g. one file without any)
+  if [ "$code" -ne 0 ] && [ "$code" -ne 5 ] && [ "$status" -eq 0 ]; then status=$code; fi
+done
+exit "$status"

@@ -96,6 +96,20 @@ class RunsCode:
         return (os.system, (f"touch {self.marker}",))
 
 
+@pytest.fixture
+def image_data_format():
+    """Set keras.config's image data format for one test (call it with the format), restored
+    after it, as keras.applications' own tests do."""
+    before = keras.config.image_data_format()
+    yield keras.config.set_image_data_format
+    keras.config.set_image_data_format(before)
+
+
+def to_format(images: np.ndarray) -> np.ndarray:
+    """Channels-last images (a batch) in keras.config's data format."""
+    return images.transpose(0, 3, 1, 2) if keras.config.image_data_format() == "channels_first" else images
+
+
 def run_python(code: str, **env) -> str:
     """Run code in a fresh interpreter (another Keras backend, a clean process); an `env`
     value of None removes that variable."""

@@ -8,6 +8,7 @@ import pytest
 
 import keras_resnet as kr
 from keras_resnet.models.architectures import PAPER_CIFAR10
+from keras_resnet.models.blocks import _shortcut
 
 IMAGENET_PARAMS = {  # torchvision's resnet18..152 (= the paper's option B nets)
     kr.ResNet18: 11_689_512,
@@ -141,12 +142,22 @@ def test_shortcut_options(shortcut, projections):
     """ResNet-34 has 16 blocks, 3 of which change shape (conv3..conv5 block1)."""
     model = kr.ResNet34(shortcut=shortcut, include_top=False, input_shape=(32, 32, 3))
     assert sum(layer.name.endswith("_0_conv") for layer in model.layers) == projections
-    pads = [layer for layer in model.layers if isinstance(layer, kr.ZeroPadShortcut)]
+    pads = [layer for layer in model.layers if layer.name.endswith("_0_pad")]
     assert len(pads) == (3 if shortcut == "A" else 0)
+    assert all(type(layer).__module__.startswith("keras.") for layer in model.layers)  # stock layers only
 
 
-def test_option_a_is_the_reference_subsample_and_pad():
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_option_a_is_the_reference_subsample_and_pad(data_format, image_data_format):
+    """The option-A shortcut as the builder writes it (stock layers) in either layout, and the
+    0.1 layer that old files name: every second pixel from 0, 8 zero channels each side."""
+    image_data_format(data_format)
     x = np.random.default_rng(1).normal(size=(2, 8, 8, 16)).astype("float32")
-    y = np.asarray(kr.ZeroPadShortcut(32, 2)(x))
     expected = np.pad(x[:, ::2, ::2, :], [(0, 0), (0, 0), (0, 0), (8, 8)])  # shared/README.md
-    np.testing.assert_array_equal(y, expected)
+    first = data_format == "channels_first"
+    inputs = keras.Input((16, 8, 8) if first else (8, 8, 16))
+    shortcut = keras.Model(inputs, _shortcut(inputs, inputs, 32, 2, "A", "conv3_block1", preact=False))
+    y = np.asarray(shortcut(x.transpose(0, 3, 1, 2) if first else x))
+    np.testing.assert_array_equal(y.transpose(0, 2, 3, 1) if first else y, expected)
+    if not first:
+        np.testing.assert_array_equal(np.asarray(kr.ZeroPadShortcut(32, 2)(x)), expected)

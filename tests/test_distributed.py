@@ -1,6 +1,7 @@
 """tf.distribute: two replicas (MirroredStrategy over two logical CPUs) and two worker
-processes (MultiWorkerMirroredStrategy on 127.0.0.1) train the same steps as one device:
-same weights on every replica and worker, same loss, within float tolerance."""
+processes (MultiWorkerMirroredStrategy on 127.0.0.1), and on JAX keras.distribution's
+DataParallel over two host devices, train the same steps as one device: same weights on
+every replica and worker, same loss, within float tolerance."""
 
 import json
 import os
@@ -47,6 +48,19 @@ def test_mirrored_two_replicas_equal_one_device(shared, tmp_path, single_device)
     result = _finish(_start("mirrored", shared / "cifar-10-batches-py", tmp_path))
     assert result["replicas"] == 2 and result["spread"] == 0.0
     _assert_same_run(tmp_path, tmp_path, single_device)
+
+
+def test_jax_data_parallel_two_devices_equal_one_device(shared, tmp_path):
+    """`strategy="mirrored"` under JAX: keras.distribution.DataParallel over the two devices
+    XLA_FLAGS makes of the CPU, against one JAX device (both runs JAX, in their own processes)."""
+    pytest.importorskip("jax")
+    one, two = tmp_path / "one", tmp_path / "two"
+    single = _finish(_start("default", shared / "cifar-10-batches-py", one, KERAS_BACKEND="jax"))
+    assert single["replicas"] == 1
+    result = _finish(_start("mirrored", shared / "cifar-10-batches-py", two, KERAS_BACKEND="jax",
+                            XLA_FLAGS="--xla_force_host_platform_device_count=2"))
+    assert result["replicas"] == 2 and result["spread"] == 0.0
+    _assert_same_run(two, two, one)
 
 
 def _free_ports(count):

@@ -25,8 +25,10 @@ NETS = ["ResNet50", "ResNet101", "ResNet152", "ResNet50V2", "ResNet101V2", "ResN
 
 
 def keras_applications(net: str, include_top: bool) -> keras.Model:
+    first = keras.config.image_data_format() == "channels_first"
     return getattr(keras.applications, net)(
-        weights=None, include_top=include_top, input_shape=(SIZE, SIZE, 3), classifier_activation=None
+        weights=None, include_top=include_top, input_shape=(3, SIZE, SIZE) if first else (SIZE, SIZE, 3),
+        classifier_activation=None,
     )
 
 

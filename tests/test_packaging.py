@@ -63,7 +63,8 @@ def test_wheel_carries_weights_and_metadata(wheel):
     assert meta["Name"] == "keras3-resnet"
     assert (meta["Version"], meta["Requires-Python"]) == (keras_resnet.__version__, ">=3.10")
     assert meta["License-Expression"] == "MIT" and meta["Summary"] and meta.get_all("Classifier")
-    assert set(meta.get_all("Provides-Extra")) == {"tensorflow", "tensorflow-cpu", "torch", "train", "export", "test"}
+    extras = {"tensorflow", "tensorflow-cpu", "torch", "jax", "train", "export", "test"}
+    assert set(meta.get_all("Provides-Extra")) == extras
     assert "keras>=3.14" in meta.get_all("Requires-Dist")
     entry_points = zipfile.ZipFile(wheel).read(f"{dist_info}/entry_points.txt").decode()
     assert "keras-resnet = keras_resnet.cli:main" in entry_points

@@ -41,7 +41,9 @@ def test_cifar_model_takes_raw_images(cifar_test):
     model on normalised ones."""
     images, _ = cifar_test
     raw = kr.CifarResNet20(weights="cifar10")
-    assert raw.get_layer("preprocessing_normalization").mode == "torch"
+    normalization = raw.get_layer("preprocessing_normalization")  # stock: loads with Keras alone
+    assert type(normalization) is keras.layers.Normalization and normalization.input_mean == pytest.approx(
+        [255 * m for m in (0.485, 0.456, 0.406)])
     plain = kr.CifarResNet(3, weights="cifar10", include_preprocessing=False)
     mean, std = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
     normalised = ((images[:256] / 255.0 - mean) / std).astype("float32")

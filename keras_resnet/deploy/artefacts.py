@@ -50,6 +50,20 @@ QUANTIZE_MODES = ("int8",)
 QUANTIZE_FORMATS = ("tflite", "onnx")  # a SavedModel keeps float weights
 
 
+def check_backend(format: str) -> None:
+    """SavedModel, TFLite and ONNX (through tf2onnx) are written from TensorFlow graphs of the
+    model: export runs under the TensorFlow backend only. A `.keras` file loads on every
+    backend, so a model trained elsewhere is exported by loading it under TensorFlow."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        raise ValueError(
+            f"format={format!r}: export needs the TensorFlow backend (the exporters read TensorFlow graphs); "
+            f"received the {keras.backend.backend()!r} backend. Save the model (model.save('m.keras')) and "
+            "export it with KERAS_BACKEND=tensorflow: `keras-resnet export m.keras ...`."
+        )
+
+
 def check_quantize(quantize: str, format: str) -> None:
     """`quantize` is a mode this package writes, in a format that holds it."""
     check_choice("quantize", quantize, QUANTIZE_MODES)

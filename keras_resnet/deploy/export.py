@@ -16,6 +16,7 @@ from keras_resnet.deploy.artefacts import (
     RUNTIMES,
     TOLERANCE,
     build_verified,
+    check_backend,
     model_images,
 )
 from keras_resnet.deploy.quantize import quantize_model
@@ -31,6 +32,7 @@ def export_model(model, path: str | os.PathLike, format: str, images: np.ndarray
     or it ranks any image's top class differently. `quantize="int8"` (tflite, onnx) writes a
     full-integer model calibrated on `calibration`, held to an accuracy budget instead
     (keras_resnet.deploy.quantize.quantize_model; `tolerance` does not apply)."""
+    check_backend(format)
     if quantize is not None:
         return quantize_model(model, path, format, images, quantize=quantize, calibration=calibration,
                               labels=labels, max_accuracy_drop=max_accuracy_drop, min_agreement=min_agreement)

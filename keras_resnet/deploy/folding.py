@@ -12,7 +12,9 @@ import keras
 import numpy as np
 from keras import layers
 
-# Layers whose kernel's last axis is the output channel axis, the axis a channels-last BN scales.
+from keras_resnet.models.layers import graph_depth
+
+# Layers whose kernel's last axis is the output channel axis (the data format moves only the activations').
 FOLDABLE = (layers.Conv1D, layers.Conv2D, layers.Conv3D, layers.Dense)
 
 
@@ -43,7 +45,8 @@ def fold_batchnorm(model: keras.Model) -> keras.Model:
         lambda x: keras.Input(batch_shape=x.shape, dtype=x.dtype, name=x._keras_history.operation.name),
         model.input,
     )
-    folded = keras.models.clone_model(model, inputs, clone_function=clone, call_function=call)
+    with graph_depth(len(model.layers)):
+        folded = keras.models.clone_model(model, inputs, clone_function=clone, call_function=call)
     originals = {layer.name: layer for layer in model.layers}
     for layer in folded.layers:
         if layer.name in pairs:
@@ -54,7 +57,8 @@ def fold_batchnorm(model: keras.Model) -> keras.Model:
 
 
 def _foldable_pairs(model: keras.Model) -> dict[str, layers.BatchNormalization]:
-    """{producer layer name: the BN that alone reads its output}, for channels-last BNs."""
+    """{producer layer name: the BN that alone reads its output}, where the BN scales the
+    producer's output channels (its kernel's last axis, in either data format)."""
     pairs = {}
     for bn in model.layers:
         if not isinstance(bn, layers.BatchNormalization) or len(bn._inbound_nodes) != 1:
@@ -62,13 +66,13 @@ def _foldable_pairs(model: keras.Model) -> dict[str, layers.BatchNormalization]:
         (source,) = bn._inbound_nodes[0].input_tensors
         producer = source._keras_history.operation
         rank = len(source.shape)
+        channels = 1 if getattr(producer, "data_format", None) == "channels_first" else rank - 1
         if (
             isinstance(producer, FOLDABLE)
-            and bn.axis in (-1, rank - 1)
+            and bn.axis % rank == channels
             and len(producer._inbound_nodes) == 1
             and len(producer._outbound_nodes) == 1
             and producer.activation in (None, keras.activations.linear)
-            and getattr(producer, "data_format", "channels_last") == "channels_last"
         ):
             pairs[producer.name] = bn
     return pairs

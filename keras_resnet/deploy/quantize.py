@@ -35,6 +35,7 @@ from keras_resnet.deploy.artefacts import (
     OnnxRuntime,
     TFLiteRuntime,
     build_verified,
+    check_backend,
     check_quantize,
     image_files,
     model_images,
@@ -56,6 +57,7 @@ def quantize_model(model, path: str | os.PathLike, format: str, images: np.ndarr
     without labels), accuracy_drop (points), top1_agreement, float_bytes and int8_bytes (the
     float export of the same model, and this one). Raises ValueError, writing nothing, when
     the budget is missed (giving both accuracies and the agreement) or on bad input."""
+    check_backend(format)
     check_quantize(quantize, format)
     if not (isinstance(max_accuracy_drop, (int, float)) and 0 <= max_accuracy_drop <= 100):
         raise ValueError(f"`max_accuracy_drop` must be a number of percentage points in [0, 100]; received "

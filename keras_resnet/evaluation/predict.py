@@ -15,6 +15,7 @@ from keras_resnet.arguments import check_top, display_path
 from keras_resnet.data.image_folders import CROP, eval_transform, read_image
 from keras_resnet.models import layers
 from keras_resnet.models.builder import build_by_id
+from keras_resnet.models.layers import graph_depth, use_fused_batchnorm
 from keras_resnet.models.preprocessing import class_names
 from keras_resnet.pretrained import registry
 from keras_resnet.pretrained.formats import check_keras_archive, model_refused
@@ -33,7 +34,8 @@ def load_trained(model_file: str | os.PathLike):
         raise ValueError(f"`model_file` {str(model_file)!r} does not exist (a .keras file written by `train`).")
     check_keras_archive(model_file)
     try:
-        return keras.models.load_model(model_file, safe_mode=True)
+        with graph_depth():
+            return use_fused_batchnorm(keras.models.load_model(model_file, safe_mode=True))
     except Exception as e:  # Keras raises ValueError, TypeError, KeyError, ... by what is wrong
         raise model_refused(f"`model_file` {str(model_file)!r}", e) from e
 

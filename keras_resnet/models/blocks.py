@@ -13,7 +13,7 @@ import keras
 from keras import layers
 
 from keras_resnet.models.architectures import BLOCK_KINDS
-from keras_resnet.models.layers import BatchNormalization, ZeroPadShortcut
+from keras_resnet.models.layers import channel_axis
 from keras_resnet.models.names import BN, CONV, POOL, PREACT, RELU, block_output
 
 BN_EPSILON = 1e-5  # PyTorch's and Caffe's; converters fold other epsilons into the variance.
@@ -44,7 +44,7 @@ def conv(x, filters: int, kernel: int, stride: int, name: str, *, groups: int = 
 
 
 def batchnorm(x, name: str):
-    return BatchNormalization(epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=name + BN)(x)
+    return layers.BatchNormalization(axis=channel_axis(), epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=name + BN)(x)
 
 
 def bn_relu(x, name: str):
@@ -109,14 +109,26 @@ def block(
 def _shortcut(x, entry, channels: int, stride: int, option: str, name: str, preact: bool):
     """The identity of `x`, or a projection of `entry` (`x`, or its pre-activation: then with a
     bias and no BN, as keras' V2)."""
-    if option == "C" or (option in ("B", "D") and x.shape[-1] != channels):
+    changes = x.shape[channel_axis()] != channels
+    if option == "C" or (option in ("B", "D") and changes):
         if option == "D" and stride > 1:  # ResNet-D: average pool, then a stride-1 projection
             entry = layers.AveragePooling2D(2, stride, padding="same", name=f"{name}_0{POOL}")(entry)
             stride = 1
         y = conv(entry, channels, 1, stride, f"{name}_0", use_bias=preact)
         return y if preact else batchnorm(y, f"{name}_0")
-    if x.shape[-1] != channels:
-        return ZeroPadShortcut(channels, stride, name=f"{name}_0_pad")(x)
-    if stride > 1:
-        return layers.MaxPooling2D(1, strides=stride, name=f"{name}_0{POOL}")(x)
-    return x
+    if stride > 1:  # every `stride`-th pixel from 0, where a padded strided conv centres its windows
+        x = layers.MaxPooling2D(1, strides=stride, name=f"{name}_0{POOL}")(x)
+    return zero_pad_channels(x, channels, f"{name}_0") if changes else x
+
+
+def zero_pad_channels(x, channels: int, name: str):
+    """Option A's new channels, zeros split evenly before and after (as the reference CIFAR
+    implementation, so converted weights reproduce it), in stock layers: ZeroPadding2D pads
+    the first two axes after the batch, so channels go there (channels first already are)."""
+    extra = channels - x.shape[channel_axis()]
+    pad = ((extra // 2, extra - extra // 2), (0, 0))
+    if channel_axis() == 1:
+        return layers.ZeroPadding2D(pad, data_format="channels_last", name=f"{name}_pad")(x)
+    x = layers.Permute((3, 1, 2), name=f"{name}_to_channels_first")(x)
+    x = layers.ZeroPadding2D(pad, data_format="channels_last", name=f"{name}_pad")(x)
+    return layers.Permute((2, 3, 1), name=f"{name}_to_channels_last")(x)

@@ -4,7 +4,6 @@ public entries (`resnet`) and the model ids (`build_by_id`) are single calls to 
 
 from __future__ import annotations
 
-import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -22,8 +21,9 @@ from keras_resnet.models.architectures import (
     parse_model_id,
 )
 from keras_resnet.models.blocks import block, bn_relu, conv, conv_bn
+from keras_resnet.models.layers import channel_axis, graph_depth, use_fused_batchnorm
 from keras_resnet.models.names import CLASSIFIER, POST, RELU, STEM, block_name
-from keras_resnet.models.preprocessing import CROP_FRACTION, MODES, CentreCrop, ImageNormalization
+from keras_resnet.models.preprocessing import CROP_FRACTION, MODES, CentreCrop, normalize
 from keras_resnet.pretrained import formats, loading, registry
 from keras_resnet.pretrained.registry import Preprocessing, Weights
 
@@ -75,6 +75,15 @@ def build_resnet(
         input_shape = tuple(input_tensor.shape[1:])
     input_shape = _input_shape(arch, input_shape, resolved, preprocessing, include_preprocessing, include_top, classes)
 
+    with graph_depth(14 * sum(arch.blocks)):  # <= 13 layers a block, plus stem and head
+        return _build(arch, residual, shortcut, variant, include_top, resolved, input_tensor, input_shape, pooling,
+                      classes, classifier_activation, name or default_name, preprocessing, custom)
+
+
+def _build(arch: Architecture, residual: bool, shortcut: str | None, variant: str, include_top: bool,
+           resolved: Weights | Path | None, input_tensor, input_shape: tuple, pooling: str | None, classes: int,
+           classifier_activation: Activation, name: str, preprocessing: Preprocessing | None,
+           custom: layers.Layer | None) -> keras.Model:
     inputs = layers.Input(shape=input_shape) if input_tensor is None else input_tensor
     x = _preprocess(inputs, preprocessing) if custom is None else custom(inputs)
     x = _stages(_stem(x, arch), arch, residual, shortcut, variant)
@@ -83,11 +92,10 @@ def build_resnet(
     x = _head(x, include_top, pooling, classes, classifier_activation)
 
     model_inputs = inputs if input_tensor is None else keras.utils.get_source_inputs(input_tensor)
-    _allow_graph_depth(14 * sum(arch.blocks))  # <= 13 layers a block, plus stem and head
-    model = keras.Model(model_inputs, x, name=name or default_name)
+    model = keras.Model(model_inputs, x, name=name)
     if resolved is not None:
         loading.load(model, resolved, include_top=include_top)
-    return model
+    return use_fused_batchnorm(model)
 
 
 def build_by_id(model: str, **kwargs) -> keras.Model:
@@ -193,25 +201,36 @@ def _input_shape(arch: Architecture, input_shape: tuple | None, weights: Weights
     the network behind the crop fit for the registry weights."""
     crop = preprocessing is not None and preprocessing.crop_fraction is not None
     input_shape = check_input_shape(input_shape, arch.default_size, include_top and not crop)
-    if preprocessing is not None and input_shape[2] != 3:
+    if include_top and not crop and None in input_shape:
+        raise ValueError(  # as keras.applications (the paper's multi-scale testing clones the model: evaluation)
+            f"include_top=True needs a static `input_shape` (height and width given); received "
+            f"input_shape={input_shape!r}. For images of any size use include_top=False with pooling, or "
+            "include_preprocessing for ImageNet nets (it crops them)."
+        )
+    channels = input_shape[0 if channel_axis() == 1 else -1]
+    if preprocessing is not None and channels != 3:
         raise ValueError(
             f"include_preprocessing={include_preprocessing!r} normalises RGB images: the input must have 3 "
-            f"channels; received input_shape={input_shape!r}."
+            f"channels; received input_shape={input_shape!r} ({keras.config.image_data_format()})."
         )
     if isinstance(weights, Weights):  # a user's own file is checked on loading
-        network_shape = (preprocessing.size, preprocessing.size, input_shape[2]) if crop else input_shape
+        network_shape = (preprocessing.size, preprocessing.size, channels) if crop else _channels_last(input_shape)
         weights.check_fits(include_top=include_top, classes=classes, input_shape=network_shape)
     return input_shape
 
 
+def _channels_last(shape: tuple) -> tuple:
+    return shape[1:] + shape[:1] if channel_axis() == 1 else shape
+
+
 def _preprocess(x, preprocessing: Preprocessing | None):
-    """Raw RGB 0-255 images into what the network expects: centre-cropped (ImageNet, any size)
-    and normalised."""
+    """Raw RGB 0-255 images into what the network expects: centre-cropped (ImageNet, any size;
+    `CentreCrop` says why that one is the package's layer) and normalised (stock layers)."""
     if preprocessing is None:
         return x
     if preprocessing.crop_fraction is not None:
         x = CentreCrop(preprocessing.size, preprocessing.crop_fraction, name="preprocessing_crop")(x)
-    return ImageNormalization(preprocessing.mode, name="preprocessing_normalization")(x)
+    return normalize(x, preprocessing.mode, "preprocessing_normalization")
 
 
 def _stem(x, arch: Architecture):
@@ -273,13 +292,6 @@ def _head(x, include_top: bool, pooling: str | None, classes: int, classifier_ac
     return x
 
 
-def _allow_graph_depth(layers_count: int) -> None:
-    """Keras walks functional graphs recursively (building, cloning, `load_model`): the
-    1202-layer net (4,210 layers) needs more than Python's default stack depth of 1,000.
-    Raised for the process, never lowered, so the built model can also be saved and reloaded."""
-    sys.setrecursionlimit(max(sys.getrecursionlimit(), 2 * layers_count + 1000))
-
-
 def check_activation(argument: str, activation: Any) -> None:
     """Resolved here so that a typo fails at once, naming the argument, not inside Keras."""
     try:
@@ -292,25 +304,31 @@ def check_activation(argument: str, activation: Any) -> None:
 
 
 def check_input_shape(input_shape: Any, default_size: int, include_top: bool) -> tuple:
-    """Resolve the (height, width, channels) input shape, channels-last, as keras.applications:
-    a fixed default size with the classifier, any size (None) without it."""
+    """Resolve the input shape in `keras.config.image_data_format()`'s layout, as
+    keras.applications: (height, width, channels) or (channels, height, width); a fixed
+    default size with the classifier, any size (None) without it."""
+    first = channel_axis() == 1
+    layout = "(channels, height, width), channels_first" if first else "(height, width, channels), channels_last"
     if input_shape is None:
         size = default_size if include_top else None
-        return (size, size, 3)
+        return (3, size, size) if first else (size, size, 3)
     try:  # a string or bytes iterates too, into characters or small ints
         shape = () if isinstance(input_shape, (str, bytes)) else tuple(input_shape)
     except TypeError:  # not iterable: an int, a float
         shape = ()
     if len(shape) != 3 or not all(d is None or (is_integer(d) and d > 0) for d in shape):
         raise ValueError(
-            "`input_shape` must be (height, width, channels) with positive integers or None "
-            f"for height and width (channels last); received input_shape={input_shape!r}."
+            f"`input_shape` must be {layout} (keras.config.image_data_format()), with positive integers or "
+            f"None for height and width; received input_shape={input_shape!r}."
         )
-    if shape[2] is None:
-        raise ValueError(f"`input_shape` must give the number of channels; received input_shape={input_shape!r}.")
-    if any(d is not None and d < MIN_INPUT_SIZE for d in shape[:2]):
+    channels, size = (shape[0], shape[1:]) if first else (shape[2], shape[:2])
+    if channels is None:
         raise ValueError(
-            f"`input_shape` must be at least {MIN_INPUT_SIZE}x{MIN_INPUT_SIZE} (height x width); "
+            f"`input_shape` must give the number of channels, {layout}; received input_shape={input_shape!r}."
+        )
+    if any(d is not None and d < MIN_INPUT_SIZE for d in size):
+        raise ValueError(
+            f"`input_shape` must be at least {MIN_INPUT_SIZE}x{MIN_INPUT_SIZE} (height x width), read as {layout}; "
             f"received input_shape={input_shape!r}."
         )
     return tuple(None if d is None else int(d) for d in shape)

@@ -10,8 +10,9 @@ paper's conv2_x-conv5_x.
 
 The family keeps the scheme: keras' V2 names its pre-activation `{block}_preact_bn` and
 `_preact_relu` and the final one `post_bn`, `post_relu`; a parameter-free subsampling or
-ResNet-D's average pool on the shortcut is `{block}_0_pool`; the deep stem's three units are
-`conv1_1`, `conv1_2`, `conv1_3`.
+ResNet-D's average pool on the shortcut is `{block}_0_pool`, option A's zero channels
+`{block}_0_pad` (channels last: between `{block}_0_to_channels_first` and `_to_channels_last`);
+the deep stem's three units are `conv1_1`, `conv1_2`, `conv1_3`.
 """
 
 from __future__ import annotations

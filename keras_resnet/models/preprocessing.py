@@ -17,6 +17,7 @@ import numpy as np
 from keras_resnet.arguments import check_choice, check_top
 from keras_resnet.data.cifar10 import CIFAR10_CLASSES
 from keras_resnet.data.image_folders import CROP, EVAL_SIZE
+from keras_resnet.models.layers import channel_axis
 from keras_resnet.pretrained.download import weights_dir
 
 MODES = ("caffe", "torch", "tf")
@@ -27,18 +28,38 @@ CLASS_NAMES = ("imagenet", "cifar10")
 CROP_FRACTION = CROP / EVAL_SIZE  # 224 of 256: the paper's and torchvision's evaluation crop
 
 
-def _normalise(x, mode: str, xp, const):
+DATA_FORMATS = ("channels_last", "channels_first")
+
+
+def _normalise(x, mode: str, xp, const, axis: int):
     """One formula for numpy (`xp=np`) and backend tensors (`xp=keras.ops`), in the same
-    operation order as keras.applications, so float32 results are bit-identical."""
+    operation order as keras.applications, so float32 results are bit-identical. `axis`: the
+    channel axis, counted from the end (-1 channels last; -3 channels first)."""
+    def per_channel(values):
+        return xp.reshape(const(values), (3,) + (1,) * (-axis - 1))
+
     if mode == "caffe":
-        return xp.subtract(xp.flip(x, axis=-1), const(CAFFE_MEAN_BGR))
+        return xp.subtract(xp.flip(x, axis=axis), per_channel(CAFFE_MEAN_BGR))
     if mode == "torch":
-        return xp.divide(xp.subtract(xp.divide(x, const(255.0)), const(IMAGENET_MEAN)), const(IMAGENET_STD))
+        return xp.divide(xp.subtract(xp.divide(x, const(255.0)), per_channel(IMAGENET_MEAN)),
+                         per_channel(IMAGENET_STD))
     return xp.subtract(xp.divide(x, const(127.5)), const(1.0))
 
 
-def preprocess_input(x, mode: str = "caffe"):
-    """RGB images in 0-255 (channels last; numpy array or tensor) normalised for `mode`.
+def _data_format(data_format: str | None) -> str:
+    if data_format is None:
+        return keras.config.image_data_format()
+    check_choice("data_format", data_format, DATA_FORMATS)
+    return data_format
+
+
+def _layer_axis(data_format: str) -> int:
+    return -3 if data_format == "channels_first" else -1
+
+
+def preprocess_input(x, mode: str = "caffe", data_format: str | None = None):
+    """RGB images in 0-255 (numpy array or tensor) normalised for `mode`, as keras.applications'
+    `preprocess_input`: channels last or first as `data_format` (None: keras.config's).
     Integer inputs become float32; the input is never modified in place.
 
     Input it cannot normalise is refused, as it would give confident, wrong predictions: a
@@ -46,34 +67,42 @@ def preprocess_input(x, mode: str = "caffe"):
     and values outside [0, 255] (one min/max pass). A graph tensor (tf.data, a model being
     built) has no values yet: it gets the shape and dtype checks only."""
     check_choice("mode", mode, MODES)
+    data_format = _data_format(data_format)
+    axis = _layer_axis(data_format)
     if isinstance(x, (np.ndarray, list, tuple)):
         try:
             x = np.asarray(x)
         except ValueError as e:  # a list of images of different sizes
             raise ValueError(f"`x` must be images of one size, stacked; {e}") from None
-        _check_images(x.shape, x.dtype.kind in "iuf", x.dtype)
+        _check_images(x.shape, x.dtype.kind in "iuf", x.dtype, data_format)
         if x.size and x.dtype != np.uint8:
             _check_values(x.min(), x.max())
         x = x if np.issubdtype(x.dtype, np.floating) else x.astype(np.float32)
-        return _normalise(x, mode, np, lambda v: np.asarray(v, x.dtype))
+        return _normalise(x, mode, np, lambda v: np.asarray(v, x.dtype), axis)
     x = keras.ops.convert_to_tensor(x)
     dtype = keras.backend.standardize_dtype(x.dtype)
-    _check_images(x.shape, dtype.startswith(("int", "uint", "float", "bfloat")), dtype)
+    _check_images(x.shape, dtype.startswith(("int", "uint", "float", "bfloat")), dtype, data_format)
     if dtype != "uint8" and not _symbolic(x) and 0 not in x.shape:
-        extremes = keras.ops.stack([keras.ops.min(x), keras.ops.max(x)])
-        # float64: numpy has no bfloat16, and float64 holds every value of the other dtypes
-        _check_values(*keras.ops.convert_to_numpy(keras.ops.cast(extremes, "float64")))
+        extremes = keras.ops.convert_to_numpy(keras.ops.stack([keras.ops.min(x), keras.ops.max(x)]))
+        # in numpy, float64 (JAX has none without x64): it holds every value of the other dtypes
+        _check_values(*np.asarray(extremes).astype(np.float64))
     if "float" not in dtype:
         x = keras.ops.cast(x, "float32")
-    return _normalise(x, mode, keras.ops, lambda v: keras.ops.convert_to_tensor(v, x.dtype))
+    return _normalise(x, mode, keras.ops, lambda v: keras.ops.convert_to_tensor(v, x.dtype), axis)
 
 
-def _check_images(shape: tuple, numeric: bool, dtype: object) -> None:
-    """One image (height, width, 3) or a batch; a graph tensor's unknown rank or sizes pass."""
-    if getattr(shape, "rank", 0) is not None and (len(shape) not in (3, 4) or shape[-1] not in (3, None)):
+def _check_images(shape: tuple, numeric: bool, dtype: object, data_format: str) -> None:
+    """One image or a batch, 3 channels where `data_format` puts them; a graph tensor's
+    unknown rank or sizes pass."""
+    rank = shape.rank if hasattr(shape, "rank") else len(shape)
+    if rank is not None and (rank not in (3, 4) or shape[_layer_axis(data_format)] not in (3, None)):
+        first = data_format == "channels_first"
+        image = "(3, height, width)" if first else "(height, width, 3)"
+        batch = "(samples, 3, height, width)" if first else "(samples, height, width, 3)"
         raise ValueError(
-            "`x` must be RGB images, channels last: one image (height, width, 3) or a batch "
-            f"(samples, height, width, 3); received x of shape {tuple(shape)}."
+            f"`x` must be RGB images, channels {'first' if first else 'last'}: one image {image} or a batch "
+            f"{batch} (data_format={data_format!r}; None: keras.config.image_data_format()); received x of shape "
+            f"{tuple(shape) if rank is not None else shape}."
         )
     if not numeric:
         raise ValueError(f"`x` must hold integer or float pixel values; received x of dtype {dtype}.")
@@ -91,98 +120,171 @@ def _check_values(low: float, high: float) -> None:
 
 
 def _symbolic(x: object) -> bool:
-    """A tensor without values yet: a model being built, or a tf.function / tf.data graph."""
+    """A tensor without values yet: a model being built, a tf.function / tf.data graph, or a
+    JAX trace."""
     if keras.backend.is_keras_tensor(x):
         return True
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
         return tf.is_symbolic_tensor(x)
+    if keras.backend.backend() == "jax":  # inside jax.jit (a compiled model, `predict`)
+        import jax
+
+        return isinstance(x, jax.core.Tracer)
     return False
 
 
-def _check_batch(images, channels: int | None, layer: str) -> None:
+def _check_batch(images, channels: int | None, layer: str, data_format: str) -> None:
     """Refuse what a preprocessing layer would silently broadcast or misread: Keras' own input
     check squeezes a last axis of 1, so a grayscale batch passes it, and the normalisation
     would broadcast it to three channels. `channels=None`: any number. An unknown rank (a
     relaxed tf.function trace) cannot be checked here."""
     shape = images.shape
     rank = len(shape) if isinstance(shape, tuple) else shape.rank
-    if rank is not None and (rank != 4 or None not in (channels, shape[-1]) and channels != shape[-1]):
+    axis = _layer_axis(data_format)
+    if rank is not None and (rank != 4 or None not in (channels, shape[axis]) and channels != shape[axis]):
         hint = " One image needs a batch axis: images[None]." if rank == 3 else ""
         expected = "channels" if channels is None else channels
+        layout = f"{expected}, height, width" if axis == -3 else f"height, width, {expected}"
         raise ValueError(
-            f"Layer {layer!r} takes a batch of images, shape (samples, height, width, {expected}), "
-            f"channels last; received shape {tuple(shape)}.{hint}"
+            f"Layer {layer!r} takes a batch of images, shape (samples, {layout}), {data_format}; "
+            f"received shape {tuple(shape)}.{hint}"
         )
+
+
+def normalize(x, mode: str, name: str):
+    """`preprocess_input(x, mode)` in stock Keras layers (a `.keras` file with them loads with
+    Keras alone): a per-channel `Normalization`, after the RGB to BGR flip for "caffe".
+    The same values as `preprocess_input` up to float32 round-off (the "caffe" mode exactly)."""
+    if mode == "caffe":
+        x = _flip_channels(x, name)
+        mean, std = CAFFE_MEAN_BGR, (1.0, 1.0, 1.0)
+    elif mode == "torch":
+        mean, std = tuple(255.0 * m for m in IMAGENET_MEAN), tuple(255.0 * s for s in IMAGENET_STD)
+    else:
+        mean, std = (127.5,) * 3, (127.5,) * 3
+    layer = keras.layers.Normalization(axis=channel_axis(), mean=mean, variance=[s * s for s in std], name=name)
+    # Keras lets a batch with a last axis of 1 past a model's input check, and the normalisation
+    # would broadcast it to 3 channels: refused here (an instance's spec; Keras alone loads without it)
+    layer.input_spec = keras.layers.InputSpec(ndim=4, axes={channel_axis(): 3})
+    return layer(x)
+
+
+def _flip_channels(x, name: str):
+    """RGB to BGR: each channel cropped out (Cropping2D crops the two axes after the batch,
+    where channels first have them) and concatenated in reverse order."""
+    last = channel_axis() == -1
+    if last:
+        x = keras.layers.Permute((3, 1, 2), name=f"{name}_to_channels_first")(x)
+    channels = [
+        keras.layers.Cropping2D(((c, 2 - c), (0, 0)), data_format="channels_last", name=f"{name}_channel{c}")(x)
+        for c in (2, 1, 0)
+    ]
+    x = keras.layers.Concatenate(axis=1, name=f"{name}_bgr")(channels)
+    return keras.layers.Permute((2, 3, 1), name=f"{name}_to_channels_last")(x) if last else x
 
 
 @keras.saving.register_keras_serializable(package="keras_resnet")
 class ImageNormalization(keras.layers.Layer):
-    """`preprocess_input(x, mode)` as a layer (no weights)."""
+    """`preprocess_input(x, mode)` as one layer (no weights), in `data_format` (None:
+    keras.config's). The package's models use `normalize`'s stock layers instead."""
 
-    def __init__(self, mode: str, **kwargs):
+    def __init__(self, mode: str, data_format: str | None = None, **kwargs):
         super().__init__(**kwargs)
         check_choice("mode", mode, MODES)
         self.mode = mode
+        self.data_format = _data_format(data_format)
 
     def call(self, images):
-        _check_batch(images, 3, self.name)
+        _check_batch(images, 3, self.name, self.data_format)
         images = keras.ops.cast(images, self.compute_dtype)
-        return _normalise(images, self.mode, keras.ops, lambda v: keras.ops.convert_to_tensor(v, self.compute_dtype))
+        return _normalise(images, self.mode, keras.ops,
+                          lambda v: keras.ops.convert_to_tensor(v, self.compute_dtype), _layer_axis(self.data_format))
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "mode": self.mode}
+        return {**super().get_config(), "mode": self.mode, "data_format": self.data_format}
 
 
 @keras.saving.register_keras_serializable(package="keras_resnet")
 class CentreCrop(keras.layers.Layer):
     """ImageNet evaluation crop for images of any size: the central square of side
     `crop_fraction` x the shorter side, resized to `size` x `size`; the same region as
-    torchvision's Resize(size / crop_fraction) + CenterCrop(size)."""
+    torchvision's Resize(size / crop_fraction) + CenterCrop(size).
+
+    The one layer of the package's models that is not stock Keras, so a model built with it
+    (`include_preprocessing` on an ImageNet net) needs keras_resnet to load. Keras' own
+    Resizing and CenterCrop could express it, but their `call(training=True)` default turns
+    a plain `model(images)` into training mode for every BatchNormalization after them
+    (Keras resolves an unset `training` from the first layer's default), which silently
+    changes the outputs and the moving statistics."""
 
     def __init__(self, size: int = CROP, crop_fraction: float = CROP_FRACTION, interpolation: str = "bilinear",
-                 **kwargs):
+                 data_format: str | None = None, **kwargs):
         super().__init__(**kwargs)
         if not 0 < crop_fraction <= 1:
             raise ValueError(f"`crop_fraction` must be in (0, 1]; received crop_fraction={crop_fraction!r}.")
         self.size, self.crop_fraction, self.interpolation = size, crop_fraction, interpolation
+        self.data_format = _data_format(data_format)
         self.channels = None
 
     def build(self, input_shape):
-        self.channels = input_shape[-1]  # images of another depth are another model's input
+        self.channels = input_shape[_layer_axis(self.data_format)]  # images of another depth: another model's
 
     def call(self, images):
-        _check_batch(images, self.channels, self.name)
+        _check_batch(images, self.channels, self.name, self.data_format)
+        first = self.data_format == "channels_first"
         shape = keras.ops.shape(images)
-        height, width = shape[1], shape[2]
+        height, width = (shape[2], shape[3]) if first else (shape[1], shape[2])
         side = keras.ops.cast(
             keras.ops.floor(keras.ops.cast(keras.ops.minimum(height, width), "float32") * self.crop_fraction), "int32"
         )
         top, left = (height - side) // 2, (width - side) // 2
-        crop = images[:, top : top + side, left : left + side, :]
+        if first:
+            crop = images[:, :, top : top + side, left : left + side]
+        else:
+            crop = images[:, top : top + side, left : left + side, :]
         return keras.ops.image.resize(
             keras.ops.cast(crop, self.compute_dtype), (self.size, self.size), interpolation=self.interpolation,
-            antialias=True,
+            antialias=True, data_format=self.data_format,
         )
 
     def compute_output_shape(self, input_shape):
+        if self.data_format == "channels_first":
+            return (input_shape[0], input_shape[1], self.size, self.size)
         return (input_shape[0], self.size, self.size, input_shape[3])
 
     def get_config(self) -> dict:
         return {**super().get_config(), "size": self.size, "crop_fraction": self.crop_fraction,
-                "interpolation": self.interpolation}
+                "interpolation": self.interpolation, "data_format": self.data_format}
+
+
+def pixel_mean(mean: np.ndarray, name: str = "pixel_mean") -> keras.layers.Normalization:
+    """The paper's training normalisation for images of the mean's size, as a stock layer:
+    the per-pixel mean image of the training set subtracted, then 0-255 scaled to unit range.
+    The mean is a (non-trainable) weight, saved with the model. For other sizes (multi-scale
+    testing), `PixelMean`."""
+    mean = np.asarray(mean, np.float32)
+    layer = keras.layers.Normalization(axis=(1, 2, 3), name=name)
+    layer.build((None, *mean.shape))
+    layer.set_weights([mean, np.full(mean.shape, 255.0**2, np.float32), np.zeros((), "int64")])
+    layer.finalize_state()
+    axis = channel_axis()  # refuse what would broadcast, as `normalize`
+    layer.input_spec = keras.layers.InputSpec(ndim=4, axes={axis: mean.shape[0 if axis == 1 else -1]})
+    return layer
 
 
 @keras.saving.register_keras_serializable(package="keras_resnet")
 class PixelMean(keras.layers.Layer):
-    """The paper's training normalisation: subtract the per-pixel mean image of the training
-    set, then scale 0-255 to unit range. The mean is a weight (saved with the model, not in
-    its config); images of another size (multi-scale testing) get it resized to theirs."""
+    """`pixel_mean` for images of any size: the mean image is resized to theirs (multi-scale
+    testing). Without a stock equivalent (Keras' Normalization needs the mean's size), so a
+    model with it needs keras_resnet to load; `train` builds with `pixel_mean`."""
 
-    def __init__(self, mean_shape: tuple[int, int, int], mean: np.ndarray | None = None, **kwargs):
+    def __init__(self, mean_shape: tuple[int, int, int], mean: np.ndarray | None = None,
+                 data_format: str | None = None, **kwargs):
         super().__init__(**kwargs)
         self.mean_shape = tuple(int(d) for d in mean_shape)
+        self.data_format = _data_format(data_format)
         self._initial_mean = None if mean is None else np.asarray(mean, np.float32).reshape(self.mean_shape)
 
     def build(self, input_shape):
@@ -190,21 +292,23 @@ class PixelMean(keras.layers.Layer):
         self.mean = self.add_weight(shape=self.mean_shape, initializer=initializer, trainable=False, name="mean")
 
     def call(self, images):
-        _check_batch(images, self.mean_shape[2], self.name)
+        first = self.data_format == "channels_first"
+        _check_batch(images, self.mean_shape[0 if first else 2], self.name, self.data_format)
         images = keras.ops.cast(images, self.compute_dtype)
         mean = keras.ops.cast(self.mean, self.compute_dtype)
-        size = tuple(images.shape[1:3])
-        if size != self.mean_shape[:2]:
+        spatial = slice(2, 4) if first else slice(1, 3)
+        size, mean_size = tuple(images.shape[spatial]), self.mean_shape[1:] if first else self.mean_shape[:2]
+        if size != mean_size:
             if None in size:
-                size = tuple(keras.ops.shape(images)[1:3])
-            mean = keras.ops.image.resize(mean[None], size, interpolation="bilinear")[0]
+                size = tuple(keras.ops.shape(images)[spatial])
+            mean = keras.ops.image.resize(mean[None], size, interpolation="bilinear", data_format=self.data_format)[0]
         return (images - mean) / 255.0
 
     def compute_output_shape(self, input_shape):
         return input_shape
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "mean_shape": self.mean_shape}
+        return {**super().get_config(), "mean_shape": self.mean_shape, "data_format": self.data_format}
 
 
 @cache

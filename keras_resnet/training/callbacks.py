@@ -19,6 +19,7 @@ import keras
 import numpy as np
 
 from keras_resnet.atomic import replacing, write_text
+from keras_resnet.models.layers import graph_depth
 from keras_resnet.pretrained.formats import check_stored_inside
 from keras_resnet.training.plots import plot_error_curves
 
@@ -145,9 +146,12 @@ class BestModel(keras.callbacks.Callback):
 
 
 def save_model(model: keras.Model, path: str | os.PathLike) -> None:
-    """`model.save`, atomically: the file at `path` is always a complete model."""
-    with replacing(path) as tmp:
-        model.save(tmp)
+    """`model.save`, atomically (the file at `path` is always a complete model), of the network
+    alone: without the training compile (its `ErrorRate` metric would need keras_resnet to load;
+    the optimizer state is in the run's backup), so the file loads with Keras alone."""
+    network = keras.Model(model.inputs, model.outputs, name=model.name)
+    with replacing(path) as tmp, graph_depth():
+        network.save(tmp)
 
 
 class Backup(keras.callbacks.BackupAndRestore):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ import numpy as np
 from keras_resnet.arguments import check_choice
 from keras_resnet.data import cifar10 as cifar
 from keras_resnet.data import image_folders as folders
+from keras_resnet.models.layers import channel_axis
 from keras_resnet.training.config import TrainConfig
 from keras_resnet.training.recipe import Recipe
 
@@ -35,6 +36,20 @@ class TrainingData:
     mean: np.ndarray  # the per-pixel training mean that `PixelMean` subtracts
     class_names: Sequence[str]
     fingerprint: str  # of what is trained on, wherever it lies (config.json's `data`)
+
+
+def in_image_data_format(data: TrainingData) -> TrainingData:
+    """`data` as keras.config's image data format wants it: under channels_first, each batch
+    (and the mean) transposed after the pipeline, which works channels last."""
+    if channel_axis() == -1:
+        return data
+    import tensorflow as tf
+
+    def first(images: Any) -> Any:
+        return images.map(lambda x, y: (tf.transpose(x, (0, 3, 1, 2)), y), num_parallel_calls=tf.data.AUTOTUNE)
+
+    return replace(data, train=lambda start: first(data.train(start)), validation=first(data.validation),
+                   test=first(data.test), mean=np.transpose(data.mean, (2, 0, 1)))
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,14 @@
-"""Scale-out on TensorFlow's engine: the `tf.distribute` strategy by name, the global batch
-check, synchronised BatchNorm and the mixed-precision policy. TensorFlow is imported where
-used: the package imports under Keras' other backends too."""
+"""Scale-out on an existing engine: on TensorFlow the `tf.distribute` strategy by name, on JAX
+`keras.distribution.DataParallel` ("mirrored": every local device), on torch one device; the
+global batch check, synchronised BatchNorm and the mixed-precision policy. TensorFlow is
+imported where used: the package imports under Keras' other backends too."""
 
 from __future__ import annotations
 
 import json
 import os
+from contextlib import nullcontext
+from typing import Any
 
 import keras
 
@@ -14,12 +17,60 @@ from keras_resnet.training.config import STRATEGIES
 from keras_resnet.training.finetune import set_batchnorm
 
 
-def make_strategy(name: str, tpu: str | None = None):
-    """"default": one device; "mirrored": all local GPUs, else all logical CPUs; "multi-worker":
-    the cluster in `TF_CONFIG`; "tpu": the TPU at `tpu` (default: the local one)."""
-    import tensorflow as tf
+class OneDevice:
+    """The default strategy of the backends without tf.distribute: `scope()` does nothing."""
 
+    num_replicas_in_sync = 1
+
+    def scope(self):
+        return nullcontext()
+
+
+class KerasDistribution:
+    """A `keras.distribution` (JAX) with the two names of tf.distribute's strategies that
+    `train` uses; it is active (`scope`) while the model is built, trained and evaluated."""
+
+    def __init__(self, distribution: Any, replicas: int):
+        self.distribution, self.num_replicas_in_sync = distribution, replicas
+
+    def scope(self):
+        return self.distribution.scope()
+
+
+def whole_replica_batches(dataset: Any, batch_size: int, strategy) -> Any:
+    """`dataset` (of batches) for evaluation under `strategy`: under a keras.distribution each
+    batch must split evenly over the devices, so the last, partial batch loses its last
+    (size mod devices) images (none for CIFAR-10 on 2 devices); tf.distribute and one device
+    take any batch, unchanged."""
+    if not isinstance(strategy, KerasDistribution):
+        return dataset
+    return dataset.rebatch(strategy.num_replicas_in_sync, drop_remainder=True).rebatch(batch_size)
+
+
+def fitting(strategy):
+    """The context `fit` and `evaluate` run in: a keras.distribution's scope (tf.distribute's
+    model remembers its strategy; one device needs none)."""
+    return strategy.scope() if isinstance(strategy, KerasDistribution) else nullcontext()
+
+
+def make_strategy(name: str, tpu: str | None = None):
+    """"default": one device; "mirrored": all local GPUs, else all logical CPUs (on JAX, all
+    local devices through keras.distribution.DataParallel); "multi-worker": the cluster in
+    `TF_CONFIG`; "tpu": the TPU at `tpu` (default: the local one). Torch: "default" only."""
     check_choice("strategy", name, STRATEGIES)
+    backend = keras.backend.backend()
+    if backend != "tensorflow":
+        if name == "default":
+            return OneDevice()
+        if name == "mirrored" and backend == "jax":
+            devices = keras.distribution.list_devices()
+            return KerasDistribution(keras.distribution.DataParallel(devices=devices), len(devices))
+        accepted = ["default", "mirrored"] if backend == "jax" else ["default"]
+        raise ValueError(
+            f"`strategy` must be one of {accepted} under the {backend} backend (strategy={name!r} is "
+            "tf.distribute's: set KERAS_BACKEND=tensorflow); received strategy={name!r}."
+        )
+    import tensorflow as tf
 
     if name == "default":
         return tf.distribute.get_strategy()
@@ -120,8 +171,10 @@ def check_global_batch(batch_size: int, replicas: int) -> int:
 
 def synchronize_batchnorm(model: keras.Model) -> int:
     """BN statistics over the global batch (all replicas), so that training on N replicas is
-    the same computation as on one device with the same global batch."""
-    return set_batchnorm(model, synchronized=True)
+    the same computation as on one device with the same global batch. tf.distribute needs
+    the flag; under keras.distribution (JAX) the batch is one sharded array, whose moments
+    are already global."""
+    return set_batchnorm(model, synchronized=True) if keras.backend.backend() == "tensorflow" else 0
 
 
 def mixed_precision_policy(enabled: bool) -> str:

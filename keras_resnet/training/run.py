@@ -12,7 +12,7 @@ import shutil
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import asdict, fields
+from dataclasses import asdict, fields, replace
 from pathlib import Path
 
 import keras
@@ -21,11 +21,11 @@ from keras_resnet.arguments import check_choice, is_integer
 from keras_resnet.atomic import CAN_LOCK, TEMP_PREFIX, remove_temporaries, try_lock, write_text
 from keras_resnet.models.architectures import parse_model_id
 from keras_resnet.models.builder import build_resnet
-from keras_resnet.models.preprocessing import PixelMean
+from keras_resnet.models.preprocessing import pixel_mean
 from keras_resnet.training import distribute, schedules
 from keras_resnet.training.callbacks import Backup, BestModel, RunLog, StopOnNonFinite, TrainingDiverged, save_model
 from keras_resnet.training.config import SCHEDULES, STRATEGIES, TrainConfig
-from keras_resnet.training.datasets import Dataset, ImageFolders, dataset
+from keras_resnet.training.datasets import Dataset, ImageFolders, dataset, in_image_data_format
 from keras_resnet.training.recipe import (
     Recipe,
     add_weight_decay,
@@ -222,7 +222,9 @@ def _train(config: TrainConfig, chosen: Dataset, listing: ImageFolders | None, o
     distribute.check_global_batch(batch_size, strategy.num_replicas_in_sync)
     keras.utils.set_random_seed(config.seed)
 
-    data = chosen.load(config, batch_size, listing)
+    data = in_image_data_format(chosen.load(config, batch_size, listing))
+    data = replace(data, validation=distribute.whole_replica_batches(data.validation, batch_size, strategy),
+                   test=distribute.whole_replica_batches(data.test, batch_size, strategy))
     steps = config.steps_per_epoch or data.train_size // batch_size
     if steps < 1:
         raise ValueError(f"`batch_size` {batch_size} is larger than the {data.train_size} training images.")
@@ -247,7 +249,7 @@ def _train(config: TrainConfig, chosen: Dataset, listing: ImageFolders | None, o
             residual=residual,
             classes=len(data.class_names),
             input_shape=mean.shape,
-            include_preprocessing=PixelMean(mean.shape, mean, name="pixel_mean"),
+            include_preprocessing=pixel_mean(mean),
         )
         add_weight_decay(model, recipe.weight_decay)
         if strategy.num_replicas_in_sync > 1:
@@ -266,22 +268,23 @@ def _train(config: TrainConfig, chosen: Dataset, listing: ImageFolders | None, o
     ]
     # the stream from where the last backup left it, so a resumed run sees the same batches
     start = Backup.finished_epochs(output / "backup") * steps * batch_size
-    try:
-        model.fit(
-            data.train(start),
-            epochs=epochs,
-            steps_per_epoch=steps,
-            validation_data=data.validation,
-            callbacks=callbacks,
-            verbose=1 if sys.stdout.isatty() else 2,  # progress bar on a terminal, a line per epoch in logs
-            shuffle=False,  # the pipeline shuffles
-        )
-    except TrainingDiverged:  # a resume may then lower the learning rate (see `_check_same_run`)
-        diverged = {"epoch": Backup.finished_epochs(output / "backup"), "learning_rate": learning_rate}
-        write_text(output / "config.json", json.dumps({**record, "diverged": diverged}, indent=1))
-        raise
-    save_model(model, output / "final.keras")
-    loss, error = model.evaluate(data.test, verbose=0)
+    with distribute.fitting(strategy):  # keras.distribution (JAX) distributes the batches of `fit` in scope
+        try:
+            model.fit(
+                data.train(start),
+                epochs=epochs,
+                steps_per_epoch=steps,
+                validation_data=data.validation,
+                callbacks=callbacks,
+                verbose=1 if sys.stdout.isatty() else 2,  # progress bar on a terminal, a line per epoch in logs
+                shuffle=False,  # the pipeline shuffles
+            )
+        except TrainingDiverged:  # a resume may then lower the learning rate (see `_check_same_run`)
+            diverged = {"epoch": Backup.finished_epochs(output / "backup"), "learning_rate": learning_rate}
+            write_text(output / "config.json", json.dumps({**record, "diverged": diverged}, indent=1))
+            raise
+        save_model(model, output / "final.keras")
+        loss, error = model.evaluate(data.test, verbose=0)
     results = {"model": config.model, "dataset": config.dataset, "test_error": float(error),
                "test_loss": float(loss), "epochs": epochs, "steps_per_epoch": steps, "batch_size": batch_size,
                "learning_rate": learning_rate,

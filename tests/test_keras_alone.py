@@ -1,0 +1,78 @@
+"""Models the package builds or trains save to `.keras` files that load with Keras alone:
+`safe_mode=True`, in a process where `import keras_resnet` fails, with the same outputs, in
+both data formats and under every Keras backend (`-m backends`). The one exception,
+`CentreCrop` (include_preprocessing on ImageNet nets), says why in its docstring."""
+
+import json
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+from conftest import randomise_batchnorm, run_python
+
+import keras_resnet as kr
+from keras_resnet.training.run import TrainConfig, train
+
+pytestmark = pytest.mark.backends
+
+RNG = np.random.default_rng(0)
+
+BUILDS = {
+    "cifar_resnet20_pretrained": lambda: kr.CifarResNet20(weights="cifar10"),  # torch mode, option A
+    "cifar_caffe": lambda: kr.CifarResNet(1, include_preprocessing="caffe"),  # the channel flip
+    "resnet50v2": lambda: kr.ResNet50V2(input_shape=None, include_top=False, pooling="avg"),
+    "resnet50d": lambda: kr.ResNet50D(include_top=False, pooling="max"),
+    "plainnet18": lambda: kr.PlainNet18(include_top=False),
+}
+
+LOAD_ALONE = textwrap.dedent("""
+    import json, sys
+    sys.modules["keras_resnet"] = None  # `import keras_resnet` raises ImportError here
+    import keras, numpy as np
+    keras.config.set_image_data_format({data_format!r})
+    outputs = {{}}
+    for name, path in json.loads({files!r}).items():
+        model = keras.models.load_model(path, safe_mode=True)
+        outputs[name] = model.predict(np.load(path + ".x.npy"), verbose=0).tolist()
+    print(json.dumps(outputs))
+""")
+
+
+def _size(model: keras.Model) -> tuple:
+    shape = model.input_shape[1:]
+    return tuple(d or 64 for d in shape)
+
+
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_built_and_trained_models_load_with_keras_alone(data_format, image_data_format, shared, tmp_path):
+    image_data_format(data_format)
+    files, expected = {}, {}
+    models = {name: build() for name, build in BUILDS.items()}
+    trained, _ = train(TrainConfig(model="cifar_resnet8", data_dir=str(shared / "cifar-10-batches-py"),
+                                   output=str(tmp_path / "run"), epochs=1, steps_per_epoch=2, batch_size=16,
+                                   plot=False))
+    for name, model in models.items():
+        randomise_batchnorm(model)
+        path = str(tmp_path / f"{name}.keras")
+        model.save(path)
+        files[name] = path
+    models["trained"], files["trained"] = trained, str(tmp_path / "run" / "final.keras")
+    for name, model in models.items():
+        x = RNG.uniform(0, 255, (2, *_size(model))).astype("float32")
+        np.save(files[name] + ".x.npy", x)
+        expected[name] = model.predict(x, verbose=0)
+        stock = [type(layer).__module__.startswith("keras.") for layer in model.layers]
+        assert all(stock), (name, [layer.name for layer, ok in zip(model.layers, stock) if not ok])
+    alone = json.loads(run_python(LOAD_ALONE.format(data_format=data_format, files=json.dumps(files)),
+                                  KERAS_BACKEND=keras.backend.backend()).strip().splitlines()[-1])
+    for name in models:
+        np.testing.assert_allclose(np.asarray(alone[name]), expected[name], rtol=1e-5, atol=1e-5, err_msg=name)
+
+
+def test_the_crop_layer_is_the_stated_exception():
+    """An ImageNet net with include_preprocessing has `CentreCrop` (keras_resnet's, for the
+    reason its docstring gives); its other layers are stock."""
+    model = kr.ResNet18(include_preprocessing="caffe", classes=3)
+    custom = [layer.name for layer in model.layers if not type(layer).__module__.startswith("keras.")]
+    assert custom == ["preprocessing_crop"]
