@@ -126,6 +126,23 @@ def test_ten_crops_and_fully_convolutional_testing(image_folder):
     assert result["images"] == 6 and 0 <= result["top1_error"] <= 1 and result["top5_error"] == 0
 
 
+def test_fully_convolutional_testing_of_a_trained_model(cifar_test):
+    """`train` bakes its per-pixel mean in as a stock Normalization, which holds one size: the
+    fully-convolutional clone resizes it (PixelMean), giving the same scores at the training
+    size and scores at the paper's other scales."""
+    import tensorflow as tf
+
+    import keras_resnet as kr
+    from keras_resnet.models.preprocessing import pixel_mean
+
+    images = cifar_test[0][:8].astype("float32")
+    model = kr.CifarResNet(1, include_preprocessing=pixel_mean(images.mean(axis=0)), input_shape=(32, 32, 3))
+    fcn = evaluation.fully_convolutional(model)
+    assert type(fcn.get_layer("pixel_mean")) is kr.PixelMean
+    np.testing.assert_allclose(fcn(images).numpy(), model(images).numpy(), atol=1e-5)
+    assert fcn(tf.image.resize(images, (48, 40))).shape == (8, 10)
+
+
 @pytest.mark.parametrize("fault", ["hostile pickle", "truncated", "wrong shape", "labels out of range"])
 def test_damaged_or_hostile_batch_files_are_refused(shared, tmp_path, fault):
     """The official format is a pickle: a batch that asks for a function is refused without

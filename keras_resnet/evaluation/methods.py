@@ -9,6 +9,8 @@ import numpy as np
 
 from keras_resnet.arguments import check_choice, is_integer
 from keras_resnet.data.image_folders import CROP, EVAL_SIZE, eval_transform, list_images, read_image, resize_shorter
+from keras_resnet.models.layers import graph_depth
+from keras_resnet.models.preprocessing import PixelMean
 
 METHODS = ("centre", "ten-crop", "multiscale")
 SCALES = (224, 256, 384, 480, 640)
@@ -28,10 +30,24 @@ def ten_crops(image, size: int = EVAL_SIZE, crop: int = CROP):
 
 def fully_convolutional(model):
     """The same network and weights on inputs of any size: global average pooling makes the
-    classifier apply to the whole feature map (the paper's fully-convolutional form)."""
-    clone = keras.models.clone_model(model, input_tensors=keras.Input((None, None, model.input_shape[-1])))
-    clone.set_weights(model.get_weights())
-    return clone
+    classifier apply to the whole feature map (the paper's fully-convolutional form). A
+    per-pixel mean (`train`'s stock Normalization over the image axes, which holds one size)
+    becomes `PixelMean`, which resizes the mean image to each input's."""
+
+    def clone(layer):
+        if isinstance(layer, keras.layers.Normalization) and len(layer.axis) == 3:
+            mean = keras.ops.convert_to_numpy(layer.adapt_mean)
+            return PixelMean(mean.shape, mean, name=layer.name)
+        return layer.__class__.from_config(layer.get_config())
+
+    with graph_depth(len(model.layers)):
+        fcn = keras.models.clone_model(model, input_tensors=keras.Input((None, None, model.input_shape[-1])),
+                                       clone_function=clone)
+    for layer in fcn.layers[1:]:  # past the new input
+        original = model.get_layer(layer.name)
+        if layer.weights and type(layer) is type(original):  # a converted mean came with its mean
+            layer.set_weights(original.get_weights())
+    return fcn
 
 
 def predict_image(model, image, method: str = "centre", scales=SCALES, fcn=None) -> np.ndarray:

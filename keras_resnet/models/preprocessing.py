@@ -188,7 +188,8 @@ def _flip_channels(x, name: str):
 @keras.saving.register_keras_serializable(package="keras_resnet")
 class ImageNormalization(keras.layers.Layer):
     """`preprocess_input(x, mode)` as one layer (no weights), in `data_format` (None:
-    keras.config's). The package's models use `normalize`'s stock layers instead."""
+    keras.config's): the package's models use `normalize`'s stock layers instead; this one
+    loads files saved by keras-resnet 0.1."""
 
     def __init__(self, mode: str, data_format: str | None = None, **kwargs):
         super().__init__(**kwargs)
