@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 
@@ -50,10 +51,11 @@ def test_mirrored_two_replicas_equal_one_device(shared, tmp_path, single_device)
     _assert_same_run(tmp_path, tmp_path, single_device)
 
 
+@pytest.mark.backends
+@pytest.mark.skipif(keras.backend.backend() != "jax", reason="runs in the JAX session (scripts/test.sh)")
 def test_jax_data_parallel_two_devices_equal_one_device(shared, tmp_path):
     """`strategy="mirrored"` under JAX: keras.distribution.DataParallel over the two devices
-    XLA_FLAGS makes of the CPU, against one JAX device (both runs JAX, in their own processes)."""
-    pytest.importorskip("jax")
+    XLA_FLAGS makes of the CPU, against one JAX device (both runs in their own processes)."""
     one, two = tmp_path / "one", tmp_path / "two"
     single = _finish(_start("default", shared / "cifar-10-batches-py", one, KERAS_BACKEND="jax"))
     assert single["replicas"] == 1

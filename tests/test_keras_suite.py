@@ -427,9 +427,11 @@ class WouldDownload(Exception):
 
 def test_obtain_input_shape_include_top_imagenet(keras_data_format, monkeypatch):
     """TestImageNetUtils.test_obtain_input_shape, its case "input_shape and default_size are not
-    identical": with ImageNet weights and the classifier (include_top=True), keras.applications
-    takes only its default input shape. Nothing is downloaded: both libraries' downloaders raise
-    WouldDownload instead, which here means that the arguments were accepted."""
+    identical": with ImageNet weights and the classifier, keras.applications takes only its
+    default input shape. Ours also takes other sizes, a documented superset (README, "Backends
+    and data formats"): global average pooling makes the classifier apply to any feature map,
+    the paper's fully-convolutional testing. Nothing is downloaded: both libraries'
+    downloaders raise WouldDownload instead, which here means that the arguments were accepted."""
 
     def would_download(*args, **kwargs):
         raise WouldDownload("the arguments were accepted, and the weights would be downloaded")
@@ -437,30 +439,30 @@ def test_obtain_input_shape_include_top_imagenet(keras_data_format, monkeypatch)
     monkeypatch.setattr(download, "fetch", would_download)
     monkeypatch.setattr(keras_file_utils, "get_file", would_download)
 
-    # the default shape is accepted with ImageNet weights, by both
     default_shape = in_format((224, 224), 3, keras_data_format)
     with pytest.raises(WouldDownload):
         keras.applications.ResNet50(weights="imagenet", include_top=True, input_shape=default_shape)
     with pytest.raises(WouldDownload):
         kr.ResNet50(weights="imagenet", include_top=True, input_shape=default_shape)
 
-    # input_shape and default_size are not identical
     other_shape = in_format((200, 200), 3, keras_data_format)
     with pytest.raises(ValueError):
         keras.applications.ResNet50(weights="imagenet", include_top=True, input_shape=other_shape)
-    with pytest.raises(ValueError):
+    with pytest.raises(WouldDownload):  # ours: accepted
         kr.ResNet50(weights="imagenet", include_top=True, input_shape=other_shape)
 
 
 def test_obtain_input_shape_include_top_dynamic(keras_data_format):
     """TestImageNetUtils.test_obtain_input_shape, its case "require_flatten=True with dynamic input
-    shape": with the classifier (include_top=True), keras.applications refuses an input shape of
-    unknown size ("you should specify a static `input_shape`")."""
+    shape": keras.applications refuses an input of unknown size with the classifier; ours builds
+    it (the documented superset above) and classifies images of any size."""
     dynamic_shape = in_format((None, None), 3, keras_data_format)
     with pytest.raises(ValueError):
         keras.applications.ResNet50(weights=None, include_top=True, input_shape=dynamic_shape)
-    with pytest.raises(ValueError):
-        kr.ResNet50(weights=None, include_top=True, input_shape=dynamic_shape)
+    model = kr.ResNet50(weights=None, include_top=True, input_shape=dynamic_shape)
+    assert model.output_shape == (None, 1000)
+    image = np.zeros((1, *in_format((96, 128), 3, keras_data_format)), "float32")
+    assert model.predict(image, verbose=0).shape == (1, 1000)
 
 
 # --- decode_predictions (keras.applications' own; Keras tests it only through the elephant) --------

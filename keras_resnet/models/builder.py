@@ -201,12 +201,6 @@ def _input_shape(arch: Architecture, input_shape: tuple | None, weights: Weights
     the network behind the crop fit for the registry weights."""
     crop = preprocessing is not None and preprocessing.crop_fraction is not None
     input_shape = check_input_shape(input_shape, arch.default_size, include_top and not crop)
-    if include_top and not crop and None in input_shape:
-        raise ValueError(  # as keras.applications (the paper's multi-scale testing clones the model: evaluation)
-            f"include_top=True needs a static `input_shape` (height and width given); received "
-            f"input_shape={input_shape!r}. For images of any size use include_top=False with pooling, or "
-            "include_preprocessing for ImageNet nets (it crops them)."
-        )
     channels = input_shape[0 if channel_axis() == 1 else -1]
     if preprocessing is not None and channels != 3:
         raise ValueError(

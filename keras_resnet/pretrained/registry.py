@@ -77,14 +77,6 @@ class Weights:
                 f"weights={self.name!r} with include_top=True need classes={self.classes}; "
                 f"received classes={classes}. Use include_top=False for a new classifier."
             )
-        size = self.preprocessing.size
-        if include_top and tuple(input_shape[:2]) != (size, size):
-            raise ValueError(  # as keras.applications: the classifier was trained at that size
-                f"weights={self.name!r} with include_top=True take {size}x{size} images: `input_shape` must be "
-                f"{(size, size, 3)} (channels_last) or {(3, size, size)} (channels_first); received height x "
-                f"width {tuple(input_shape[:2])}. Use include_top=False for other sizes, or include_preprocessing "
-                "for ImageNet nets (it crops images of any size)."
-            )
 
 
 def _weights(raw: dict) -> Weights:
