@@ -76,26 +76,18 @@ def build_resnet(
     input_shape = _input_shape(arch, input_shape, resolved, preprocessing, include_preprocessing, include_top, classes)
 
     with graph_depth(14 * sum(arch.blocks)):  # <= 13 layers a block, plus stem and head
-        return _build(arch, residual, shortcut, variant, include_top, resolved, input_tensor, input_shape, pooling,
-                      classes, classifier_activation, name or default_name, preprocessing, custom)
+        inputs = layers.Input(shape=input_shape) if input_tensor is None else input_tensor
+        x = _preprocess(inputs, preprocessing) if custom is None else custom(inputs)
+        x = _stages(_stem(x, arch), arch, residual, shortcut, variant)
+        if arch.preact:  # the last block's addition is not yet normalised (keras' V2 `post_bn`)
+            x = bn_relu(x, POST)
+        x = _head(x, include_top, pooling, classes, classifier_activation)
 
-
-def _build(arch: Architecture, residual: bool, shortcut: str | None, variant: str, include_top: bool,
-           resolved: Weights | Path | None, input_tensor, input_shape: tuple, pooling: str | None, classes: int,
-           classifier_activation: Activation, name: str, preprocessing: Preprocessing | None,
-           custom: layers.Layer | None) -> keras.Model:
-    inputs = layers.Input(shape=input_shape) if input_tensor is None else input_tensor
-    x = _preprocess(inputs, preprocessing) if custom is None else custom(inputs)
-    x = _stages(_stem(x, arch), arch, residual, shortcut, variant)
-    if arch.preact:  # the last block's addition is not yet normalised (keras' V2 `post_bn`)
-        x = bn_relu(x, POST)
-    x = _head(x, include_top, pooling, classes, classifier_activation)
-
-    model_inputs = inputs if input_tensor is None else keras.utils.get_source_inputs(input_tensor)
-    model = keras.Model(model_inputs, x, name=name)
-    if resolved is not None:
-        loading.load(model, resolved, include_top=include_top)
-    return use_fused_batchnorm(model)
+        model_inputs = inputs if input_tensor is None else keras.utils.get_source_inputs(input_tensor)
+        model = keras.Model(model_inputs, x, name=name or default_name)
+        if resolved is not None:
+            loading.load(model, resolved, include_top=include_top)
+        return use_fused_batchnorm(model)
 
 
 def build_by_id(model: str, **kwargs) -> keras.Model:

@@ -93,7 +93,7 @@ class BatchNormalization(keras.layers.BatchNormalization):
 class ZeroPadShortcut(keras.layers.Layer):
     """Option A shortcut as one layer: identity subsampled by `stride`, new channels filled
     with zeros (split evenly before and after), channels last. The builder writes the same
-    computation in stock layers (`blocks.zero_pad_shortcut`); this class loads `.keras` files
+    computation in stock layers (`blocks.zero_pad_channels`); this class loads `.keras` files
     saved by keras-resnet 0.1."""
 
     def __init__(self, channels: int, stride: int = 1, **kwargs):
