@@ -13,6 +13,7 @@ import tensorflow as tf  # noqa: E402
 from harness import Case, alternate, arguments, keras_case, report, summarise, torch_or_none
 
 import keras_resnet as kr  # first: it switches TensorFlow's oneDNN kernels on (for both sides)
+from keras_resnet.core.architectures import IMAGENET  # noqa: E402
 
 MATMUL = 2048
 
@@ -55,7 +56,7 @@ def main() -> None:
         if torch:
             from torch_resnet import torch_cases
 
-            cases += torch_cases(kr.IMAGENET[50], "B", batch, training=training, calls=calls(batch))
+            cases += torch_cases(IMAGENET[50], "B", batch, training=training, calls=calls(batch))
         names = [c.name for c in cases]
         pairs = [(n, "keras.applications") for n in names if n.startswith("ours")]
         pairs += [("ours" if training else "ours, BN folded", n) for n in names if n.startswith("torch")]

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from harness import Case
 from torch import nn
 
-from keras_resnet.models.architectures import BLOCK_KINDS, Architecture
+from keras_resnet.core.architectures import BLOCK_KINDS, Architecture
 
 
 class Block(nn.Module):

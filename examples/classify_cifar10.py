@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 
 import keras_resnet as kr
+from keras_resnet.core.architectures import PAPER_CIFAR10
 from keras_resnet.data.cifar10 import load_cifar10
-from keras_resnet.models.architectures import PAPER_CIFAR10
 from keras_resnet.pretrained.registry import entries
 
 SHARED_CIFAR10 = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar-10-batches-py"

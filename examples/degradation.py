@@ -11,7 +11,7 @@ Each net is its own resumable run in `--output/<model>`: re-running continues wh
 import argparse
 from pathlib import Path
 
-from keras_resnet.atomic import write_text
+from keras_resnet.core.atomic import write_text
 from keras_resnet.training.callbacks import read_log
 from keras_resnet.training.plots import plot_error_curves
 from keras_resnet.training.run import TrainConfig, train

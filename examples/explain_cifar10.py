@@ -21,7 +21,7 @@ import keras
 import numpy as np
 
 import keras_resnet as kr
-from keras_resnet.atomic import replacing
+from keras_resnet.core.atomic import replacing
 from keras_resnet.data.cifar10 import load_cifar10
 from keras_resnet.explain import grad_cam, overlay
 from keras_resnet.models.preprocessing import class_names

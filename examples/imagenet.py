@@ -15,8 +15,8 @@ import argparse
 import json
 from pathlib import Path
 
-from keras_resnet.atomic import write_text
 from keras_resnet.cli import add_training_arguments, config_from_args
+from keras_resnet.core.atomic import write_text
 from keras_resnet.evaluation.methods import METHODS, evaluate_folder
 from keras_resnet.training.run import train
 

@@ -1,128 +1,60 @@
-"""Deep residual networks (He, Zhang, Ren, Sun, 2015) for Keras 3."""
+"""Deep residual networks (He, Zhang, Ren, Sun, 2015) for Keras 3.
+
+The public names load on first use (PEP 562): `import keras_resnet` imports neither Keras nor
+a backend, so the `keras-resnet` command answers at once however it is started, and
+`from keras_resnet import ResNet50` loads only what ResNet50 needs."""
+
+from __future__ import annotations
+
+import importlib
 
 from keras_resnet._distribution import check_no_old_distribution
+from keras_resnet.onednn import enable_onednn
 
-check_no_old_distribution()  # first: the old keras-resnet's files would shadow these modules
+check_no_old_distribution()  # the old keras-resnet's files would shadow these modules
+enable_onednn()  # before anything imports TensorFlow: the one environment change (docs/backends.md)
 
-from keras_resnet.onednn import enable_onednn  # noqa: E402
+__version__ = "0.2.0"
 
-enable_onednn()  # before anything imports TensorFlow
+_ENTRIES = (
+    "ResNet18", "ResNet34", "ResNet50", "ResNet101", "ResNet152",
+    "PlainNet18", "PlainNet34", "PlainNet50", "PlainNet101", "PlainNet152",
+    "CifarResNet", "CifarResNet20", "CifarResNet32", "CifarResNet44", "CifarResNet56", "CifarResNet110",
+    "CifarResNet1202", "CifarPlainNet", "CifarPlainNet20", "CifarPlainNet32", "CifarPlainNet44",
+    "CifarPlainNet56", "CifarPlainNet110", "CifarPreActResNet",
+    "ResNet50V2", "ResNet101V2", "ResNet152V2", "ResNeXt50_32x4d", "ResNeXt101_32x8d", "ResNeXt101_64x4d",
+    "WideResNet50_2", "WideResNet101_2", "ResNet50D",
+)
+# public name -> the module that defines it
+_HOMES = {
+    **dict.fromkeys(_ENTRIES, "keras_resnet.models.resnet"),
+    "Architecture": "keras_resnet.core.architectures",
+    "list_models": "keras_resnet.core.architectures",
+    "list_weights": "keras_resnet.pretrained.registry",
+    "build_resnet": "keras_resnet.models.builder",
+    "build_by_id": "keras_resnet.models.builder",
+    "preprocess_input": "keras_resnet.models.preprocessing",
+    "decode_predictions": "keras_resnet.models.preprocessing",
+    "CentreCrop": "keras_resnet.models.preprocessing",
+    "PixelMean": "keras_resnet.models.preprocessing",
+    "feature_extractor": "keras_resnet.models.features",
+    "pyramid_outputs": "keras_resnet.models.features",
+    "count_flops": "keras_resnet.models.flops",
+    "count_trainable_params": "keras_resnet.models.flops",
+    "freeze_batchnorm": "keras_resnet.training.finetune",
+    "fold_batchnorm": "keras_resnet.deploy.folding",
+}
+__all__ = sorted(_HOMES)
 
-# ruff: noqa: E402
 
-import os
-import sys
+def __getattr__(name: str):
+    """Import the defining module of a public name on first use, then keep the name here."""
+    if name not in _HOMES:
+        raise AttributeError(f"module 'keras_resnet' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_HOMES[name]), name)
+    globals()[name] = value
+    return value
 
-# The `keras-resnet` command parses its arguments before it loads Keras and TensorFlow (seconds,
-# and their log lines), importing the submodules each command needs; everyone else gets the
-# public names at once, and with them the custom layers registered for `keras.models.load_model`.
-if os.path.basename(sys.argv[0]) != "keras-resnet":
-    from keras_resnet.deploy.folding import fold_batchnorm
-    from keras_resnet.models.architectures import FAMILY, IMAGENET, Architecture, cifar, cifar_preact
-    from keras_resnet.models.builder import build_by_id, build_resnet
-    from keras_resnet.models.features import feature_extractor, pyramid_outputs
-    from keras_resnet.models.flops import count_flops, count_trainable_params
-    from keras_resnet.models.layers import BatchNormalization, ZeroPadShortcut
-    from keras_resnet.models.preprocessing import (
-        CentreCrop,
-        ImageNormalization,
-        PixelMean,
-        decode_predictions,
-        preprocess_input,
-    )
-    from keras_resnet.models.resnet import (
-        CifarPlainNet,
-        CifarPlainNet20,
-        CifarPlainNet32,
-        CifarPlainNet44,
-        CifarPlainNet56,
-        CifarPlainNet110,
-        CifarPreActResNet,
-        CifarResNet,
-        CifarResNet20,
-        CifarResNet32,
-        CifarResNet44,
-        CifarResNet56,
-        CifarResNet110,
-        CifarResNet1202,
-        PlainNet18,
-        PlainNet34,
-        PlainNet50,
-        PlainNet101,
-        PlainNet152,
-        ResNet18,
-        ResNet34,
-        ResNet50,
-        ResNet50D,
-        ResNet50V2,
-        ResNet101,
-        ResNet101V2,
-        ResNet152,
-        ResNet152V2,
-        ResNeXt50_32x4d,
-        ResNeXt101_32x8d,
-        ResNeXt101_64x4d,
-        WideResNet50_2,
-        WideResNet101_2,
-    )
-    from keras_resnet.training.finetune import freeze_batchnorm
-    from keras_resnet.training.recipe import ErrorRate
 
-__version__ = "0.1.0"
-
-__all__ = [
-    "FAMILY",
-    "IMAGENET",
-    "Architecture",
-    "BatchNormalization",
-    "CentreCrop",
-    "CifarPlainNet",
-    "CifarPlainNet20",
-    "CifarPlainNet32",
-    "CifarPlainNet44",
-    "CifarPlainNet56",
-    "CifarPlainNet110",
-    "CifarPreActResNet",
-    "CifarResNet",
-    "CifarResNet20",
-    "CifarResNet32",
-    "CifarResNet44",
-    "CifarResNet56",
-    "CifarResNet110",
-    "CifarResNet1202",
-    "ErrorRate",
-    "ImageNormalization",
-    "PixelMean",
-    "PlainNet18",
-    "PlainNet34",
-    "PlainNet50",
-    "PlainNet101",
-    "PlainNet152",
-    "ResNet18",
-    "ResNet34",
-    "ResNet50",
-    "ResNet101",
-    "ResNet50D",
-    "ResNet50V2",
-    "ResNet101V2",
-    "ResNet152",
-    "ResNet152V2",
-    "ResNeXt50_32x4d",
-    "ResNeXt101_32x8d",
-    "ResNeXt101_64x4d",
-    "WideResNet50_2",
-    "WideResNet101_2",
-    "ZeroPadShortcut",
-    "build_by_id",
-    "build_resnet",
-    "cifar",
-    "cifar_preact",
-    "count_flops",
-    "count_trainable_params",
-    "decode_predictions",
-    "feature_extractor",
-    "fold_batchnorm",
-    "freeze_batchnorm",
-    "preprocess_input",
-    "pyramid_outputs",
-]
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

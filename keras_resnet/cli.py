@@ -14,6 +14,17 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from keras_resnet.core.architectures import (
+    FAMILY,
+    IMAGENET,
+    PAPER_CIFAR10,
+    PAPER_GFLOPS,
+    PAPER_PREACT_CIFAR10,
+    REFERENCES,
+    VARIANTS,
+    cifar,
+    parse_model_id,
+)
 from keras_resnet.deploy.artefacts import (
     EXPORT_FORMATS,
     MAX_ACCURACY_DROP,
@@ -24,17 +35,6 @@ from keras_resnet.deploy.artefacts import (
     output_format,
     stderr_held_back,
     verification_images,
-)
-from keras_resnet.models.architectures import (
-    FAMILY,
-    IMAGENET,
-    PAPER_CIFAR10,
-    PAPER_GFLOPS,
-    PAPER_PREACT_CIFAR10,
-    REFERENCES,
-    VARIANTS,
-    cifar,
-    parse_model_id,
 )
 from keras_resnet.pretrained import download, registry
 from keras_resnet.training.config import DATASET_NAMES, SCHEDULES, STRATEGIES, TrainConfig, default_output
@@ -312,7 +312,7 @@ def _fail(parser: argparse.ArgumentParser, command: str, status: int, error: Bas
 
 def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.command == "convert":
-        from keras_resnet.pretrained.conversion import convert_file
+        from keras_resnet.deploy.conversion import convert_file
 
         digest = convert_file(
             args.source, args.output, args.model, variant=args.variant, shortcut=args.shortcut, classes=args.classes

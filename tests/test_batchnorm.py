@@ -1,5 +1,5 @@
-"""TensorFlow's fused BatchNormalization kernel, as the builder attaches it and as the package's
-class, is keras' BatchNormalization:
+"""TensorFlow's fused BatchNormalization kernel, as the builder attaches it, is keras'
+BatchNormalization:
 same outputs, gradients and moving statistics, in training and inference, float32 and mixed
 precision; a training step of ResNet-20 matches one with keras' layer. And TensorFlow's oneDNN
 kernels are switched on by importing keras_resnet first, never against the user's setting."""
@@ -13,13 +13,14 @@ import tensorflow as tf
 from conftest import run_python
 
 import keras_resnet as kr
+from keras_resnet.core.keras_internals import _fused_call, fuse_batchnorm
 from keras_resnet.evaluation.predict import load_trained
-from keras_resnet.models.layers import _fused_call
 
 
 def pair(shape, seed=0, **kwargs):
     rng = np.random.default_rng(seed)
-    ours, theirs = kr.BatchNormalization(**kwargs), keras.layers.BatchNormalization(**kwargs)
+    ours, theirs = keras.layers.BatchNormalization(**kwargs), keras.layers.BatchNormalization(**kwargs)
+    fuse_batchnorm(ours)
     for layer in (ours, theirs):
         layer.build(shape)
         layer.set_weights([rng.uniform(0.5, 1.5, shape[-1]), rng.normal(0, 1, shape[-1]),
@@ -105,19 +106,6 @@ def test_saved_model_is_stock_and_reloads_fused(tmp_path):
     assert load_trained(tmp_path / "m.keras").get_layer("conv1_bn").call.__func__ is _fused_call
     x = np.random.default_rng(5).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
-
-
-def test_files_of_version_0_1_still_load(tmp_path):
-    """keras-resnet 0.1 saved its own BatchNormalization and ZeroPadShortcut classes: a model
-    with them loads (safe_mode) and computes as the stock one."""
-    inputs = keras.Input((8, 8, 16))
-    x = kr.ZeroPadShortcut(32, 2, name="pad")(kr.BatchNormalization(name="bn")(inputs))
-    old = keras.Model(inputs, x)
-    old.save(tmp_path / "old.keras")
-    loaded = keras.models.load_model(tmp_path / "old.keras", safe_mode=True)
-    assert [type(layer) for layer in loaded.layers[1:]] == [kr.BatchNormalization, kr.ZeroPadShortcut]
-    images = np.random.default_rng(6).normal(size=(2, 8, 8, 16)).astype("float32")
-    np.testing.assert_array_equal(loaded.predict(images, verbose=0), old.predict(images, verbose=0))
 
 
 ONEDNN = """

@@ -15,6 +15,7 @@ from safetensors.numpy import save_file
 
 import keras_resnet as kr
 from keras_resnet import cli
+from keras_resnet.core.architectures import FAMILY
 from keras_resnet.deploy.export import export_model
 from keras_resnet.models.preprocessing import preprocess_input
 from keras_resnet.pretrained import registry
@@ -98,9 +99,9 @@ def test_unsupported_combinations_name_the_argument():
     with pytest.raises(ValueError, match=r"`shortcut` must be one of \['A', 'B', 'C'\] for resnet50; .*'D'"):
         kr.ResNet50(shortcut="D")
     with pytest.raises(ValueError, match=r"`variant` must be None or 'v1.5'; received variant='v1'"):
-        kr.build_resnet(kr.FAMILY["wide_resnet50_2"], variant="v1")
+        kr.build_resnet(FAMILY["wide_resnet50_2"], variant="v1")
     with pytest.raises(ValueError, match="`residual` must be True"):
-        kr.build_resnet(kr.FAMILY["resnet50v2"], residual=False)
+        kr.build_resnet(FAMILY["resnet50v2"], residual=False)
     with pytest.raises(ValueError, match=r"`bottleneck` must be True or False; received bottleneck='yes'"):
         kr.CifarPreActResNet(18, bottleneck="yes")
     with pytest.raises(ValueError, match=r"`n` must be an integer >= 1"):
@@ -169,7 +170,7 @@ def test_v2_weights_take_keras_v2_preprocessing():
     for entry in registry.entries():
         if entry.model.endswith("v2"):
             reference = keras.applications.resnet_v2.preprocess_input(x.copy())
-        elif entry.model in kr.FAMILY:
+        elif entry.model in FAMILY:
             reference = keras.applications.imagenet_utils.preprocess_input(x.copy(), mode="torch")
         else:
             continue

@@ -160,7 +160,7 @@ def test_predict_and_evaluate_a_model_id_with_pretrained_weights(shared, cifar_t
 
 def test_a_failed_write_keeps_the_old_file_and_no_temporary(tmp_path):
     """What every run file (log, models, backup, curves) and weights file is written through."""
-    from keras_resnet.atomic import replacing
+    from keras_resnet.core.atomic import replacing
 
     target = tmp_path / "log.csv"
     target.write_text("finished epochs")

@@ -127,7 +127,7 @@ BOMBS = {
 
 MEASURE = """
 import json, resource, sys, keras, numpy as np, torch, keras_resnet as kr
-from keras_resnet.pretrained.conversion import convert_file
+from keras_resnet.deploy.conversion import convert_file
 from keras_resnet.evaluation.predict import load_trained
 shared, legit_keras, out, bombs = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
 load = {"weights": lambda p: kr.CifarResNet(3, weights=p), "model": load_trained,

@@ -20,9 +20,9 @@ import pytest
 from conftest import RunsCode, in_namespace, keras_resnet_cli
 
 import keras_resnet as kr
+from keras_resnet.deploy.conversion import convert_file
 from keras_resnet.evaluation.predict import load_trained
 from keras_resnet.pretrained import loading as pretrained
-from keras_resnet.pretrained.conversion import convert_file
 
 torch = pytest.importorskip("torch")
 safetensors_numpy = pytest.importorskip("safetensors.numpy")
@@ -463,7 +463,7 @@ def test_convert_on_a_full_disk_leaves_nothing(shared, tmp_path):
     temporary file left."""
     disk = tmp_path / "disk"
     disk.mkdir()
-    code = ("from keras_resnet.pretrained.conversion import convert_file\n"
+    code = ("from keras_resnet.deploy.conversion import convert_file\n"
             f"try: convert_file({str(shared / CHECKPOINT)!r}, "
             f"{str(disk / 'w.h5')!r}, 'cifar_resnet20')\nexcept OSError as e: print('OSError', e)\n"
             f"import os; print(os.listdir({str(disk)!r}))")

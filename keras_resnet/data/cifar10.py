@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_resnet.arguments import display_path
+from keras_resnet.core.arguments import display_path
 from keras_resnet.data.stream import element_seeds, shuffled_epochs
 
 CIFAR10_CLASSES = (

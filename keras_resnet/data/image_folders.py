@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_resnet.arguments import display_path, file_problem
+from keras_resnet.core.arguments import display_path, file_problem
 from keras_resnet.data.stream import element_seeds, shuffled_epochs
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")

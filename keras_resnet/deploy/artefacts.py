@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_resnet.arguments import check_choice
-from keras_resnet.atomic import TEMP_PREFIX, check_replaceable
+from keras_resnet.core.arguments import check_choice
+from keras_resnet.core.atomic import TEMP_PREFIX, check_replaceable
 from keras_resnet.data.cifar10 import load_cifar10
 from keras_resnet.data.image_folders import IMAGE_SUFFIXES, read_image
 

@@ -8,7 +8,7 @@ import os
 
 import numpy as np
 
-from keras_resnet.arguments import check_choice
+from keras_resnet.core.arguments import check_choice
 from keras_resnet.deploy.artefacts import (
     EXPORT_FORMATS,
     MAX_ACCURACY_DROP,

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_resnet.arguments import display_path
+from keras_resnet.core.arguments import display_path
 from keras_resnet.data.cifar10 import load_cifar10
 from keras_resnet.data.image_folders import IMAGE_SUFFIXES, list_images, read_image
 from keras_resnet.deploy.artefacts import (

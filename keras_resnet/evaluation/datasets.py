@@ -11,7 +11,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from keras_resnet.arguments import check_choice
+from keras_resnet.core.arguments import check_choice
 from keras_resnet.data.cifar10 import cifar10, load_cifar10
 from keras_resnet.evaluation.methods import check_limit, evaluate_folder
 from keras_resnet.evaluation.predict import classifier

@@ -7,7 +7,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from keras_resnet.arguments import check_choice, is_integer
+from keras_resnet.core.arguments import check_choice, is_integer
 from keras_resnet.data.image_folders import CROP, EVAL_SIZE, eval_transform, list_images, read_image, resize_shorter
 from keras_resnet.models.layers import graph_depth
 from keras_resnet.models.preprocessing import PixelMean

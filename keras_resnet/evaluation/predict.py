@@ -11,7 +11,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from keras_resnet.arguments import check_top, display_path
+from keras_resnet.core.arguments import check_top, display_path
 from keras_resnet.data.image_folders import CROP, eval_transform, read_image
 from keras_resnet.models import layers
 from keras_resnet.models.builder import build_by_id

@@ -11,8 +11,8 @@ from collections.abc import Callable, Sequence
 import keras
 import numpy as np
 
-from keras_resnet.arguments import is_integer
-from keras_resnet.models.names import parse_block_output
+from keras_resnet.core.arguments import is_integer
+from keras_resnet.core.names import parse_block_output
 
 BATCH = 32  # images per forward and backward pass: bounds the memory of large inputs
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from keras_resnet.atomic import check_replaceable, replacing
+from keras_resnet.core.atomic import check_replaceable, replacing
 from keras_resnet.data.image_folders import PNG_SIGNATURE
 from keras_resnet.explain.gradcam import grad_cam, overlay
 

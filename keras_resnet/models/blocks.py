@@ -12,12 +12,9 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from keras_resnet.models.architectures import BLOCK_KINDS
+from keras_resnet.core.architectures import BLOCK_KINDS, BN_EPSILON, BN_MOMENTUM
+from keras_resnet.core.names import BN, CONV, POOL, PREACT, RELU, block_output
 from keras_resnet.models.layers import channel_axis
-from keras_resnet.models.names import BN, CONV, POOL, PREACT, RELU, block_output
-
-BN_EPSILON = 1e-5  # PyTorch's and Caffe's; converters fold other epsilons into the variance.
-BN_MOMENTUM = 0.9  # moving-average keep rate, PyTorch's 0.1 update.
 
 
 def conv(x, filters: int, kernel: int, stride: int, name: str, *, groups: int = 1, use_bias: bool = False):

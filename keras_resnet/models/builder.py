@@ -12,17 +12,17 @@ from typing import Any
 import keras
 from keras import layers
 
-from keras_resnet.arguments import check_choice, check_classes, is_integer
-from keras_resnet.models.architectures import (
+from keras_resnet.core.architectures import (
     MIN_INPUT_SIZE,
     VARIANTS,
     Architecture,
     model_id,
     parse_model_id,
 )
+from keras_resnet.core.arguments import check_choice, check_classes, is_integer
+from keras_resnet.core.names import CLASSIFIER, POST, RELU, STEM, block_name
 from keras_resnet.models.blocks import block, bn_relu, conv, conv_bn
 from keras_resnet.models.layers import channel_axis, graph_depth, use_fused_batchnorm
-from keras_resnet.models.names import CLASSIFIER, POST, RELU, STEM, block_name
 from keras_resnet.models.preprocessing import CROP_FRACTION, MODES, CentreCrop, normalize
 from keras_resnet.pretrained import formats, loading, registry
 from keras_resnet.pretrained.registry import Preprocessing, Weights

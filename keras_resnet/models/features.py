@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import keras
 
-from keras_resnet.models.names import parse_block_layer, parse_block_output
+from keras_resnet.core.names import parse_block_layer, parse_block_output
 
 
 def pyramid_outputs(model: keras.Model) -> dict[str, keras.KerasTensor]:

@@ -14,7 +14,7 @@ from functools import cache
 import keras
 import numpy as np
 
-from keras_resnet.arguments import check_choice, check_top
+from keras_resnet.core.arguments import check_choice, check_top
 from keras_resnet.data.cifar10 import CIFAR10_CLASSES
 from keras_resnet.data.image_folders import CROP, EVAL_SIZE
 from keras_resnet.models.layers import channel_axis
@@ -183,28 +183,6 @@ def _flip_channels(x, name: str):
     ]
     x = keras.layers.Concatenate(axis=1, name=f"{name}_bgr")(channels)
     return keras.layers.Permute((2, 3, 1), name=f"{name}_to_channels_last")(x) if last else x
-
-
-@keras.saving.register_keras_serializable(package="keras_resnet")
-class ImageNormalization(keras.layers.Layer):
-    """`preprocess_input(x, mode)` as one layer (no weights), in `data_format` (None:
-    keras.config's): the package's models use `normalize`'s stock layers instead; this one
-    loads files saved by keras-resnet 0.1."""
-
-    def __init__(self, mode: str, data_format: str | None = None, **kwargs):
-        super().__init__(**kwargs)
-        check_choice("mode", mode, MODES)
-        self.mode = mode
-        self.data_format = _data_format(data_format)
-
-    def call(self, images):
-        _check_batch(images, 3, self.name, self.data_format)
-        images = keras.ops.cast(images, self.compute_dtype)
-        return _normalise(images, self.mode, keras.ops,
-                          lambda v: keras.ops.convert_to_tensor(v, self.compute_dtype), _layer_axis(self.data_format))
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "mode": self.mode, "data_format": self.data_format}
 
 
 @keras.saving.register_keras_serializable(package="keras_resnet")

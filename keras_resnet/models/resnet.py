@@ -29,7 +29,7 @@ import warnings
 
 import keras
 
-from keras_resnet.models.architectures import (
+from keras_resnet.core.architectures import (
     CIFAR_PLAIN_DEPTHS,
     CIFAR_RESNET_DEPTHS,
     FAMILY,

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from keras_resnet.atomic import CAN_LOCK, try_lock
+from keras_resnet.core.atomic import CAN_LOCK, try_lock
 
 WEIGHTS_DIR_ENV = "KERAS_RESNET_WEIGHTS_DIR"
 TIMEOUT_ENV = "KERAS_RESNET_DOWNLOAD_TIMEOUT"

@@ -34,13 +34,12 @@ from pathlib import Path
 import h5py
 import keras
 import numpy as np
-from keras.src.backend.common import global_state
 from safetensors import SafetensorError, safe_open
 
-from keras_resnet.arguments import file_problem
-from keras_resnet.models.architectures import VARIANTS
-from keras_resnet.models.blocks import BN_EPSILON
-from keras_resnet.models.names import BN, CLASSIFIER, CONV, STEM, block_name
+from keras_resnet.core.architectures import BN_EPSILON, VARIANTS
+from keras_resnet.core.arguments import file_problem
+from keras_resnet.core.keras_internals import unallocated
+from keras_resnet.core.names import BN, CLASSIFIER, CONV, STEM, block_name
 
 WEIGHT_FORMATS = ("keras_resnet", "keras_applications", "torch")
 TORCH_SUFFIXES = (".pth", ".th", ".pt", ".bin")
@@ -456,19 +455,6 @@ def check_keras_archive(path: str | os.PathLike) -> None:
                 check_stored_inside(weights, f"{source} (model.weights.h5)", len(member.getbuffer()))
     numbers = _declared_numbers(config, source)
     check_declared(f"{source} (its config's weights, as float32)", 4 * numbers, stored)
-
-
-@contextmanager
-def unallocated() -> Iterator[None]:
-    """Models built here have their variables' shapes but no memory: Keras defers initialising
-    variables made in a `StatelessScope`. They leave its list at the end, or the next scope to
-    initialise variables would allocate them."""
-    pending = list(global_state.get_global_attribute("uninitialized_variables") or [])
-    try:
-        with keras.StatelessScope(initialize_variables=False):
-            yield
-    finally:
-        global_state.set_global_attribute("uninitialized_variables", pending)
 
 
 def _declared_numbers(config_json: bytes, source: str) -> int:

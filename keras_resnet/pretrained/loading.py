@@ -12,8 +12,8 @@ import h5py
 import keras
 import numpy as np
 
-from keras_resnet.atomic import check_replaceable, replacing
-from keras_resnet.models.names import CLASSIFIER, CONV, block_name
+from keras_resnet.core.atomic import check_replaceable, replacing
+from keras_resnet.core.names import CLASSIFIER, CONV, block_name
 from keras_resnet.pretrained import download, formats
 from keras_resnet.pretrained.registry import Weights
 

@@ -15,8 +15,8 @@ from functools import cache
 from pathlib import Path
 from types import MappingProxyType
 
-from keras_resnet.models.architectures import parse_model_id
-from keras_resnet.pretrained.download import WeightsFile, weights_dir
+from keras_resnet.core.architectures import parse_model_id
+from keras_resnet.pretrained.download import WeightsFile, local_copy, weights_dir
 
 
 @dataclass(frozen=True)
@@ -110,6 +110,30 @@ def entries() -> tuple[Weights, ...]:
 
 def names() -> list[str]:
     return sorted({e.name for e in entries()})
+
+
+def list_weights(model: str | None = None) -> list[dict]:
+    """One row per registry entry (of `model`, a model id, if given): the `weights=` name, the
+    model and variant it fits, its licence, source, published top-1/top-5 (%, None where none is
+    published) and whether its file is already here ("shipped", "cached" in the cache or
+    $KERAS_RESNET_WEIGHTS_DIR, or "no": downloaded on first use), with its size in MB if so."""
+    if model is not None:
+        parse_model_id(model)  # an unknown id is refused naming the ids accepted
+    rows = []
+    for e in entries():
+        if model is not None and e.model != model:
+            continue
+        here, results = local_copy(e.file), e.accuracy.results
+        error = results.get("top1_error_percent")  # the CIFAR checkpoints publish their error
+        rows.append({
+            "weights": e.name, "model": e.model, "variant": e.variant, "license": e.license,
+            "size_mb": here.stat().st_size / 1e6 if here else None,
+            "top1": results.get("top1_accuracy_percent", None if error is None else 100 - error),
+            "top5": results.get("top5_accuracy_percent"),
+            "here": "shipped" if e.file.url is None else "cached" if here else "no",
+            "source": e.source.split(" (")[0].split(";")[0],
+        })
+    return rows
 
 
 def resolve(weights, model: str, *, variant: str | None, shortcut: str | None, kind: str) -> Weights | Path | None:

@@ -18,7 +18,7 @@ import h5py
 import keras
 import numpy as np
 
-from keras_resnet.atomic import replacing, write_text
+from keras_resnet.core.atomic import replacing, write_text
 from keras_resnet.models.layers import graph_depth
 from keras_resnet.pretrained.formats import check_stored_inside
 from keras_resnet.training.plots import plot_error_curves

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from keras_resnet.arguments import check_choice
+from keras_resnet.core.arguments import check_choice
 from keras_resnet.data import cifar10 as cifar
 from keras_resnet.data import image_folders as folders
 from keras_resnet.models.layers import channel_axis

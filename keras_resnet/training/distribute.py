@@ -12,7 +12,7 @@ from typing import Any
 
 import keras
 
-from keras_resnet.arguments import check_choice
+from keras_resnet.core.arguments import check_choice
 from keras_resnet.training.config import STRATEGIES
 from keras_resnet.training.finetune import set_batchnorm
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from keras_resnet.atomic import check_replaceable, replacing
+from keras_resnet.core.atomic import check_replaceable, replacing
 from keras_resnet.data.image_folders import PNG_SIGNATURE
 
 # Runs this short get a point per epoch: a 1-epoch line is only its point, and a long run's

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import keras
 
-from keras_resnet.arguments import check_choice, is_integer
-from keras_resnet.atomic import CAN_LOCK, TEMP_PREFIX, remove_temporaries, try_lock, write_text
-from keras_resnet.models.architectures import parse_model_id
+from keras_resnet.core.architectures import parse_model_id
+from keras_resnet.core.arguments import check_choice, is_integer
+from keras_resnet.core.atomic import CAN_LOCK, TEMP_PREFIX, remove_temporaries, try_lock, write_text
 from keras_resnet.models.builder import build_resnet
 from keras_resnet.models.preprocessing import pixel_mean
 from keras_resnet.training import distribute, schedules

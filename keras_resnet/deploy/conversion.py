@@ -6,8 +6,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from keras_resnet.core.keras_internals import unallocated
+from keras_resnet.core.names import CLASSIFIER
 from keras_resnet.models.builder import build_by_id
-from keras_resnet.models.names import CLASSIFIER
 from keras_resnet.pretrained import formats
 from keras_resnet.pretrained.download import sha256
 from keras_resnet.pretrained.loading import assign, matched, save_weights
@@ -20,7 +21,7 @@ def convert_file(
     checked, and write `output` atomically. Returns the output file's SHA-256.
 
     The source's declared layout is read first: it chooses include_top and classes, and is
-    checked against the model built without memory (`formats.unallocated`), so a file of
+    checked against the model built without memory (`core.keras_internals.unallocated`), so a file of
     kilobytes cannot build a gigabyte layer; only then is data read. `output` replaces only an
     earlier keras_resnet weights file; a missing directory is made (`loading.save_weights`).
 
@@ -37,7 +38,7 @@ def convert_file(
         if build_kwargs["include_top"] and "classes" not in build_kwargs and len(top) == 2 and len(top[1].shape) == 1:
             build_kwargs["classes"] = top[1].shape[0]  # else the builder's default, and `assign` names the misfit
         variant = variant or formats.layout_variant(source, fmt) or "v1"
-        with formats.unallocated():  # shapes only: `classes` from a file must not build a huge layer
+        with unallocated():  # shapes only: `classes` from a file must not build a huge layer
             matched(build_by_id(model, variant=variant, **build_kwargs), weights, str(source))
         keras_model = build_by_id(model, variant=variant, **build_kwargs)
         assign(keras_model, weights, source=str(source))

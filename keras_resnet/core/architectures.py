@@ -20,6 +20,8 @@ BLOCK_KINDS: dict[str, dict[str, tuple[int, ...]]] = {
 }
 VARIANTS = ("v1", "v1.5")
 MIN_INPUT_SIZE = 32
+BN_EPSILON = 1e-5  # PyTorch's and Caffe's; converters fold other epsilons into the variance.
+BN_MOMENTUM = 0.9  # moving-average keep rate, PyTorch's 0.1 update.
 
 
 @dataclass(frozen=True)
@@ -199,3 +201,12 @@ def parse_model_id(model: str) -> tuple[Architecture, bool]:
         f"cifar_resnet|cifar_plainnet{{6n+2}}, cifar_preact_resnet{{9n+2}} (bottleneck) or "
         f"cifar_preact_resnet{{6n+2}}_basic, or one of {', '.join(FAMILY)}; received model={model!r}."
     )
+
+
+def list_models() -> list[str]:
+    """The model ids of every named network (each has an entry, e.g. `ResNet50` for "resnet50"),
+    as `build_by_id`, `weights=` listings and the command line take them; `cifar(n)` and
+    `cifar_preact(n)` build the other depths."""
+    imagenet = [f"{kind}{depth}" for kind in ("resnet", "plainnet") for depth in IMAGENET]
+    cifar_nets = [f"cifar_resnet{d}" for d in CIFAR_RESNET_DEPTHS] + [f"cifar_plainnet{d}" for d in CIFAR_PLAIN_DEPTHS]
+    return [*imagenet, *cifar_nets, *FAMILY, *PAPER_PREACT_CIFAR10]
