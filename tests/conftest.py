@@ -10,7 +10,9 @@ import pytest
 
 import keras_resnet
 
-SHARED = Path(os.environ.get("KERAS_RESNET_SHARED", Path(__file__).resolve().parents[2] / "shared")) / "data"
+# the source tree (examples/, README.md, docs/); the package under test is the installed copy
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("KERAS_RESNET_SHARED", REPO.parent / "shared")) / "data"
 
 
 def pytest_report_header(config):

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 from conftest import randomise_batchnorm
-from test_keras_applications import assert_same_outputs, random_keras_applications, write_keras2_weights
+from references import assert_same_outputs, random_keras_applications, write_keras2_weights
 
 import keras_resnet as kr
 from keras_resnet.pretrained.loading import save_weights

@@ -11,11 +11,10 @@ from email.parser import Parser
 from pathlib import Path
 
 import pytest
+from conftest import REPO
 
 import keras_resnet
 from keras_resnet.pretrained import download, registry
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.skipif(not os.environ.get("KERAS_RESNET_EXPECT_INSTALLED"), reason="run by scripts/test.sh")

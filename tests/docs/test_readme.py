@@ -2,11 +2,11 @@
 path must train (the loss falls and stays finite), not diverge silently."""
 
 import re
-from pathlib import Path
 
 import numpy as np
+from conftest import REPO
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = REPO / "README.md"
 
 
 def python_blocks(text: str, containing: str) -> list[str]:

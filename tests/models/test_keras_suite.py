@@ -24,6 +24,7 @@ from typing import NamedTuple
 import keras
 import numpy as np
 import pytest
+from conftest import SHARED as DATA_DIR
 from keras.applications import imagenet_utils
 from keras.src.applications import imagenet_utils as keras_imagenet_utils_internals
 from keras.src.utils import file_utils as keras_file_utils
@@ -51,7 +52,7 @@ skip_applications = pytest.mark.skipif(os.environ.get("SKIP_APPLICATIONS_TESTS")
 # keras.applications' class index (decode_predictions downloads it into its cache) and ours,
 # byte-identical, in the shared data; file_hash as keras' decode_predictions checks it
 KERAS_CLASS_INDEX = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models" / "imagenet_class_index.json"
-SHARED = Path(os.environ.get("KERAS_RESNET_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
+SHARED = DATA_DIR.parent
 SHARED_CLASS_INDEX = (SHARED / "data" / "imagenet_class_index.json", SHARED / "imagenet_class_index.json")
 CLASS_INDEX_MD5 = "c2c37ea517e94d9795004a39431a14cb"
 # keras.applications on 4 or 5 input channels (which Keras' tests ask for)

@@ -3,61 +3,20 @@ our bias-free v1 models, and its ResNet50V2/101V2/152V2 files into our pre-activ
 give the same outputs, from both legacy HDF5 layouts."""
 
 import h5py
-import keras
 import numpy as np
 import pytest
 from conftest import keras_resnet_cli
+from references import (
+    NETS,
+    SIZE,
+    assert_same_outputs,
+    keras_applications,
+    random_keras_applications,
+    write_keras2_weights,
+)
 
 import keras_resnet as kr
 from keras_resnet.pretrained import formats
-
-SIZE = 64  # any size >= 32 builds both; small keeps the test fast
-
-
-def assert_same_outputs(actual, expected):
-    """Equal up to float32 round-off: over 150 layers, and with oneDNN's computation order
-    varying from run to run, that is ~1e-5 of the outputs' scale (a wrong weight mapping is
-    off by the scale itself)."""
-    np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=2e-5 * np.abs(expected).max())
-
-
-NETS = ["ResNet50", "ResNet101", "ResNet152", "ResNet50V2", "ResNet101V2", "ResNet152V2"]
-
-
-def keras_applications(net: str, include_top: bool) -> keras.Model:
-    first = keras.config.image_data_format() == "channels_first"
-    return getattr(keras.applications, net)(
-        weights=None, include_top=include_top, input_shape=(3, SIZE, SIZE) if first else (SIZE, SIZE, 3),
-        classifier_activation=None,
-    )
-
-
-def random_keras_applications(net: str, include_top: bool, seed: int) -> keras.Model:
-    """keras.applications model with random weights, BN statistics and conv biases."""
-    rng = np.random.default_rng(seed)
-    model = keras_applications(net, include_top)
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            c = layer.gamma.shape[0]
-            layer.set_weights([rng.uniform(0.5, 1.5, c), rng.normal(0, 0.1, c), rng.normal(0, 0.1, c),
-                               rng.uniform(0.5, 2, c)])
-        elif isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)) and layer.use_bias:
-            layer.bias.assign(rng.normal(0, 0.1, layer.bias.shape))
-    return model
-
-
-def write_keras2_weights(model: keras.Model, path) -> None:
-    """The layout of the published files (Keras 2 `save_weights` to HDF5): `layer_names`,
-    and per layer `weight_names` such as `conv1_conv/kernel:0`."""
-    with h5py.File(path, "w") as f:
-        f.attrs["layer_names"] = [layer.name.encode() for layer in model.layers]
-        f.attrs["backend"], f.attrs["keras_version"] = b"tensorflow", b"2.2.4"
-        for layer in model.layers:
-            group = f.create_group(layer.name)
-            names = [f"{layer.name}/{w.name}:0" for w in layer.weights]
-            group.attrs["weight_names"] = [n.encode() for n in names]
-            for n, w in zip(names, layer.weights):
-                group.create_dataset(n, data=np.asarray(w))
 
 
 @pytest.mark.parametrize(
