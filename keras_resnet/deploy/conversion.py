@@ -25,19 +25,19 @@ def convert_file(
     kilobytes cannot build a gigabyte layer; only then is data read. `output` replaces only an
     earlier keras_resnet weights file; a missing directory is made (`loading.save_weights`).
 
-    `variant` defaults to the source's (`formats.layout_variant`): v1 for keras.applications
+    `variant` defaults to the source's (`formats.OpenedWeights.variant`): v1 for keras.applications
     (the paper's), v1.5 for torchvision and timm (identical for basic-block nets).
     `build_kwargs` go to the builder (shortcut, classes, include_top); a headless source
     converts with include_top=False.
     """
-    fmt = formats.detect_format(source)
-    with formats.open_weights(source, fmt) as weights:  # the layout first: it chooses the model built
+    with formats.open_weights(source) as opened:  # the layout first: it chooses the model built
+        weights = opened.layers
         build_kwargs = {k: v for k, v in build_kwargs.items() if v is not None}
         top = weights.get(CLASSIFIER, [])
         build_kwargs.setdefault("include_top", bool(top))
         if build_kwargs["include_top"] and "classes" not in build_kwargs and len(top) == 2 and len(top[1].shape) == 1:
             build_kwargs["classes"] = top[1].shape[0]  # else the builder's default, and `assign` names the misfit
-        variant = variant or formats.layout_variant(source, fmt) or "v1"
+        variant = variant or opened.variant or "v1"
         with unallocated():  # shapes only: `classes` from a file must not build a huge layer
             matched(build_by_id(model, variant=variant, **build_kwargs), weights, str(source))
         keras_model = build_by_id(model, variant=variant, **build_kwargs)

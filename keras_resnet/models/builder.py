@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import keras
@@ -24,8 +23,8 @@ from keras_resnet.core.names import CLASSIFIER, POST, RELU, STEM, block_name
 from keras_resnet.models.blocks import block, bn_relu, conv, conv_bn
 from keras_resnet.models.layers import channel_axis, graph_depth, use_fused_batchnorm
 from keras_resnet.models.preprocessing import CROP_FRACTION, MODES, CentreCrop, normalize
-from keras_resnet.pretrained import formats, loading, registry
-from keras_resnet.pretrained.registry import Preprocessing, Weights
+from keras_resnet.pretrained.registry import Preprocessing
+from keras_resnet.pretrained.request import WeightsSource, resolve_weights
 
 POOLINGS = (None, "avg", "max")
 Activation = str | Callable | None
@@ -67,15 +66,15 @@ def build_resnet(
     shortcut = _shortcut(arch, residual, shortcut)
     variant = _variant(arch, variant)
     classes = _check_arguments(arch, include_top, pooling, classifier_activation, classes, input_tensor)
-    resolved = registry.resolve(weights, default_name, variant=variant, shortcut=shortcut, kind=arch.kind)
-    variant = _weights_variant(arch, variant, resolved)
-    custom = include_preprocessing if isinstance(include_preprocessing, layers.Layer) else None
-    preprocessing = _preprocessing(include_preprocessing, resolved, arch) if custom is None else None
-    if input_shape is None and input_tensor is not None:
-        input_shape = tuple(input_tensor.shape[1:])
-    input_shape = _input_shape(arch, input_shape, resolved, preprocessing, include_preprocessing, include_top, classes)
-
-    with graph_depth(14 * sum(arch.blocks)):  # <= 13 layers a block, plus stem and head
+    with (resolve_weights(weights, default_name, variant=variant, shortcut=shortcut, kind=arch.kind) as source,
+          graph_depth(14 * sum(arch.blocks))):  # <= 13 layers a block, plus stem and head
+        variant = _weights_variant(arch, variant, source)
+        custom = include_preprocessing if isinstance(include_preprocessing, layers.Layer) else None
+        preprocessing = _preprocessing(include_preprocessing, source, arch) if custom is None else None
+        if input_shape is None and input_tensor is not None:
+            input_shape = tuple(input_tensor.shape[1:])
+        input_shape = _input_shape(arch, input_shape, source, preprocessing, include_preprocessing, include_top,
+                                   classes)
         inputs = layers.Input(shape=input_shape) if input_tensor is None else input_tensor
         x = _preprocess(inputs, preprocessing) if custom is None else custom(inputs)
         x = _stages(_stem(x, arch), arch, residual, shortcut, variant)
@@ -85,8 +84,8 @@ def build_resnet(
 
         model_inputs = inputs if input_tensor is None else keras.utils.get_source_inputs(input_tensor)
         model = keras.Model(model_inputs, x, name=name or default_name)
-        if resolved is not None:
-            loading.load(model, resolved, include_top=include_top)
+        if source is not None:
+            source.load_into(model, include_top=include_top)
         return use_fused_batchnorm(model)
 
 
@@ -126,18 +125,16 @@ def _variant(arch: Architecture, variant: str | None) -> str | None:
     return arch.variant or variant
 
 
-def _weights_variant(arch: Architecture, variant: str | None, weights: Weights | Path | None) -> str:
+def _weights_variant(arch: Architecture, variant: str | None, source: WeightsSource | None) -> str:
     """The stride placement the weights were trained with, where it matters (bottlenecks): a
-    registry entry's (`resolve` refused one that contradicts `variant`), or a file's layout's
-    (`formats.layout_variant`); else the one asked for, else the paper's v1. A file asked into
-    the other placement loads (the shapes are the same) but computes another function: warned."""
-    if isinstance(weights, Weights):
-        return weights.variant if arch.kind == "bottleneck" else variant or weights.variant
-    chosen = arch.kind == "bottleneck" and arch.variant is None  # the family's nets stride as published
-    known = formats.layout_variant(weights) if isinstance(weights, Path) and chosen else None
-    if variant is not None and known not in (None, variant):
+    registry entry's (`entry_for` refused one that contradicts `variant`) or a file's layout's;
+    else the one asked for, else the paper's v1. A file asked into the other placement loads
+    (the shapes are the same) but computes another function: warned. The family's nets stride
+    as published (`_variant`)."""
+    known = source.variant if source is not None else None
+    if arch.kind == "bottleneck" and arch.variant is None and variant is not None and known not in (None, variant):
         warnings.warn(
-            f"weights={str(weights)!r} are laid out for variant={known!r} (a bottleneck strides in its "
+            f"weights={source.argument!r} are laid out for variant={known!r} (a bottleneck strides in its "
             f"{'first 1x1' if known == 'v1' else '3x3'} conv), but variant={variant!r} was asked: the weights "
             f"load, but the network differs from theirs and so do its outputs. Pass variant={known!r} or None.",
             stacklevel=4,
@@ -160,7 +157,7 @@ def _check_arguments(arch: Architecture, include_top: bool, pooling: str | None,
     return classes
 
 
-def _preprocessing(include_preprocessing: bool | str | None, weights: Weights | Path | None,
+def _preprocessing(include_preprocessing: bool | str | None, source: WeightsSource | None,
                    arch: Architecture) -> Preprocessing | None:
     """The input preprocessing to bake in: the registry weights' own for True (and for None
     with CIFAR-10 registry weights), or a named mode (with the family's evaluation crop)."""
@@ -171,22 +168,22 @@ def _preprocessing(include_preprocessing: bool | str | None, weights: Weights | 
             f"received include_preprocessing={include_preprocessing!r}."
         )
     if include_preprocessing is None:
-        include_preprocessing = isinstance(weights, Weights) and arch.family == "cifar"
+        include_preprocessing = source is not None and source.preprocessing is not None and arch.family == "cifar"
     if include_preprocessing is False:
         return None
     if include_preprocessing is True:
-        if not isinstance(weights, Weights):
+        if source is None or source.preprocessing is None:
             raise ValueError(
                 "include_preprocessing=True uses the normalisation of registry weights; with "
-                f"weights={weights if weights is None else str(weights)!r} "
+                f"weights={source if source is None else source.argument!r} "
                 f"pass the mode instead: include_preprocessing one of {list(MODES)}."
             )
-        return weights.preprocessing
+        return source.preprocessing
     crop_fraction = CROP_FRACTION if arch.family == "imagenet" else None
     return Preprocessing(include_preprocessing, arch.default_size, crop_fraction)
 
 
-def _input_shape(arch: Architecture, input_shape: tuple | None, weights: Weights | Path | None,
+def _input_shape(arch: Architecture, input_shape: tuple | None, source: WeightsSource | None,
                  preprocessing: Preprocessing | None, include_preprocessing: InputPreprocessing,
                  include_top: bool, classes: int) -> tuple:
     """The model's input shape, checked: images of any size where the model crops them, and
@@ -199,9 +196,9 @@ def _input_shape(arch: Architecture, input_shape: tuple | None, weights: Weights
             f"include_preprocessing={include_preprocessing!r} normalises RGB images: the input must have 3 "
             f"channels; received input_shape={input_shape!r} ({keras.config.image_data_format()})."
         )
-    if isinstance(weights, Weights):  # a user's own file is checked on loading
+    if source is not None:
         network_shape = (preprocessing.size, preprocessing.size, channels) if crop else _channels_last(input_shape)
-        weights.check_fits(include_top=include_top, classes=classes, input_shape=network_shape)
+        source.check_fits(include_top=include_top, classes=classes, input_shape=network_shape)
     return input_shape
 
 

@@ -1,21 +1,15 @@
 """The public entries, written out as keras.applications writes its own: one function per
 network of the paper, each a single call to the one builder (`builder.build_resnet`), which
 it hands its arguments as they are (`**locals()`, its first statement: exactly its signature's).
-
-Every entry takes the keras.applications arguments (`include_top`, `weights`: None, a registry
-name or a weights file, `input_tensor`, `input_shape`, `pooling`, `classes`,
-`classifier_activation`, `name`), plus `shortcut` ("A": zero-padded identity, "B": projection
-where the shape changes, "C": projection everywhere; None: the paper's, B on ImageNet and A on
-CIFAR; plain nets have none), `variant` ("v1", the paper's: a bottleneck strides in its first
-1x1 conv; "v1.5", torchvision's and timm's: in the 3x3; None, the default: the weights' own,
-else "v1"; basic blocks are the same in both, so the CIFAR entries by depth accept it for a
-uniform signature) and `include_preprocessing` (`build_resnet`).
+Each entry's docstring gets the shared text of every argument it takes, the `weights=` names
+the registry holds for its model and a short example (`_documented`), as keras.applications
+appends its shared docstring.
 
 The CIFAR-10 nets are named by depth as the paper and the command line name them
 (CifarResNet20 = CifarResNet(n=3), model name "cifar_resnet20"); `CifarResNet(n)` and
 `CifarPlainNet(n)` take the paper's n of 6n+2 layers, any n >= 1.
 
-The family (`architectures.FAMILY`) takes the keras.applications arguments, `shortcut` among
+The family (`core.architectures.FAMILY`) takes the keras.applications arguments, `shortcut` among
 those its published net accepts and `include_preprocessing`; its stride placement is the
 published one. ResNet50V2/101V2/152V2 are keras.applications' (pre-activation, He et al.
 2016); ResNeXt and Wide ResNet torchvision's; ResNet50D timm's (deep stem, average-pool
@@ -25,6 +19,8 @@ CIFAR-10 nets (ResNet-164: n=18, ResNet-1001: n=111, ResNet-110: n=18 and bottle
 
 from __future__ import annotations
 
+import inspect
+import textwrap
 import warnings
 
 import keras
@@ -39,8 +35,68 @@ from keras_resnet.core.architectures import (
     cifar_preact,
 )
 from keras_resnet.models.builder import Activation, InputPreprocessing, build_resnet
+from keras_resnet.pretrained.registry import entries
+
+ARGUMENTS = {
+    "n": "blocks per stage: the 6n+2-layer net (n=3: ResNet-20, n=200: the 1202-layer net); any n >= 1.",
+    "bottleneck": "True: bottleneck blocks, 9n+2 layers (ResNet-164: n=18); False: basic blocks, 6n+2.",
+    "include_top": "whether to end in the global average pool and the `classes`-way classifier (`predictions`).",
+    "weights": "None (random He initialisation), a registry name (below; `keras_resnet.list_weights()`) or the "
+               "path to a weights file: ours or keras.applications' `.h5`, a torchvision/timm `.safetensors` or "
+               "`.pth` state dict. Registry files are downloaded once and verified by SHA-256.",
+    "input_tensor": "optional Keras tensor (the output of `keras.Input()`) to use as the model's input.",
+    "input_shape": "optional (height, width, channels), or (channels, height, width) under channels_first "
+                   "(`keras.config.image_data_format()`); at least 32x32; height and width may be None with "
+                   "include_top=False or include_preprocessing. Default: the network's (224 or 32) with 3 channels.",
+    "pooling": "with include_top=False: None (the last stage's 4-D feature map), 'avg' or 'max' (global pooling "
+               "to a 2-D tensor).",
+    "classes": "the classifier's number of classes; registry weights with include_top=True need theirs.",
+    "classifier_activation": "the classifier's activation: a Keras activation name ('softmax', 'linear'), a "
+                             "callable, or None for logits.",
+    "name": "the model's name; default: its model id (e.g. 'resnet50', 'cifar_resnet20').",
+    "shortcut": "'A' (zero-padded identity), 'B' (projection where the shape changes), 'C' (projections "
+                "everywhere), 'D' (ResNet-D's average-pool projection) among those the network accepts; None: the "
+                "paper's or the published net's (A on CIFAR, B on ImageNet). Plain nets accept only None.",
+    "variant": "where a bottleneck strides: 'v1' (the paper's: its first 1x1 conv) or 'v1.5' (torchvision's and "
+               "timm's: its 3x3); None: the weights' own, else 'v1'. Basic blocks are the same in both.",
+    "include_preprocessing": "True: bake the pretrained weights' input normalisation (and, on ImageNet nets, a "
+                             "centre crop from any size) into the model, which then takes raw RGB 0-255 images; "
+                             "a mode ('caffe', 'torch', 'tf') chooses it by hand; a Keras layer is applied as "
+                             "given; None: True for the registry's CIFAR-10 weights, else False.",
+}
 
 
+def _documented(model: str, first: str = ""):
+    """Append the shared text of the entry's arguments, its model's registry weights and a
+    three-line example to its docstring, so that `help(keras_resnet.ResNet50)` says it all.
+    `first`: the leading positional arguments of the example's call (CifarResNet's n)."""
+
+    def document(entry):
+        arguments = "\n".join(textwrap.fill(f"{a}: {ARGUMENTS[a]}", 100, initial_indent="    ",
+                                             subsequent_indent="        ") for a in inspect.signature(entry).parameters)
+        offered = {e.name: e for e in entries() if e.model == model}
+        described = sorted(f"{e.name!r} ({e.variant}, {e.source.split(' (')[0]})"
+                           for e in entries() if e.model == model)
+        call = f"keras_resnet.{entry.__name__}({first}{', ' if first else ''}"
+        if offered:
+            name = min(offered)
+            dataset = "cifar10" if offered[name].class_names == "cifar10" else "imagenet"
+            example = (f"model = {call}weights={name!r}, include_preprocessing=True)  # takes RGB 0-255\n"
+                       f"scores = model.predict(images)\n"
+                       f"print(keras_resnet.decode_predictions(scores, top=3, dataset={dataset!r}))")
+        else:
+            example = (f"model = {call}classes=10)\n"
+                       f'model.compile("sgd", "sparse_categorical_crossentropy", metrics=["accuracy"])\n'
+                       f"model.fit(images, labels, epochs=1)")
+        entry.__doc__ = (f"{entry.__doc__}\n\nArgs:\n{arguments}\n\nRegistry weights for {model}: "
+                         f"{'; '.join(described) or 'none published (train it, or load a file)'}.\n\n"
+                         f"Example:\n{textwrap.indent(example, '    ')}\n\nReturns:\n    A `keras.Model`.")
+        return entry
+
+    return document
+
+
+@_documented("resnet18")
 def ResNet18(
     include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
     pooling: str | None = None, classes: int = 1000, classifier_activation: Activation = "softmax",
@@ -51,6 +107,7 @@ def ResNet18(
     return build_resnet(IMAGENET[18], residual=True, **locals())
 
 
+@_documented("resnet34")
 def ResNet34(
     include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
     pooling: str | None = None, classes: int = 1000, classifier_activation: Activation = "softmax",
@@ -61,6 +118,7 @@ def ResNet34(
     return build_resnet(IMAGENET[34], residual=True, **locals())
 
 
+@_documented("resnet50")
 def ResNet50(
     include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
     pooling: str | None = None, classes: int = 1000, classifier_activation: Activation = "softmax",
@@ -71,6 +129,7 @@ def ResNet50(
     return build_resnet(IMAGENET[50], residual=True, **locals())
 
 
+@_documented("resnet101")
 def ResNet101(
     include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
     pooling: str | None = None, classes: int = 1000, classifier_activation: Activation = "softmax",
@@ -81,6 +140,7 @@ def ResNet101(
     return build_resnet(IMAGENET[101], residual=True, **locals())
 
 
+@_documented("resnet152")
 def ResNet152(
     include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
     pooling: str | None = None, classes: int = 1000, classifier_activation: Activation = "softmax",
@@ -91,6 +151,7 @@ def ResNet152(
     return build_resnet(IMAGENET[152], residual=True, **locals())
 
 
+@_documented("plainnet18")
 def PlainNet18(
     include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
     pooling: str | None = None, classes: int = 1000, classifier_activation: Activation = "softmax",
@@ -101,6 +162,7 @@ def PlainNet18(
     return build_resnet(IMAGENET[18], residual=False, **locals())
 
 
+@_documented("plainnet34")
 def PlainNet34(
     include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
     pooling: str | None = None, classes: int = 1000, classifier_activation: Activation = "softmax",
@@ -111,6 +173,7 @@ def PlainNet34(
     return build_resnet(IMAGENET[34], residual=False, **locals())
 
 
+@_documented("plainnet50")
 def PlainNet50(
     include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
     pooling: str | None = None, classes: int = 1000, classifier_activation: Activation = "softmax",
@@ -121,6 +184,7 @@ def PlainNet50(
     return build_resnet(IMAGENET[50], residual=False, **locals())
 
 
+@_documented("plainnet101")
 def PlainNet101(
     include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
     pooling: str | None = None, classes: int = 1000, classifier_activation: Activation = "softmax",
@@ -131,6 +195,7 @@ def PlainNet101(
     return build_resnet(IMAGENET[101], residual=False, **locals())
 
 
+@_documented("plainnet152")
 def PlainNet152(
     include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
     pooling: str | None = None, classes: int = 1000, classifier_activation: Activation = "softmax",
@@ -141,6 +206,7 @@ def PlainNet152(
     return build_resnet(IMAGENET[152], residual=False, **locals())
 
 
+@_documented("cifar_resnet20")
 def CifarResNet20(
     include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
     pooling: str | None = None, classes: int = 10, classifier_activation: Activation = "softmax",
@@ -151,6 +217,7 @@ def CifarResNet20(
     return build_resnet(cifar_by_depth(20), residual=True, **locals())
 
 
+@_documented("cifar_resnet32")
 def CifarResNet32(
     include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
     pooling: str | None = None, classes: int = 10, classifier_activation: Activation = "softmax",
@@ -161,6 +228,7 @@ def CifarResNet32(
     return build_resnet(cifar_by_depth(32), residual=True, **locals())
 
 
+@_documented("cifar_resnet44")
 def CifarResNet44(
     include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
     pooling: str | None = None, classes: int = 10, classifier_activation: Activation = "softmax",
@@ -171,6 +239,7 @@ def CifarResNet44(
     return build_resnet(cifar_by_depth(44), residual=True, **locals())
 
 
+@_documented("cifar_resnet56")
 def CifarResNet56(
     include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
     pooling: str | None = None, classes: int = 10, classifier_activation: Activation = "softmax",
@@ -181,6 +250,7 @@ def CifarResNet56(
     return build_resnet(cifar_by_depth(56), residual=True, **locals())
 
 
+@_documented("cifar_resnet110")
 def CifarResNet110(
     include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
     pooling: str | None = None, classes: int = 10, classifier_activation: Activation = "softmax",
@@ -191,6 +261,7 @@ def CifarResNet110(
     return build_resnet(cifar_by_depth(110), residual=True, **locals())
 
 
+@_documented("cifar_resnet1202")
 def CifarResNet1202(
     include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
     pooling: str | None = None, classes: int = 10, classifier_activation: Activation = "softmax",
@@ -201,6 +272,7 @@ def CifarResNet1202(
     return build_resnet(cifar_by_depth(1202), residual=True, **locals())
 
 
+@_documented("cifar_plainnet20")
 def CifarPlainNet20(
     include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
     pooling: str | None = None, classes: int = 10, classifier_activation: Activation = "softmax",
@@ -211,6 +283,7 @@ def CifarPlainNet20(
     return build_resnet(cifar_by_depth(20), residual=False, **locals())
 
 
+@_documented("cifar_plainnet32")
 def CifarPlainNet32(
     include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
     pooling: str | None = None, classes: int = 10, classifier_activation: Activation = "softmax",
@@ -221,6 +294,7 @@ def CifarPlainNet32(
     return build_resnet(cifar_by_depth(32), residual=False, **locals())
 
 
+@_documented("cifar_plainnet44")
 def CifarPlainNet44(
     include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
     pooling: str | None = None, classes: int = 10, classifier_activation: Activation = "softmax",
@@ -231,6 +305,7 @@ def CifarPlainNet44(
     return build_resnet(cifar_by_depth(44), residual=False, **locals())
 
 
+@_documented("cifar_plainnet56")
 def CifarPlainNet56(
     include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
     pooling: str | None = None, classes: int = 10, classifier_activation: Activation = "softmax",
@@ -241,6 +316,7 @@ def CifarPlainNet56(
     return build_resnet(cifar_by_depth(56), residual=False, **locals())
 
 
+@_documented("cifar_plainnet110")
 def CifarPlainNet110(
     include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
     pooling: str | None = None, classes: int = 10, classifier_activation: Activation = "softmax",
@@ -251,6 +327,7 @@ def CifarPlainNet110(
     return build_resnet(cifar_by_depth(110), residual=False, **locals())
 
 
+@_documented("resnet50v2")
 def ResNet50V2(
     include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
     pooling: str | None = None, classes: int = 1000, classifier_activation: Activation = "softmax",
@@ -260,6 +337,7 @@ def ResNet50V2(
     return build_resnet(FAMILY["resnet50v2"], residual=True, **locals())
 
 
+@_documented("resnet101v2")
 def ResNet101V2(
     include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
     pooling: str | None = None, classes: int = 1000, classifier_activation: Activation = "softmax",
@@ -269,6 +347,7 @@ def ResNet101V2(
     return build_resnet(FAMILY["resnet101v2"], residual=True, **locals())
 
 
+@_documented("resnet152v2")
 def ResNet152V2(
     include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
     pooling: str | None = None, classes: int = 1000, classifier_activation: Activation = "softmax",
@@ -278,6 +357,7 @@ def ResNet152V2(
     return build_resnet(FAMILY["resnet152v2"], residual=True, **locals())
 
 
+@_documented("resnext50_32x4d")
 def ResNeXt50_32x4d(
     include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
     pooling: str | None = None, classes: int = 1000, classifier_activation: Activation = "softmax",
@@ -287,6 +367,7 @@ def ResNeXt50_32x4d(
     return build_resnet(FAMILY["resnext50_32x4d"], residual=True, **locals())
 
 
+@_documented("resnext101_32x8d")
 def ResNeXt101_32x8d(
     include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
     pooling: str | None = None, classes: int = 1000, classifier_activation: Activation = "softmax",
@@ -296,6 +377,7 @@ def ResNeXt101_32x8d(
     return build_resnet(FAMILY["resnext101_32x8d"], residual=True, **locals())
 
 
+@_documented("resnext101_64x4d")
 def ResNeXt101_64x4d(
     include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
     pooling: str | None = None, classes: int = 1000, classifier_activation: Activation = "softmax",
@@ -305,6 +387,7 @@ def ResNeXt101_64x4d(
     return build_resnet(FAMILY["resnext101_64x4d"], residual=True, **locals())
 
 
+@_documented("wide_resnet50_2")
 def WideResNet50_2(
     include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
     pooling: str | None = None, classes: int = 1000, classifier_activation: Activation = "softmax",
@@ -314,6 +397,7 @@ def WideResNet50_2(
     return build_resnet(FAMILY["wide_resnet50_2"], residual=True, **locals())
 
 
+@_documented("wide_resnet101_2")
 def WideResNet101_2(
     include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
     pooling: str | None = None, classes: int = 1000, classifier_activation: Activation = "softmax",
@@ -323,6 +407,7 @@ def WideResNet101_2(
     return build_resnet(FAMILY["wide_resnet101_2"], residual=True, **locals())
 
 
+@_documented("resnet50d")
 def ResNet50D(
     include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
     pooling: str | None = None, classes: int = 1000, classifier_activation: Activation = "softmax",
@@ -332,6 +417,7 @@ def ResNet50D(
     return build_resnet(FAMILY["resnet50d"], residual=True, **locals())
 
 
+@_documented("cifar_preact_resnet164", "18")
 def CifarPreActResNet(
     n: int, bottleneck: bool = True, include_top: bool = True, weights: str | None = None, input_tensor=None,
     input_shape: tuple | None = None, pooling: str | None = None, classes: int = 10,
@@ -347,6 +433,7 @@ def CifarPreActResNet(
     return build_resnet(cifar_preact(n, bottleneck), residual=True, **kwargs)
 
 
+@_documented("cifar_resnet20", "3")
 def CifarResNet(
     n: int, include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
     pooling: str | None = None, classes: int = 10, classifier_activation: Activation = "softmax",
@@ -359,6 +446,7 @@ def CifarResNet(
     return _by_n("CifarResNet", True, **locals())
 
 
+@_documented("cifar_plainnet20", "3")
 def CifarPlainNet(
     n: int, include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
     pooling: str | None = None, classes: int = 10, classifier_activation: Activation = "softmax",

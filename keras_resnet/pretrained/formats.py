@@ -27,7 +27,7 @@ import os
 import re
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -86,52 +86,53 @@ class Weight:
 Layout = dict[str, list[Weight]]
 
 
-def layout_variant(path: str | os.PathLike, fmt: str | None = None) -> str | None:
-    """The bottleneck stride placement a file's weights were trained with: v1 for
-    keras.applications' (the paper authors' Caffe nets), v1.5 for PyTorch state dicts
-    (torchvision's and timm's), ours as `save_weights` recorded it; None where unknown."""
-    fmt = fmt or detect_format(path)
-    if fmt == "keras_resnet":
-        with _h5_file(path) as f:
-            variant = f.attrs.get(VARIANT_ATTRIBUTE)
-        variant = variant.decode(errors="replace") if isinstance(variant, bytes) else variant
-        # it chooses the network built: a forged or damaged record is refused, never guessed from
-        if variant is not None and not (isinstance(variant, str) and variant in VARIANTS):
-            raise ValueError(f"{path}: its `{VARIANT_ATTRIBUTE}` attribute is {variant!r}, not one of "
-                             f"{list(VARIANTS)}; not a file keras_resnet wrote.")
-        return variant
-    return {"keras_applications": "v1", "torch": "v1.5"}[fmt]
+@dataclass(frozen=True)
+class OpenedWeights:
+    """A weights file as one opening of it tells: its format, the bottleneck stride placement its
+    weights were trained with (v1 for keras.applications', the paper authors' Caffe nets; v1.5
+    for PyTorch state dicts, torchvision's and timm's; ours as `save_weights` recorded it; None
+    where unknown), and its weights declared in our layout, readable while the file is open."""
 
-
-def detect_format(path: str | os.PathLike) -> str:
-    path = _regular_file(path)
-    if path.suffix in (".safetensors", *TORCH_SUFFIXES):
-        return "torch"
-    with _h5_file(path) as f:  # the root's attributes and link names only
-        return "keras_applications" if "layer_names" in f.attrs or "model_weights" in f else "keras_resnet"
+    format: str
+    variant: str | None
+    layers: Layout
 
 
 @contextmanager
-def open_weights(path: str | os.PathLike, fmt: str | None = None) -> Iterator[Layout]:
-    """Any supported file's weights, in our layout, declared (names, shapes, dtypes), readable
-    while the file is open. A file that does not hold the format's layout (cut short, another
-    format, another program's HDF5), holds weights that are not floats, declares far more than
-    it stores, or would take data from elsewhere, raises a ValueError naming it."""
-    fmt = fmt or detect_format(path)
-    _regular_file(path)
-    if fmt not in WEIGHT_FORMATS:
+def open_weights(path: str | os.PathLike, fmt: str | None = None) -> Iterator[OpenedWeights]:
+    """Open any supported file once: format (detected unless `fmt` is given), variant and the
+    declared weights (names, shapes, dtypes; no data read). A file that does not hold the format's
+    layout (cut short, another format, another program's HDF5), holds weights that are not
+    floats, declares far more than it stores, or would take data from elsewhere, raises a
+    ValueError naming it."""
+    path = _regular_file(path)
+    if fmt is not None and fmt not in WEIGHT_FORMATS:
         raise ValueError(f"`format` must be one of {list(WEIGHT_FORMATS)}; received format={fmt!r}.")
-    with ExitStack() as stack:
+    torch = fmt == "torch" or (fmt is None and path.suffix in (".safetensors", *TORCH_SUFFIXES))
+    with nullcontext() if torch else _open_h5(path) as f:
+        fmt = "torch" if torch else fmt or ("keras_applications" if _keras_applications_root(f) else "keras_resnet")
         try:
-            layout = stack.enter_context(_READERS[fmt](path))
+            layout = _torch(path) if torch else _H5_READERS[fmt](f, path)
         except _READ_ERRORS as e:
             raise _unreadable(path, fmt, e) from None
-        accepted = TORCH_DTYPES if fmt == "torch" and Path(path).suffix != ".safetensors" else FLOAT_DTYPES
+        variant = "v1.5" if torch else _recorded_variant(f, path) if fmt == "keras_resnet" else "v1"
+        accepted = TORCH_DTYPES if torch and path.suffix != ".safetensors" else FLOAT_DTYPES
         for weights in layout.values():
             for weight in weights:
                 _check_dtype(path, weight, accepted)
-        yield {name: [replace(w, read=_guarded(path, fmt, w.read)) for w in weights]
-               for name, weights in layout.items()}
+        yield OpenedWeights(fmt, variant, {name: [replace(w, read=_guarded(path, fmt, w.read)) for w in weights]
+                                           for name, weights in layout.items()})
+
+
+def _recorded_variant(f: h5py.File, path: Path) -> str | None:
+    """The stride placement our file records; it chooses the network built, so a forged or
+    damaged record is refused, never guessed from."""
+    variant = f.attrs.get(VARIANT_ATTRIBUTE)
+    variant = variant.decode(errors="replace") if isinstance(variant, bytes) else variant
+    if variant is not None and not (isinstance(variant, str) and variant in VARIANTS):
+        raise ValueError(f"{path}: its `{VARIANT_ATTRIBUTE}` attribute is {variant!r}, not one of "
+                         f"{list(VARIANTS)}; not a file keras_resnet wrote.")
+    return variant
 
 
 def _regular_file(path: str | os.PathLike) -> Path:
@@ -181,19 +182,13 @@ def _derived(weight: Weight, fn: Callable[[np.ndarray], np.ndarray], shape: tupl
 # --- HDF5 ------------------------------------------------------------------------------------
 
 @contextmanager
-def _h5_file(path) -> Iterator[h5py.File]:
+def _open_h5(path: Path) -> Iterator[h5py.File]:
+    """An HDF5 weights file, open once `check_stored_inside` passed."""
     try:
         f = h5py.File(path, "r")
     except OSError as e:
         raise ValueError(f"{path} is not a readable HDF5 weights file ({e}). Accepted: {ACCEPTED}.") from None
     with f:
-        yield f
-
-
-@contextmanager
-def _open_h5(path) -> Iterator[h5py.File]:
-    """An HDF5 weights file, open once `check_stored_inside` passed."""
-    with _h5_file(path) as f:
         check_stored_inside(f, str(path), os.path.getsize(path))
         yield f
 
@@ -234,26 +229,24 @@ def _h5_weight(dataset: h5py.Dataset | h5py.Group) -> Weight:
                   lambda: np.asarray(dataset[()]))
 
 
-@contextmanager
-def _keras_resnet_h5(path) -> Iterator[Layout]:
+def _keras_resnet_h5(f: h5py.File, path: Path) -> Layout:
     """Our layout, checked: every top-level item a group of datasets named 0..k-1."""
-    with _open_h5(path) as f:
-        layout = {}
-        for name, group in f.items():
-            if not isinstance(group, h5py.Group) or sorted(group) != sorted(map(str, range(len(group)))):
-                raise ValueError(
-                    f"{path} is not a keras_resnet weights file: {name!r} is not a group of datasets 0..k-1. "
-                    f"Accepted: {ACCEPTED}."
-                )
-            layout[name] = [_h5_weight(group[str(i)]) for i in range(len(group))]
-        yield layout
+    layout = {}
+    for name, group in f.items():
+        if not isinstance(group, h5py.Group) or sorted(group) != sorted(map(str, range(len(group)))):
+            raise ValueError(
+                f"{path} is not a keras_resnet weights file: {name!r} is not a group of datasets 0..k-1. "
+                f"Accepted: {ACCEPTED}."
+            )
+        layout[name] = [_h5_weight(group[str(i)]) for i in range(len(group))]
+    return layout
 
 
 def is_keras_resnet_file(path: Path) -> bool:
     """Whether `path` is a keras_resnet weights file (which `save_weights` may replace)."""
     try:
-        with open_weights(path, "keras_resnet") as layout:
-            return bool(layout)
+        with open_weights(path, "keras_resnet") as opened:
+            return bool(opened.layers)
     except ValueError:
         return False
 
@@ -269,19 +262,23 @@ def _attribute(group, name: str) -> list[str]:
     return [v.decode("utf8") if isinstance(v, bytes) else str(v) for chunk in chunks for v in chunk]
 
 
-@contextmanager
-def _keras_applications_h5(path) -> Iterator[Layout]:
+def _keras_applications_h5(f: h5py.File, path: Path) -> Layout:
     """A legacy Keras HDF5 weights (or whole-model) file, in our layout."""
-    with _open_h5(path) as f:
-        root = f["model_weights"] if "model_weights" in f else f
-        layers = {}
-        for layer in _attribute(root, "layer_names"):
-            names = _attribute(root[layer], "weight_names")
-            if names:
-                # "conv1_conv/kernel:0" (Keras 2) or "conv1_conv/kernel" (Keras 3): order by role
-                by_role = {n.rsplit("/", 1)[-1].removesuffix(":0"): _h5_weight(root[layer][n]) for n in names}
-                layers[layer] = [by_role[role] for role in _KERAS_ORDER if role in by_role]
-        yield from_keras_applications(layers, str(path))
+    root = f["model_weights"] if "model_weights" in f else f
+    layers = {}
+    for layer in _attribute(root, "layer_names"):
+        names = _attribute(root[layer], "weight_names")
+        if names:
+            # "conv1_conv/kernel:0" (Keras 2) or "conv1_conv/kernel" (Keras 3): order by role
+            by_role = {n.rsplit("/", 1)[-1].removesuffix(":0"): _h5_weight(root[layer][n]) for n in names}
+            layers[layer] = [by_role[role] for role in _KERAS_ORDER if role in by_role]
+    return from_keras_applications(layers, str(path))
+
+
+_H5_READERS = {"keras_resnet": _keras_resnet_h5, "keras_applications": _keras_applications_h5}
+def _keras_applications_root(f: h5py.File) -> bool:
+    """keras.applications' legacy layout (a weights or whole-model file), by its root."""
+    return "layer_names" in f.attrs or "model_weights" in f
 
 
 def from_keras_applications(layers: Mapping[str, list[Weight]], source: str) -> Layout:
@@ -362,10 +359,9 @@ def from_torch_state_dict(state_dict: Mapping[str, Weight]) -> Layout:
     return layout
 
 
-@contextmanager
-def _torch(path) -> Iterator[Layout]:
-    safetensors = Path(path).suffix == ".safetensors"
-    yield from_torch_state_dict(read_safetensors(path) if safetensors else read_torch_checkpoint(path))
+def _torch(path: Path) -> Layout:
+    safetensors = path.suffix == ".safetensors"
+    return from_torch_state_dict(read_safetensors(path) if safetensors else read_torch_checkpoint(path))
 
 
 def read_safetensors(path: str | os.PathLike) -> dict[str, Weight]:
@@ -420,8 +416,6 @@ def _numpy(tensor) -> np.ndarray:
 
     return (tensor.float() if tensor.dtype == torch.bfloat16 else tensor).numpy()
 
-
-_READERS = {"keras_resnet": _keras_resnet_h5, "keras_applications": _keras_applications_h5, "torch": _torch}
 
 
 # --- .keras archives -----------------------------------------------------------------------

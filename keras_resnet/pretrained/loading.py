@@ -1,6 +1,5 @@
-"""Load pretrained weights into a model: a registry entry (its file fetched and verified by
-`download`) or a local file of any supported format (`formats`), all or nothing. Our own
-format is a layer-name-keyed HDF5 file written by `save_weights`."""
+"""Weights into a model, all or nothing, from a file of any supported format (`formats`); our
+own format is a layer-name-keyed HDF5 file written by `save_weights`."""
 
 from __future__ import annotations
 
@@ -13,20 +12,8 @@ import keras
 import numpy as np
 
 from keras_resnet.core.atomic import check_replaceable, replacing
-from keras_resnet.core.names import CLASSIFIER, CONV, block_name
-from keras_resnet.pretrained import download, formats
-from keras_resnet.pretrained.registry import Weights
-
-
-def load(model: keras.Model, weights: Weights | Path, *, include_top: bool = True) -> None:
-    """Load a registry entry (the file it names for `include_top`, fetched and hash-checked,
-    in the format it names) or a local file (format detected); without the top, the file's
-    classifier is left out."""
-    skip = () if include_top else (CLASSIFIER,)
-    if isinstance(weights, Weights):
-        load_weights(model, download.fetch(weights.file_for(include_top)), skip=skip, fmt=weights.format)
-    else:
-        load_weights(model, weights, skip=skip)
+from keras_resnet.core.names import CONV, block_name
+from keras_resnet.pretrained import formats
 
 
 def save_weights(model: keras.Model, path: str | os.PathLike) -> None:
@@ -39,7 +26,7 @@ def save_weights(model: keras.Model, path: str | os.PathLike) -> None:
     # Python's write below raises an OSError instead
     with h5py.File(path.name, "w", driver="core", backing_store=False) as f:
         variant = _stride_placement(model)
-        if variant is not None:  # read back by `formats.layout_variant`, so the file builds its own network
+        if variant is not None:  # read back by `formats.open_weights`, so the file builds its own network
             f.attrs[formats.VARIANT_ATTRIBUTE] = variant
         for layer in model.layers:
             if layer.weights:
@@ -66,8 +53,8 @@ def _stride_placement(model: keras.Model) -> str | None:
 
 def load_weights(model: keras.Model, path: str | os.PathLike, skip: Iterable[str] = (), fmt: str | None = None) -> None:
     """Load a weights file of any supported format (detected unless `fmt` is given) by layer name."""
-    with formats.open_weights(path, fmt) as weights:
-        assign(model, weights, source=str(path), skip=skip)
+    with formats.open_weights(path, fmt) as opened:
+        assign(model, opened.layers, source=str(path), skip=skip)
 
 
 def matched(model: keras.Model, weights: Mapping[str, Sequence[formats.Weight]], source: str,

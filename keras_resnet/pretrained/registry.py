@@ -1,18 +1,15 @@
 """The pretrained-weights registry, `weights/registry.json`: data, one entry per (weights
-name, model, variant), read once into typed `Weights` entries. `resolve` turns a `weights=`
-argument into the entry (or a user's file) that then travels, whole, to the loader, as
-torchvision's `ResNet50_Weights.IMAGENET1K_V1` and timm's pretrained configs do.
+name, model, variant), read once into typed `Weights` entries, as torchvision's `ResNet50_Weights.IMAGENET1K_V1` and
+timm's pretrained configs (`request.resolve_weights` turns a `weights=` value into one).
 
 Kept free of Keras: the command line checks its arguments against the registry at once."""
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
 from types import MappingProxyType
 
 from keras_resnet.core.architectures import parse_model_id
@@ -136,29 +133,19 @@ def list_weights(model: str | None = None) -> list[dict]:
     return rows
 
 
-def resolve(weights, model: str, *, variant: str | None, shortcut: str | None, kind: str) -> Weights | Path | None:
-    """What `weights=` names: None, the registry entry for `model` (and `variant`, where the
-    block `kind` has one; for None the first listed: keras.applications' v1 before
-    torchvision's v1.5), or a local file."""
-    if weights is None:
-        return None
-    if isinstance(weights, str) and weights in names():
-        for_model = [e for e in entries() if e.name == weights and e.model == model]
-        if not for_model:
-            have = sorted({e.model for e in entries() if e.name == weights})
-            raise ValueError(f"weights={weights!r} exist for {have}, not for {model!r}.")
-        # basic blocks have no 1x1 conv, so v1 and v1.5 are the same network
-        matches = [e for e in for_model if kind == "basic" or variant in (None, e.variant)]
-        if not matches or matches[0].shortcut != shortcut:
-            offered = ", ".join(f"variant={e.variant!r} shortcut={e.shortcut!r}" for e in for_model)
-            raise ValueError(
-                f"weights={weights!r} for {model} exist with {offered}; "
-                f"received variant={variant!r}, shortcut={shortcut!r}."
-            )
-        return matches[0]
-    if isinstance(weights, (str, os.PathLike)) and Path(weights).is_file():
-        return Path(weights)
-    raise ValueError(
-        f"`weights` must be None, a registry name ({', '.join(names())}) or the path to an "
-        f"existing weights file (.h5, .safetensors, .pth); received weights={weights!r}."
-    )
+def entry_for(name: str, model: str, *, variant: str | None, shortcut: str | None, kind: str) -> Weights:
+    """The entry of weights `name` for `model` (and `variant`, where the block `kind` has one;
+    for None the first listed: keras.applications' v1 before torchvision's v1.5), refusing
+    arguments that contradict every entry."""
+    for_model = [e for e in entries() if e.name == name and e.model == model]
+    if not for_model:
+        have = sorted({e.model for e in entries() if e.name == name})
+        raise ValueError(f"weights={name!r} exist for {have}, not for {model!r}.")
+    # basic blocks have no 1x1 conv, so v1 and v1.5 are the same network
+    matches = [e for e in for_model if kind == "basic" or variant in (None, e.variant)]
+    if not matches or matches[0].shortcut != shortcut:
+        offered = ", ".join(f"variant={e.variant!r} shortcut={e.shortcut!r}" for e in for_model)
+        raise ValueError(
+            f"weights={name!r} for {model} exist with {offered}; received variant={variant!r}, shortcut={shortcut!r}."
+        )
+    return matches[0]

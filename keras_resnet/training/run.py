@@ -25,7 +25,7 @@ from keras_resnet.models.preprocessing import pixel_mean
 from keras_resnet.training import distribute, schedules
 from keras_resnet.training.callbacks import Backup, BestModel, RunLog, StopOnNonFinite, TrainingDiverged, save_model
 from keras_resnet.training.config import SCHEDULES, STRATEGIES, TrainConfig
-from keras_resnet.training.datasets import Dataset, ImageFolders, dataset, in_image_data_format
+from keras_resnet.training.datasets import Dataset, ImageFolders, TrainingData, dataset, in_image_data_format
 from keras_resnet.training.recipe import (
     Recipe,
     add_weight_decay,
@@ -216,6 +216,8 @@ def _remove_unstarted(output: Path, created: list[Path]) -> None:
 
 
 def _train(config: TrainConfig, chosen: Dataset, listing: ImageFolders | None, output: Path, earlier: dict | None):
+    """The checked run: its data and resolved values (recorded in config.json, or compared with
+    those an earlier run recorded), then the model, fitted, saved and tested."""
     recipe = chosen.recipe
     strategy = distribute.make_strategy(config.strategy)
     batch_size = config.batch_size or recipe.batch_size
@@ -225,23 +227,51 @@ def _train(config: TrainConfig, chosen: Dataset, listing: ImageFolders | None, o
     data = in_image_data_format(chosen.load(config, batch_size, listing))
     data = replace(data, validation=distribute.whole_replica_batches(data.validation, batch_size, strategy),
                    test=distribute.whole_replica_batches(data.test, batch_size, strategy))
+    record, iterations = _resolve(config, recipe, data, batch_size)
+    record = _check_same_run(output, earlier, record)
+    remove_temporaries(output, output / "backup")
+    distribute.mixed_precision_policy(config.mixed_precision)
+
+    model = _compiled_model(config.model, recipe, data, strategy, record["learning_rate"])
+    _check_output(output, MIN_FREE_BYTES + checkpoint_bytes(model))
+
+    write_text(output / "config.json", json.dumps(record, indent=1))  # first: it makes the directory a run
+    write_text(output / "classes.json", json.dumps(list(data.class_names), indent=1))
+    with distribute.fitting(strategy):  # keras.distribution (JAX) distributes the batches of `fit` in scope
+        _fit(model, data, output, record, recipe, iterations)
+        save_model(model, output / "final.keras")
+        loss, error = model.evaluate(data.test, verbose=0)
+    results = {"model": config.model, "dataset": config.dataset, "test_error": float(error),
+               "test_loss": float(loss), "epochs": record["epochs"], "steps_per_epoch": record["steps_per_epoch"],
+               "batch_size": batch_size, "learning_rate": record["learning_rate"],
+               "iterations": int(keras.ops.convert_to_numpy(model.optimizer.iterations))}
+    write_text(output / "results.json", json.dumps(results, indent=1))
+    return model, results
+
+
+def _resolve(config: TrainConfig, recipe: Recipe, data: TrainingData, batch_size: int) -> tuple[dict, int]:
+    """The run's record (config.json: the config with the recipe's values for what it leaves
+    None) and its total iterations."""
     steps = config.steps_per_epoch or data.train_size // batch_size
     if steps < 1:
         raise ValueError(f"`batch_size` {batch_size} is larger than the {data.train_size} training images.")
     learning_rate = config.learning_rate or scaled_learning_rate(recipe, batch_size)
     iterations = total_iterations(recipe, batch_size) if config.epochs is None else config.epochs * steps
     epochs = config.epochs or math.ceil(iterations / steps)
-    arch, residual = parse_model_id(config.model)
+    arch, _ = parse_model_id(config.model)
     warmup = config.warmup if config.warmup is not None else (
         recipe.schedule == "cifar" and arch.depth >= recipe.warmup_min_depth
     )
     record = {**asdict(config), "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
               "schedule": config.schedule or recipe.schedule, "warmup": warmup, "steps_per_epoch": steps,
               "data": data.fingerprint}
-    record = _check_same_run(output, earlier, record)
-    remove_temporaries(output, output / "backup")
-    distribute.mixed_precision_policy(config.mixed_precision)
+    return record, iterations
 
+
+def _compiled_model(model_id: str, recipe: Recipe, data: TrainingData, strategy, learning_rate: float) -> keras.Model:
+    """The network for `data` (its classes, input shape and pixel mean), with the recipe's
+    weight decay and optimizer, built in the strategy's scope."""
+    arch, residual = parse_model_id(model_id)
     with strategy.scope():
         mean = data.mean
         model = build_resnet(
@@ -255,42 +285,36 @@ def _train(config: TrainConfig, chosen: Dataset, listing: ImageFolders | None, o
         if strategy.num_replicas_in_sync > 1:
             distribute.synchronize_batchnorm(model)
         compile_for_training(model, recipe, learning_rate)
-    _check_output(output, MIN_FREE_BYTES + checkpoint_bytes(model))
+    return model
 
-    write_text(output / "config.json", json.dumps(record, indent=1))  # first: it makes the directory a run
-    write_text(output / "classes.json", json.dumps(list(data.class_names), indent=1))
+
+def _fit(model: keras.Model, data: TrainingData, output: Path, record: dict, recipe: Recipe, iterations: int) -> None:
+    """`model.fit` of the recorded run, from its last backup; a divergence is recorded in
+    config.json (a resume may then lower the learning rate, see `_check_same_run`)."""
+    steps, batch_size, learning_rate = record["steps_per_epoch"], record["batch_size"], record["learning_rate"]
     callbacks = [
         StopOnNonFinite(output),
-        _schedule(record, recipe, learning_rate, iterations, epochs),
-        RunLog(output, batch_size, plot=config.plot),
+        _schedule(record, recipe, learning_rate, iterations, record["epochs"]),
+        RunLog(output, batch_size, plot=record["plot"]),
         BestModel(output),
         Backup(output / "backup"),
     ]
     # the stream from where the last backup left it, so a resumed run sees the same batches
     start = Backup.finished_epochs(output / "backup") * steps * batch_size
-    with distribute.fitting(strategy):  # keras.distribution (JAX) distributes the batches of `fit` in scope
-        try:
-            model.fit(
-                data.train(start),
-                epochs=epochs,
-                steps_per_epoch=steps,
-                validation_data=data.validation,
-                callbacks=callbacks,
-                verbose=1 if sys.stdout.isatty() else 2,  # progress bar on a terminal, a line per epoch in logs
-                shuffle=False,  # the pipeline shuffles
-            )
-        except TrainingDiverged:  # a resume may then lower the learning rate (see `_check_same_run`)
-            diverged = {"epoch": Backup.finished_epochs(output / "backup"), "learning_rate": learning_rate}
-            write_text(output / "config.json", json.dumps({**record, "diverged": diverged}, indent=1))
-            raise
-        save_model(model, output / "final.keras")
-        loss, error = model.evaluate(data.test, verbose=0)
-    results = {"model": config.model, "dataset": config.dataset, "test_error": float(error),
-               "test_loss": float(loss), "epochs": epochs, "steps_per_epoch": steps, "batch_size": batch_size,
-               "learning_rate": learning_rate,
-               "iterations": int(keras.ops.convert_to_numpy(model.optimizer.iterations))}
-    write_text(output / "results.json", json.dumps(results, indent=1))
-    return model, results
+    try:
+        model.fit(
+            data.train(start),
+            epochs=record["epochs"],
+            steps_per_epoch=steps,
+            validation_data=data.validation,
+            callbacks=callbacks,
+            verbose=1 if sys.stdout.isatty() else 2,  # progress bar on a terminal, a line per epoch in logs
+            shuffle=False,  # the pipeline shuffles
+        )
+    except TrainingDiverged:
+        diverged = {"epoch": Backup.finished_epochs(output / "backup"), "learning_rate": learning_rate}
+        write_text(output / "config.json", json.dumps({**record, "diverged": diverged}, indent=1))
+        raise
 
 
 def _schedule(record: dict, recipe: Recipe, learning_rate: float, iterations: int, epochs: int):

@@ -221,6 +221,22 @@ def test_help_and_parsing_do_not_import_keras_or_tensorflow():
     assert "N must be >= 1" in result.stderr
 
 
+@pytest.mark.parametrize("module", ["keras_resnet", "keras_resnet.cli"])
+def test_python_m_is_the_command_and_answers_help_without_keras(module):
+    """`python -m keras_resnet` and `python -m keras_resnet.cli` run the same `main`: --help
+    prints its usage, with neither Keras nor TensorFlow (nor another backend) imported."""
+    out = run_python(f"""
+import runpy, sys
+sys.argv = [{module!r}, "--help"]
+try:
+    runpy.run_module({module!r}, run_name="__main__", alter_sys=True)
+except SystemExit as e:
+    print("exit", e.code, sorted({{"keras", "tensorflow", "jax", "torch"}} & set(sys.modules)))
+""")
+    assert out.startswith("usage: keras-resnet [-h] [--verbose]") and "{table,weights,convert,train," in out, out
+    assert out.strip().splitlines()[-1] == "exit 0 []", out
+
+
 def _without_log_level(*argv) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     return subprocess.run([keras_resnet_exe(), *argv], capture_output=True, text=True, env=env, timeout=600)

@@ -14,10 +14,10 @@ from conftest import keras_resnet_cli, randomise_batchnorm, run_python, torch_st
 from safetensors.numpy import save_file
 
 import keras_resnet as kr
-from keras_resnet import cli
 from keras_resnet.core.architectures import FAMILY
 from keras_resnet.deploy.export import export_model
 from keras_resnet.models.preprocessing import preprocess_input
+from keras_resnet.models.table import paper_table
 from keras_resnet.pretrained import registry
 from keras_resnet.pretrained.loading import save_weights
 
@@ -55,7 +55,7 @@ def test_v2_has_keras_applications_layers_and_weights(depth):
 def test_table_lists_the_family_beside_its_references():
     """`keras-resnet table --family`: each net's parameters and multiply-adds as built, equal
     to torchvision's published ones, keras.applications' and timm's."""
-    rows = {r["model"]: r for r in cli.table("v1", False, [], family=True)}
+    rows = {r["model"]: r for r in paper_table("v1", False, [], family=True)}
     for name, (params, gflops) in TORCHVISION.items():
         assert rows[name]["params"] == params and f"{params:,} torchvision" == rows[name]["reference"]
         assert abs(rows[name]["gmacs"] - gflops) <= 0.01

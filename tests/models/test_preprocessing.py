@@ -12,9 +12,9 @@ import keras_resnet as kr
 from keras_resnet.core.architectures import IMAGENET
 from keras_resnet.models.builder import _preprocessing
 from keras_resnet.models.preprocessing import MODES
-from keras_resnet.pretrained import registry
 from keras_resnet.pretrained.download import weights_dir
 from keras_resnet.pretrained.loading import save_weights
+from keras_resnet.pretrained.request import resolve_weights
 
 RNG = np.random.default_rng(0)
 IMAGES = RNG.integers(0, 256, (4, 40, 48, 3), dtype=np.uint8)
@@ -56,9 +56,9 @@ def test_preprocessing_default_only_for_cifar_registry_weights(tmp_path):
     save_weights(kr.CifarResNet(3), tmp_path / "w.h5")
     for model in (kr.CifarResNet(3), kr.CifarResNet(3, weights=str(tmp_path / "w.h5")), kr.ResNet18()):
         assert not any(layer.name.startswith("preprocessing") for layer in model.layers), model.name
-    entry = registry.resolve("imagenet", "resnet50", variant="v1", shortcut="B", kind="bottleneck")
-    assert _preprocessing(None, entry, IMAGENET[50]) is None  # the file is a download: decided before it
-    assert _preprocessing(True, entry, IMAGENET[50]) == entry.preprocessing
+    with resolve_weights("imagenet", "resnet50", variant="v1", shortcut="B", kind="bottleneck") as source:
+        assert _preprocessing(None, source, IMAGENET[50]) is None  # the file is a download: decided before it
+        assert _preprocessing(True, source, IMAGENET[50]) == source.entry.preprocessing
 
 
 def test_imagenet_model_takes_raw_images_of_any_size(tmp_path):

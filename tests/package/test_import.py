@@ -54,3 +54,37 @@ def test_import_prints_nothing_and_logs_the_onednn_switch_once(tmp_path):
 def test_the_opt_out_is_left_alone_and_nothing_is_logged(tmp_path):
     state, _ = _probe(tmp_path, TF_ENABLE_ONEDNN_OPTS="0")
     assert state["onednn"] == "0" and state["log"] == []
+
+
+LAZY = """
+import json, sys
+import keras_resnet as kr
+loaded = lambda: sorted(m for m in ("keras", "tensorflow", "torch", "jax") if m in sys.modules)
+before = loaded()
+from keras_resnet import ResNet50, list_models
+try:
+    kr.IMAGENET
+    missing = None
+except AttributeError as e:
+    missing = str(e)
+print(json.dumps({"before": before, "after": loaded(), "home": ResNet50.__module__,
+                  "listed": "resnet50" in list_models(), "missing": missing}))
+"""
+
+
+def test_public_names_are_lazy_and_user_facing():
+    """`import keras_resnet` imports no Keras or backend (so the command line and a user's
+    script start at once), and reads no sys.argv; the first public name used loads what it
+    needs; builder internals and the never-released 0.1 classes are not public names."""
+    result = subprocess.run([sys.executable, "-c", LAZY], capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_BACKEND": keras.backend.backend()})
+    assert result.returncode == 0, result.stderr[-3000:]
+    state = json.loads(result.stdout.strip().splitlines()[-1])
+    assert state["before"] == []
+    assert "keras" in state["after"] and keras.backend.backend() in state["after"]
+    assert (state["home"], state["listed"]) == ("keras_resnet.models.resnet", True)
+    assert state["missing"] == "module 'keras_resnet' has no attribute 'IMAGENET'"
+    import keras_resnet
+
+    assert not {"BatchNormalization", "ZeroPadShortcut", "ImageNormalization", "IMAGENET"} & set(keras_resnet.__all__)
+    assert "argv" not in open(keras_resnet.__file__, encoding="utf-8").read()

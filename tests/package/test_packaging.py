@@ -50,8 +50,10 @@ def wheel(tmp_path_factory) -> Path:
 
 def test_wheel_carries_weights_and_metadata(wheel):
     files = set(zipfile.ZipFile(wheel).namelist())
-    assert {"keras_resnet/__init__.py", "keras_resnet/cli.py", "keras_resnet/weights/registry.json",
-            "keras_resnet/weights/imagenet_class_index.json"} <= files
+    modules = {f"keras_resnet/{path.relative_to(REPO / 'keras_resnet').as_posix()}"
+               for path in (REPO / "keras_resnet").rglob("*.py")}  # every subpackage, listed in pyproject.toml
+    assert {"keras_resnet/cli/__init__.py", "keras_resnet/core/architectures.py"} <= modules <= files
+    assert {"keras_resnet/weights/registry.json", "keras_resnet/weights/imagenet_class_index.json"} <= files
     for entry in registry.entries():
         if entry.file.url is None:
             assert f"keras_resnet/weights/{entry.file.name}" in files

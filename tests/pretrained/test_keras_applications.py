@@ -51,7 +51,8 @@ def test_keras3_legacy_writer_and_converter(tmp_path):
     assert names == ["conv1_conv/kernel", "conv1_conv/bias"]
     result = keras_resnet_cli("convert", str(tmp_path / "keras3.h5"), str(tmp_path / "ours.h5"), "--model", "resnet50")
     assert result.returncode == 0, result.stderr
-    assert formats.detect_format(tmp_path / "ours.h5") == "keras_resnet"
+    with formats.open_weights(tmp_path / "ours.h5") as opened:
+        assert opened.format == "keras_resnet"
     ours = kr.ResNet50(weights=str(tmp_path / "ours.h5"), input_shape=(SIZE, SIZE, 3), classifier_activation=None)
     x = np.random.default_rng(0).uniform(-1, 1, (2, SIZE, SIZE, 3)).astype("float32")
     assert_same_outputs(ours.predict(x, verbose=0), theirs.predict(x, verbose=0))

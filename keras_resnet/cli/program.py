@@ -1,0 +1,92 @@
+"""`keras-resnet`: parse the arguments (before Keras or TensorFlow is imported, which takes
+seconds, so that --help and mistakes answer at once), run the command, and turn its failure
+into one line and an exit status: 2 bad input, 1 the machine, 130 Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from keras_resnet.cli.commands import COMMANDS, CommandFailed
+from keras_resnet.deploy.artefacts import stderr_held_back
+from keras_resnet.training.config import default_output
+
+DESCRIPTION = """`keras-resnet` command line: `table` (the paper's Table 1 from the built models, and the
+family beside its references), `weights` (the registry), `convert` (published weights),
+`train`, `evaluate`, `predict`, `export` and `explain`."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line, its commands as `COMMANDS` lists them; each takes --verbose too."""
+    parser = argparse.ArgumentParser(prog="keras-resnet", description=DESCRIPTION)
+    verbose = argparse.ArgumentParser(add_help=False)  # also after the command, without resetting it there
+    for each, default in ((parser, False), (verbose, argparse.SUPPRESS)):
+        each.add_argument("--verbose", action="store_true", default=default,
+                          help="show TensorFlow's own log lines (hidden by default)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, command in COMMANDS.items():
+        command.options(commands.add_parser(name, parents=[verbose], help=command.help))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run `keras-resnet ARGV` (default: sys.argv); 0, or SystemExit with the failure's status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    quiet_tensorflow(args.verbose)
+    if hasattr(sys.stdout, "reconfigure"):  # file names that are not UTF-8 print as their own bytes
+        sys.stdout.reconfigure(errors="surrogateescape")
+    try:
+        COMMANDS[args.command].run(args)
+    except CommandFailed as e:
+        _fail(parser, args.command, e.status, e.error)
+    except ValueError as e:  # bad input, found before anything was written
+        _fail(parser, args.command, 2, e)
+    except (OSError, ImportError) as e:  # the machine: disk, network, permissions, a missing package
+        after = (" Every file of the run holds its last finished epoch (none is written in place); fix the "
+                 "cause and run the command again to resume.") if _run_started(args) else ""
+        _fail(parser, args.command, 1, e, after)
+    except KeyboardInterrupt:  # Ctrl-C: what is kept and how to go on, not a traceback
+        kept = (f"every file of {_run_output(args)} holds its last finished epoch; run the same command again to "
+                "resume" if _run_started(args) else "nothing was written (outputs are replaced only when complete)")
+        _fail(parser, args.command, 130, f"interrupted; {kept}.")
+    return 0
+
+
+def quiet_tensorflow(verbose: bool) -> None:
+    """Unless `verbose`, keep TensorFlow's C++ and absl logs (the oneDNN notice, CPU features,
+    converter passes) off stderr: TF_CPP_MIN_LOG_LEVEL=3 (a value the user set is kept) before
+    TensorFlow loads, and what its import writes regardless of that level held back."""
+    if verbose or "tensorflow" in sys.modules:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    try:
+        with stderr_held_back():
+            importlib.import_module("tensorflow")
+    except ImportError:  # a Keras backend without TensorFlow: the commands that need it say so
+        return
+    from absl import logging as absl_logging  # TensorFlow's Python logs (the TFLite converter's)
+
+    absl_logging.set_verbosity(absl_logging.ERROR)
+
+
+def _run_output(args: argparse.Namespace) -> Path:
+    return Path(args.output or default_output(args.model))
+
+
+def _run_started(args: argparse.Namespace) -> bool:
+    """A `train` run that wrote its config.json (a run that never started leaves nothing)."""
+    return args.command == "train" and (_run_output(args) / "config.json").is_file()
+
+
+def _fail(parser: argparse.ArgumentParser, command: str, status: int, error: BaseException | str,
+          after: str = "") -> None:
+    """Exit with `status` and one line on stderr: the error's own text, never a traceback."""
+    text = " ".join(line.strip() for line in str(error).splitlines() if line.strip()) or type(error).__name__
+    if after:
+        text = f"{text.rstrip('.')}.{after}"
+    parser.exit(status, f"keras-resnet {command}: error: {text}\n")

@@ -1,0 +1,69 @@
+"""A `weights=` value resolved once into the one record that the builder reads and the loader
+takes, as torchvision resolves a weights argument into its `Weights` entry: a registry name
+becomes its typed entry, a user's file is opened here, once, for everything the build needs
+(format, stride placement, declared layout), and stays open until its data is assigned."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+
+from keras_resnet.core.names import CLASSIFIER
+from keras_resnet.pretrained import download, formats, registry
+from keras_resnet.pretrained.loading import assign, load_weights
+from keras_resnet.pretrained.registry import Preprocessing, Weights
+
+
+@dataclass(frozen=True)
+class WeightsSource:
+    """Pretrained weights as the builder needs them: `argument` as given (for messages), the
+    stride placement they were trained with (None: unknown), the input they expect (registry
+    weights; None for a user's file), and either the registry `entry` (fetched on loading) or
+    the user's file, `opened`."""
+
+    argument: str
+    variant: str | None
+    preprocessing: Preprocessing | None
+    entry: Weights | None = None
+    opened: formats.OpenedWeights | None = None
+
+    def check_fits(self, *, include_top: bool, classes: int, input_shape: tuple) -> None:
+        """Refuse, before building, what registry weights cannot serve; a user's file is checked
+        layer by layer on loading."""
+        if self.entry is not None:
+            self.entry.check_fits(include_top=include_top, classes=classes, input_shape=input_shape)
+
+    def load_into(self, model: keras.Model, *, include_top: bool) -> None:
+        """All or nothing (`loading.assign`); without the top, the weights' classifier is left out.
+        Registry weights come from the file their entry names for `include_top`, fetched and
+        hash-checked."""
+        skip = () if include_top else (CLASSIFIER,)
+        if self.opened is not None:
+            assign(model, self.opened.layers, source=self.argument, skip=skip)
+        else:
+            load_weights(model, download.fetch(self.entry.file_for(include_top)), skip=skip, fmt=self.entry.format)
+
+
+@contextmanager
+def resolve_weights(weights, model: str, *, variant: str | None, shortcut: str | None,
+                    kind: str) -> Iterator[WeightsSource | None]:
+    """What `weights=` names for `model`: None, a registry entry (`registry.entry_for`), or a
+    local file, open for the duration of the build."""
+    if weights is None:
+        yield None
+    elif isinstance(weights, str) and weights in registry.names():
+        entry = registry.entry_for(weights, model, variant=variant, shortcut=shortcut, kind=kind)
+        yield WeightsSource(weights, entry.variant, entry.preprocessing, entry=entry)
+    elif isinstance(weights, (str, os.PathLike)) and Path(weights).is_file():
+        with formats.open_weights(weights) as opened:
+            yield WeightsSource(str(weights), opened.variant, None, opened=opened)
+    else:
+        raise ValueError(
+            f"`weights` must be None, a registry name ({', '.join(registry.names())}) or the path to an "
+            f"existing weights file (.h5, .safetensors, .pth); received weights={weights!r}."
+        )

@@ -1,0 +1,40 @@
+"""The private Keras APIs the package relies on, all in `core.keras_internals`, still behave
+as it assumes: a Keras release that changes one fails here, naming it, and not deep inside a
+build, a conversion or a training step."""
+
+import keras
+import pytest
+
+from keras_resnet.core import keras_internals
+
+CHANGED = f"Keras {keras.__version__} changed a private API that keras_resnet.core.keras_internals uses"
+
+
+def test_stateless_scope_defers_variables_to_the_global_list_that_unallocated_restores():
+    global_state = keras_internals.global_state
+    before = list(global_state.get_global_attribute(keras_internals.UNINITIALIZED) or [])
+    with keras.StatelessScope(initialize_variables=False):
+        keras.layers.Dense(3).build((None, 4))
+        pending = global_state.get_global_attribute(keras_internals.UNINITIALIZED) or []
+        assert len(pending) == len(before) + 2, f"{CHANGED}: deferred variables are no longer listed there"
+    with keras_internals.unallocated():
+        layer = keras.layers.Dense(10**5)
+        layer.build((None, 10**4))  # 4 GB if allocated
+        assert tuple(layer.kernel.shape) == (10**4, 10**5)
+    after = global_state.get_global_attribute(keras_internals.UNINITIALIZED) or []
+    assert len(after) == len(before) + 2  # the Dense(3) above, left by a plain StatelessScope
+    global_state.set_global_attribute(keras_internals.UNINITIALIZED, before)
+
+
+def test_batchnorm_has_what_the_fused_call_reads():
+    layer = keras.layers.BatchNormalization()
+    layer.build((None, 4, 4, 3))
+    missing = [name for name in keras_internals.BATCHNORM_ATTRIBUTES if not hasattr(layer, name)]
+    assert not missing, f"{CHANGED}: BatchNormalization lacks {missing}"
+    keras_internals.fuse_batchnorm(layer)
+    assert layer.call.__func__ is keras_internals._fused_call
+    x = keras.random.normal((2, 4, 4, 3), seed=0)
+    stock = keras.layers.BatchNormalization()
+    stock.build((None, 4, 4, 3))
+    assert keras.ops.convert_to_numpy(layer(x, training=True)) == pytest.approx(
+        keras.ops.convert_to_numpy(stock(x, training=True)), abs=1e-5)
