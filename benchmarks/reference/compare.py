@@ -43,9 +43,7 @@ def l2_penalty(run: Path) -> float:
     is the term at the end of a Keras run (`final.keras`), to compare like with like."""
     import keras
 
-    import keras_resnet  # noqa: F401 (registers the layers the file names)
-
-    model = keras.models.load_model(run / "final.keras")
+    model = keras.models.load_model(run / "final.keras")  # stock layers: loads with Keras alone
     kernels = [layer.kernel for layer in model.layers if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense))]
     return float(1e-4 / 2 * sum(float((keras.ops.convert_to_numpy(k).astype("float64") ** 2).sum()) for k in kernels))
 

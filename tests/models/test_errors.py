@@ -69,3 +69,10 @@ def test_input_tensor():
     model = kr.ResNet18(input_tensor=tensor, include_top=False, pooling="max")
     assert model.inputs[0] is tensor
     assert model.predict(np.zeros((1, 48, 48, 3), "float32"), verbose=0).shape == (1, 512)
+
+
+@pytest.mark.parametrize("typed, meant", [("resnext50", "resnext50_32x4d"), ("resnet5O", "resnet50"),
+                                          ("cifar_resnet2O", "cifar_resnet20")])
+def test_a_misspelt_model_id_gets_the_named_model_it_resembles(typed, meant):
+    with pytest.raises(ValueError, match=rf"received model='{typed}'\. Did you mean '{meant}'\?$"):
+        kr.build_by_id(typed)
