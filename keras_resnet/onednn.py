@@ -7,7 +7,7 @@ TensorFlow reads once, when it loads, so it can only be set before that; a value
 set (TF_ENABLE_ONEDNN_OPTS=0 turns the kernels off) is left alone, and a TensorFlow already
 loaded with the kernels off on a CPU-only machine gets a warning saying how to turn them on.
 Setting it is the one global change `import keras_resnet` makes: logged once at INFO on the
-`keras_resnet` logger (README, first screen), printed never.
+`keras_resnet` logger (README's first screen, docs/backends.md), printed never.
 """
 
 from __future__ import annotations

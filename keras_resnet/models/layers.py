@@ -27,7 +27,7 @@ def graph_depth(layers_count: int = DEEPEST_LAYERS) -> Iterator[None]:
     """Keras walks functional graphs recursively (building, cloning, `load_model`): the
     1202-layer net (4,210 layers) needs more than Python's default stack depth of 1,000.
     Raised while the package builds, clones, saves or loads a model, then put back; a user
-    loading such a file with Keras alone raises it the same way (README)."""
+    loading such a file with Keras alone raises it the same way (docs/models.md)."""
     previous = sys.getrecursionlimit()
     sys.setrecursionlimit(max(previous, 2 * layers_count + 1000))
     try:

@@ -1,4 +1,4 @@
-"""Each dataset a run trains on, as data (one row each, as `models.architectures` holds the
+"""Each dataset a run trains on, as data (one row each, as `core.architectures` holds the
 networks): the paper's recipe for it, the check of a run's data before anything is written,
 and the loader of its training, validation and test data. A dataset added here is one row
 (and its name in `training.config.DATASET_NAMES`, which the command line parses with)."""

@@ -15,6 +15,7 @@ from conftest import REPO
 EXAMPLES = REPO / "examples"
 
 
+@pytest.mark.slow
 def test_cifar10_example_learns(shared, tmp_path):
     result = subprocess.run(
         [sys.executable, str(EXAMPLES / "cifar10.py"), "--data-dir", str(shared / "cifar-10-batches-py"),
@@ -29,6 +30,7 @@ def test_cifar10_example_learns(shared, tmp_path):
     assert (tmp_path / "curves.png").stat().st_size > 10_000 and (tmp_path / "best.keras").is_file()
 
 
+@pytest.mark.slow
 def test_imagenet_example_trains_and_tests_by_the_papers_three_methods(image_folder, tmp_path):
     """One step of ResNet-18 on a tiny folder tree, then centre, 10-crop and multi-scale testing."""
     result = subprocess.run(
@@ -52,6 +54,7 @@ def _example(name: str):
     return module
 
 
+@pytest.mark.slow
 def test_finetune_example_finds_the_shared_data_from_any_directory_and_shows_progress(shared, tmp_path,
                                                                                        monkeypatch, capsys):
     """Run from elsewhere with its default --data-dir (resolved from the script's location, not

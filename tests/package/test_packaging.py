@@ -35,7 +35,7 @@ def test_sdist_carries_weights(tmp_path):
             assert f"weights/{entry.file.name}" in names
             assert f"weights/{entry.license_file}" in names
     assert {"weights/registry.json", "weights/imagenet_class_index.json", "setup.py", "pyproject.toml", "README.md",
-            "LICENSE", ".ci/run", "SECURITY.md", "RELIABILITY.md"} <= names
+            "LICENSE", ".ci/run", "SECURITY.md", "CHANGELOG.md", "CONTRIBUTING.md", "docs/reliability.md"} <= names
 
 
 @pytest.fixture(scope="module")
