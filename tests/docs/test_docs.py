@@ -40,6 +40,7 @@ class Block:
     line: int  # of the opening fence
     language: str
     code: str
+    slow: bool  # marked where it is written: ```bash slow (over ~10 s on a 2-core CPU)
 
     @property
     def name(self) -> str:
@@ -69,7 +70,11 @@ def strip_comment(line: str) -> str:
 
 def blocks(page: Path) -> list[Block]:
     text = page.read_text(encoding="utf-8")
-    return [Block(page, text.count("\n", 0, m.start()) + 1, m[1].strip(), m[2]) for m in FENCE.finditer(text)]
+    found = []
+    for m in FENCE.finditer(text):
+        language, *flags = m[1].split() or [""]
+        found.append(Block(page, text.count("\n", 0, m.start()) + 1, language, m[2], "slow" in flags))
+    return found
 
 
 ALL_BLOCKS = [block for page in PAGES for block in blocks(page)]
@@ -79,34 +84,8 @@ def is_finetuning(block: Block) -> bool:
     return block.page == README and block.language == "python" and "freeze_batchnorm(" in block.code
 
 
-# Blocks that take more than ~10 s on a 2-core CPU (measured with --durations), by page and their
-# first line: each runs a training, an export or several Keras processes.
-SLOW_BLOCKS = {
-    ("README.md", "bash scripts/setup.sh && .venv/bin/python examples/classify_cifar10.py"),
-    ("README.md", "keras-resnet train --model cifar_resnet8"),
-    ("docs/training.md", "keras-resnet train --model cifar_resnet8"),
-    ("docs/training.md", "from keras_resnet.training.run import TrainConfig, train"),
-    ("docs/deployment.md", "keras-resnet export cifar_resnet20 resnet20.onnx"),
-    ("docs/deployment.md", "keras-resnet export cifar_resnet20 resnet20.tflite --weights cifar10 --quantize int8"),
-    ("docs/deployment.md", "keras-resnet explain cifar_resnet20"),
-    ("docs/command-line.md", "keras-resnet predict cifar_resnet20"),
-    ("docs/weights.md", "python3 -m venv /tmp/tv"),
-}
-
-
-def test_the_slow_list_names_blocks_that_exist():
-    missing = [entry for entry in SLOW_BLOCKS if not any(
-        b.page.relative_to(REPO).as_posix() == entry[0] and b.code.startswith(entry[1]) for b in ALL_BLOCKS)]
-    assert not missing, f"SLOW_BLOCKS names blocks that are no longer on their pages: {missing}"
-
-
-def is_slow(block: Block) -> bool:
-    page = block.page.relative_to(REPO).as_posix()
-    return any(page == p and block.code.startswith(start) for p, start in SLOW_BLOCKS)
-
-
 def cases(language: set[str]) -> list:
-    return [pytest.param(b, id=b.name, marks=[pytest.mark.slow] if is_slow(b) else [])
+    return [pytest.param(b, id=b.name, marks=[pytest.mark.slow] if b.slow else [])
             for b in ALL_BLOCKS if b.language in language and not is_finetuning(b)]
 
 
