@@ -19,61 +19,6 @@ def pytest_report_header(config):
     return f"keras_resnet from {Path(keras_resnet.__file__).parent}"
 
 
-# The timing list: tests (an id, or a function with all its parameters) that took > ~10 s, and
-# module fixtures that cost as much (a full training run: every test using one is slow), measured
-# with `pytest --durations` one file at a time, then on `-m "not slow"`, on the 2-core CPU machine
-# (while other jobs ran). `bash scripts/test.sh -m "not slow"` leaves them out;
-# CI runs everything.
-SLOW_TESTS = (
-    "test_examples.py::test_cifar10_example_learns",
-    "test_examples.py::test_imagenet_example_trains_and_tests_by_the_papers_three_methods",
-    "test_examples.py::test_finetune_example_finds_the_shared_data_from_any_directory_and_shows_progress",
-    "test_cli.py::test_file_names_that_are_not_utf8",
-    "test_cli.py::test_table_prints_paper_table_1",
-    "test_cli.py::test_ctrl_c_says_how_to_resume_and_the_run_resumes",
-    "test_export.py::test_export_command",
-    "test_explain.py::test_explain_command",
-    "test_export.py::test_export_command_from_a_keras_file",
-    "test_export.py::test_unconvertible_layer_is_reported",
-    "test_export.py::test_full_or_read_only_disk_is_reported_as_such",
-    "test_quantize.py::test_int8_tflite_is_smaller_full_integer_and_within_budget",
-    "test_quantize.py::test_export_command_int8_onnx",
-    "test_train_faults.py::test_divergence_stops_the_run_and_keeps_the_last_good_epoch",
-    "test_train_faults.py::test_disk_filling_up_mid_run_loses_nothing",
-    "test_train_faults.py::test_one_process_per_run_directory",
-    "test_train_errors.py::test_command_line_reports_before_training",
-    "test_architectures.py::test_cifar_parameters[CifarResNet1202]",
-    "test_keras_applications.py::test_published_layout_gives_keras_applications_outputs",
-    "test_weight_faults.py::test_keras_files_that_would_run_code_are_refused",
-    "test_serialization.py::test_same_outputs_on_torch_backend",
-    "test_schedules.py::test_applied_cifar_schedule_with_warmup",
-    "test_schedules.py::test_applied_step_and_plateau_schedules",
-    "test_family.py::test_table_lists_the_family_beside_its_references",
-    "test_family.py::test_preact_cifar_nets_have_the_papers_size",
-    "test_family.py::test_train_a_family_model",
-    "test_family.py::test_same_outputs_on_torch_backend",
-)
-SLOW_FIXTURES = ("resumed_run", "single_device")
-
-
-def pytest_configure(config):
-    config.addinivalue_line("markers", "slow: takes > ~10 s (the timing list in conftest.py); -m 'not slow' skips them")
-
-
-@pytest.hookimpl(tryfirst=True)  # before -m deselects
-def pytest_collection_modifyitems(config, items):
-    """Mark the timing list; a SLOW_TESTS entry that its collected module lacks is stale."""
-    modules = {}
-    for item in items:
-        modules[item.nodeid.split("::")[0]] = item.module
-        if {item.nodeid, item.nodeid.split("[")[0]} & set(SLOW_TESTS) or set(SLOW_FIXTURES) & set(item.fixturenames):
-            item.add_marker(pytest.mark.slow)
-    stale = [test for test in SLOW_TESTS if test.split("::")[0] in modules
-             and not hasattr(modules[test.split("::")[0]], test.split("::")[1].split("[")[0])]
-    if stale:
-        raise pytest.UsageError(f"tests/conftest.py SLOW_TESTS names tests that do not exist: {stale}; update it")
-
-
 @pytest.fixture(scope="session")
 def shared() -> Path:
     if not SHARED.is_dir():
@@ -105,11 +50,6 @@ def image_data_format():
     before = keras.config.image_data_format()
     yield keras.config.set_image_data_format
     keras.config.set_image_data_format(before)
-
-
-def to_format(images: np.ndarray) -> np.ndarray:
-    """Channels-last images (a batch) in keras.config's data format."""
-    return images.transpose(0, 3, 1, 2) if keras.config.image_data_format() == "channels_first" else images
 
 
 def run_python(code: str, **env) -> str:
@@ -144,6 +84,20 @@ def keras_resnet_exe() -> str:
 def keras_resnet_cli(*args) -> subprocess.CompletedProcess:
     return subprocess.run([keras_resnet_exe(), *args], capture_output=True, text=True, timeout=600,
                           env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+
+
+def keras_resnet_main(capsys, *args) -> subprocess.CompletedProcess:
+    """`keras-resnet ARGS` in this process: the console script's `main`, without a new
+    interpreter's imports (seconds); its exit status and output, as `keras_resnet_cli` gives them.
+    What the process itself shows (native logs on stderr, signals) needs `keras_resnet_cli`."""
+    from keras_resnet import cli
+
+    try:
+        status = cli.main([str(a) for a in args])
+    except SystemExit as exited:
+        status = exited.code
+    captured = capsys.readouterr()
+    return subprocess.CompletedProcess(["keras-resnet", *map(str, args)], status, captured.out, captured.err)
 
 
 @pytest.fixture(scope="session")

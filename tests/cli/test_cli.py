@@ -19,6 +19,7 @@ from keras_resnet.pretrained import registry
 PAPER = {"resnet18": 1.8, "resnet34": 3.6, "resnet50": 3.8, "resnet101": 7.6, "resnet152": 11.3}
 
 
+@pytest.mark.slow
 def test_table_prints_paper_table_1():
     result = keras_resnet_cli("table", "--plain", "--cifar", "3")
     assert result.returncode == 0, result.stderr
@@ -53,7 +54,7 @@ def test_bad_arguments_are_reported():
     assert result.returncode == 2 and "N must be >= 1" in result.stderr
 
 
-# --- every failure is one line (issue: an outside attack found tracebacks) -----------------------------------
+# --- every failure is one line, never a traceback ---------------------------------------------------------
 
 
 
@@ -95,7 +96,7 @@ def run_cli(capsys, *argv) -> tuple[int, str]:
 
 
 def failures(shared, files, tmp_path):
-    """(argv, environment, status, words in the message) of each failure the attack found."""
+    """(argv, environment, status, words in the message) of each failure: bad input and faults of the machine."""
     data = shared / "cifar-10-batches-py"
     checkpoint = shared / "pretrained" / "akamaster-cifar10" / "resnet20-12fca82f.th"
     model = files / "model.keras"
@@ -148,7 +149,7 @@ def failures(shared, files, tmp_path):
 
 
 def test_every_failure_is_one_line_naming_the_cause(shared, files, tmp_path, capsys, monkeypatch):
-    """Each failure of the attack's list: exit 2 (bad input) or 1 (the machine), one line
+    """Each failure of the list: exit 2 (bad input) or 1 (the machine), one line
     `keras-resnet CMD: error: ...` naming what is wrong, no traceback, the user's files untouched."""
     before = {p: p.read_bytes() for p in files.rglob("*") if p.is_file()}
     for argv, env, status, words in failures(shared, files, tmp_path):
@@ -163,6 +164,7 @@ def test_every_failure_is_one_line_naming_the_cause(shared, files, tmp_path, cap
     assert {p: p.read_bytes() for p in files.rglob("*") if p.is_file()} == before
 
 
+@pytest.mark.slow
 def test_ctrl_c_says_how_to_resume_and_the_run_resumes(shared, tmp_path):
     """SIGINT mid-run: one line saying what is kept and how to go on (no KeyboardInterrupt
     traceback), exit 130; the same command then resumes after the last finished epoch."""
@@ -190,6 +192,7 @@ def test_ctrl_c_says_how_to_resume_and_the_run_resumes(shared, tmp_path):
         resumed.stdout + resumed.stderr[-3000:])
 
 
+@pytest.mark.slow
 def test_file_names_that_are_not_utf8(files, tmp_path):
     """A file name of arbitrary bytes (legal on Linux) is printed as its own bytes, and named
     in an error, never a UnicodeEncodeError."""
@@ -205,7 +208,7 @@ def test_file_names_that_are_not_utf8(files, tmp_path):
     assert result.returncode == 2 and "Traceback" not in err and "cut-\\udcfe.png" in err, err[-3000:]
 
 
-# --- a fast, quiet command line (issue 18) ---------------------------------------------------------------------------
+# --- a fast, quiet command line ------------------------------------------------------------------------------------
 
 
 def test_help_and_parsing_do_not_import_keras_or_tensorflow():
@@ -242,6 +245,7 @@ def _without_log_level(*argv) -> subprocess.CompletedProcess:
     return subprocess.run([keras_resnet_exe(), *argv], capture_output=True, text=True, env=env, timeout=600)
 
 
+@pytest.mark.slow
 def test_commands_print_only_their_own_lines_unless_verbose(tmp_path):
     """TensorFlow's import notices (oneDNN, absl) and C++ logs stay off stderr; --verbose shows them."""
     result = _without_log_level("table")

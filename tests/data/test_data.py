@@ -103,6 +103,7 @@ def test_colour_augmentation_is_one_shift_along_the_imagenet_eigenvectors():
     assert np.allclose(along.std(axis=0), expected, rtol=0.2)
 
 
+@pytest.mark.slow
 def test_ten_crops_and_fully_convolutional_testing(image_folder):
     import keras
 

@@ -298,7 +298,7 @@ def test_a_file_name_that_is_not_utf8_trains_and_evaluates(image_folder, origina
 def test_a_png_bomb_stays_within_300_mib_of_the_baseline(tmp_path):
     """A fresh process: peak memory after imports is the baseline; refusing the 250 KB PNG of
     16000 x 16000 pixels through `read_image` and through `list_images` adds under 300 MiB
-    (decoding it took 4.4 GB in `predict`)."""
+    (decoded, it takes 4.4 GB in `predict`)."""
     bomb = tmp_path / "data" / "cat" / "bomb.png"
     bomb.parent.mkdir(parents=True)
     bomb.write_bytes(png_bomb())

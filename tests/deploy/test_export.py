@@ -10,7 +10,7 @@ import sys
 import keras
 import numpy as np
 import pytest
-from conftest import in_namespace, keras_resnet_cli, randomise_batchnorm
+from conftest import in_namespace, keras_resnet_cli, keras_resnet_main, randomise_batchnorm
 
 import keras_resnet as kr
 from keras_resnet.data.cifar10 import load_cifar10
@@ -44,10 +44,10 @@ def test_folded_resnet20_agrees_on_real_images(resnet20, cifar_test):
 def test_fold_resnet50_logits(build):
     """Folding is a rewrite of any functional model: ours and keras.applications' (biased
     convs, epsilon 1.001e-5) give the same logits after folding."""
-    model = build(classifier_activation=None)
+    model = build(input_shape=(64, 64, 3), classifier_activation=None)
     randomise_batchnorm(model)
     folded = kr.fold_batchnorm(model)
-    x = np.random.default_rng(1).uniform(-1, 1, (2, 224, 224, 3)).astype("float32")
+    x = np.random.default_rng(1).uniform(-1, 1, (2, 64, 64, 3)).astype("float32")
     expected, got = model.predict(x, verbose=0), folded.predict(x, verbose=0)
     assert np.abs(got - expected).max() <= 1e-4 * np.abs(expected).max()
     assert sum(isinstance(layer, keras.layers.BatchNormalization) for layer in folded.layers) == 0
@@ -189,18 +189,19 @@ def test_export_never_replaces_what_is_not_its_own(resnet20, exports, run_direct
     assert tree(tmp_path) == before
 
 
-def test_export_command_keeps_the_run_it_exports_from(run_directory, tmp_path):
-    """`keras-resnet export RUN/best.keras RUN --format savedmodel` used to replace RUN by the
-    SavedModel; now exit 2 naming RUN, and the run is intact."""
+def test_export_command_keeps_the_run_it_exports_from(run_directory, tmp_path, capsys):
+    """`keras-resnet export RUN/best.keras RUN --format savedmodel` would replace the run by the
+    SavedModel: exit 2 naming RUN, and the run is intact."""
     run = tmp_path / "run"
     shutil.copytree(run_directory, run)
     before = tree(run)
-    result = keras_resnet_cli("export", str(run / "best.keras"), str(run), "--format", "savedmodel", "--count", "2")
+    result = keras_resnet_main(capsys, "export", run / "best.keras", run, "--format", "savedmodel", "--count", "2")
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-3000:]
     assert f"export: error: '{run}' exists and is a directory that is not a savedmodel export" in result.stderr
     assert tree(run) == before and sorted(p.name for p in tmp_path.iterdir()) == ["run"]
 
 
+@pytest.mark.slow
 def test_full_or_read_only_disk_is_reported_as_such(tmp_path):
     """Each format onto a real tmpfs too small for it (the space check before converting
     passes), and onto a read-only one: "No space left on device" (OSError, exit 1) or
@@ -258,15 +259,18 @@ def test_export_errors(resnet20, tmp_path, kwargs, message):
 
 
 def test_unconvertible_layer_is_reported(tmp_path):
-    """ImageNet models with the built-in centre crop use an antialiased resize that TFLite
-    lacks: a clear error, nothing written."""
-    model = kr.ResNet18(include_preprocessing="caffe")
+    """The centre crop that ImageNet models build in (include_preprocessing) uses an antialiased
+    resize that TFLite lacks: a clear error, nothing written. Exported here on its own, the
+    ResNet-18's input up to its crop (the convolutional layers after it convert)."""
+    resnet18 = kr.ResNet18(include_preprocessing="caffe")
+    model = keras.Model(resnet18.input, resnet18.get_layer("preprocessing_crop").output)
     images = artefacts.verification_images(None, model.input_shape[1:], 2)
     with pytest.raises(ValueError, match=r"the tflite conversion failed .*nothing was written.*centre crop"):
         export.export_model(model, tmp_path / "r18.tflite", "tflite", images)
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_export_command(shared, tmp_path):
     output = tmp_path / "resnet20.tflite"
     result = keras_resnet_cli("export", "cifar_resnet20", str(output), "--weights", "cifar10",  # tflite by its name
@@ -293,22 +297,22 @@ def test_output_format_follows_the_name_and_refuses_a_mismatch(path, format, exp
         assert artefacts.output_format(path, format) == expected
 
 
-def test_export_command_from_a_keras_file(resnet20, tmp_path):
+def test_export_command_from_a_keras_file(resnet20, tmp_path, capsys):
     """A model file as `train` writes it (raw-image input) exports to ONNX; onnxruntime then
     gives the Keras model's scores."""
     model, images = resnet20
     model.save(tmp_path / "best.keras")
     output = tmp_path / "best.onnx"
-    result = keras_resnet_cli("export", str(tmp_path / "best.keras"), str(output), "--format", "onnx", "--count", "20")
+    result = keras_resnet_main(capsys, "export", tmp_path / "best.keras", output, "--format", "onnx", "--count", "20")
     assert result.returncode == 0, result.stderr
     assert "on 20 images, top-1 agreement 100%" in result.stdout
     np.testing.assert_allclose(artefacts.RUNTIMES["onnx"].run(output, images[:50]),
                                model.predict(images[:50], verbose=0), atol=1e-4)
 
 
-def test_export_command_errors(tmp_path):
-    result = keras_resnet_cli("export", "cifar_resnet20", str(tmp_path / "m.onnx"), "--format", "onnx",
-                              "--images", str(tmp_path))
+def test_export_command_errors(tmp_path, capsys):
+    result = keras_resnet_main(capsys, "export", "cifar_resnet20", tmp_path / "m.onnx", "--format", "onnx",
+                               "--images", tmp_path)
     assert result.returncode == 2
     assert ("`images` " in result.stderr
             and "must be a CIFAR-10 directory (with test_batch) or a folder" in result.stderr)

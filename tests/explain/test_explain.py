@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import keras_resnet_cli, run_python
+from conftest import keras_resnet_main, run_python
 
 import keras_resnet as kr
 from keras_resnet.explain import find_layer, grad_cam, overlay
@@ -170,7 +170,7 @@ print(json.dumps(grad_cam(kr.CifarResNet20(weights="cifar10"), x[:8].astype("flo
 """
 
 
-@pytest.mark.parametrize("backend", ["torch", "jax"])
+@pytest.mark.parametrize("backend", ["torch", pytest.param("jax", marks=pytest.mark.slow)])
 def test_other_backends_give_the_same_maps(resnet20, images, shared, backend):
     if importlib.util.find_spec(backend) is None:
         pytest.skip(f"{backend} is not installed")
@@ -225,15 +225,15 @@ def test_pictures_refuse_an_unknown_class_and_a_foreign_file_writing_nothing(res
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["y.png"]
 
 
-def test_explain_command(cifar_test, tmp_path):
+def test_explain_command(cifar_test, tmp_path, capsys):
     files = image_files(cifar_test, tmp_path / "images")
-    result = keras_resnet_cli("explain", "cifar_resnet20", "--weights", "cifar10", *map(str, files),
-                              "--output", str(tmp_path / "maps"))
+    result = keras_resnet_main(capsys, "explain", "cifar_resnet20", "--weights", "cifar10", *files,
+                               "--output", tmp_path / "maps")
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in (tmp_path / "maps").iterdir()) == ["test0.png", "test1.png", "test2.png"]
     assert all(decoded_png(tmp_path / "maps" / p).shape == (370, 320, 3) for p in ("test0.png", "test1.png"))
     (tmp_path / "images" / "notes.jpg").write_text("not an image")
-    result = keras_resnet_cli("explain", "cifar_resnet20", "--weights", "cifar10", str(files[0]),
-                              str(tmp_path / "images" / "notes.jpg"), "--output", str(tmp_path / "more"))
+    result = keras_resnet_main(capsys, "explain", "cifar_resnet20", "--weights", "cifar10", files[0],
+                               tmp_path / "images" / "notes.jpg", "--output", tmp_path / "more")
     assert result.returncode == 2 and "notes.jpg' is not a readable JPEG or PNG image" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "more").exists()

@@ -2,15 +2,16 @@
 pre-activation CIFAR nets), built by the one builder: their references' layers, parameter
 counts and multiply-adds, their published weight layouts, and what the paper's nets offer
 (feature taps, folding, `.keras` files, export, training). Parity with keras.applications V2
-on its own files is in test_keras_applications.py; with torchvision and timm, which cannot
-install beside CI's torch, in benchmarks/reference/family_parity.py (README)."""
+on its own files is in test_keras_applications.py; under the torch backend, in
+test_serialization.py; with torchvision and timm, which cannot install beside CI's torch, in
+benchmarks/reference/family_parity.py (docs/weights.md)."""
 
 import math
 
 import keras
 import numpy as np
 import pytest
-from conftest import keras_resnet_cli, randomise_batchnorm, run_python, torch_state_dict
+from conftest import keras_resnet_main, randomise_batchnorm, torch_state_dict
 from safetensors.numpy import save_file
 
 import keras_resnet as kr
@@ -19,7 +20,6 @@ from keras_resnet.deploy.export import export_model
 from keras_resnet.models.preprocessing import preprocess_input
 from keras_resnet.models.table import paper_table
 from keras_resnet.pretrained import registry
-from keras_resnet.pretrained.loading import save_weights
 
 # torchvision's published meta (weights enums): num_params and _ops (GFLOPS: 10^9 multiply-adds at 224)
 TORCHVISION = {
@@ -52,6 +52,7 @@ def test_v2_has_keras_applications_layers_and_weights(depth):
     assert ours.output_shape == theirs.output_shape == (None, 1000)
 
 
+@pytest.mark.slow
 def test_table_lists_the_family_beside_its_references():
     """`keras-resnet table --family`: each net's parameters and multiply-adds as built, equal
     to torchvision's published ones, keras.applications' and timm's."""
@@ -75,10 +76,11 @@ def test_resnet50d_is_timms_resnet50d():
     assert "conv2_block1_0_pool" not in [layer.name for layer in model.layers]  # stride 1: no pool (timm)
 
 
-@pytest.mark.parametrize(("n", "bottleneck"), PAPER_PREACT)
+@pytest.mark.parametrize(("n", "bottleneck"), [pytest.param(*key, marks=pytest.mark.slow) if key[0] > 100 else key
+                                              for key in PAPER_PREACT])
 def test_preact_cifar_nets_have_the_papers_size(n, bottleneck):
     """The paper counts convolution and classifier weights: ours round to its numbers; the
-    exact trainable counts (BN and biases too) are in the README."""
+    exact trainable counts (BN and biases too) are in docs/models.md."""
     model = kr.CifarPreActResNet(n, bottleneck=bottleneck)
     depth = (9 if bottleneck else 6) * n + 2
     assert model.name == f"cifar_preact_resnet{depth}{'' if bottleneck else '_basic'}"
@@ -183,38 +185,14 @@ def test_export_preact_net(tmp_path):
     assert check["top1_agreement"] == 1.0
 
 
-def test_train_a_family_model(shared, tmp_path):
+@pytest.mark.slow
+def test_train_a_family_model(shared, tmp_path, capsys):
     """`keras-resnet train --model resnext50_32x4d` on CIFAR-10 images (32x32: the smallest
     input the ImageNet nets take), end to end: a run directory with a model that loads."""
-    result = keras_resnet_cli("train", "--model", "resnext50_32x4d", "--data-dir", str(shared / "cifar-10-batches-py"),
-                              "--output", str(tmp_path / "run"), "--epochs", "1", "--steps-per-epoch", "1",
-                              "--batch-size", "8", "--no-plot")
+    result = keras_resnet_main(capsys, "train", "--model", "resnext50_32x4d", "--data-dir",
+                               shared / "cifar-10-batches-py", "--output", tmp_path / "run", "--epochs", "1",
+                               "--steps-per-epoch", "1", "--batch-size", "8", "--no-plot")
     assert result.returncode == 0, result.stderr
     assert "test error" in result.stdout
     model = keras.models.load_model(tmp_path / "run" / "final.keras")
     assert model.name == "resnext50_32x4d" and model.get_layer("conv2_block1_2_conv").groups == 32
-
-
-def test_same_outputs_on_torch_backend(tmp_path):
-    """Weights written under TensorFlow give the same outputs under the torch backend: grouped
-    convolutions, V2's biases and subsampling, and ResNet-D's average pool at odd sizes
-    (104x104: conv4_x and conv5_x pool 13x13 and 7x7 maps, with a partial window at the edge)."""
-    x = np.random.default_rng(0).normal(size=(2, 104, 104, 3)).astype("float32")
-    np.save(tmp_path / "x.npy", x)
-    builders = ("ResNeXt50_32x4d", "ResNet50V2", "ResNet50D")
-    for name in builders:
-        model = randomise_batchnorm(getattr(kr, name)(input_shape=(104, 104, 3), classifier_activation=None))
-        save_weights(model, tmp_path / f"{name}.h5")
-        np.save(tmp_path / f"{name}.npy", model.predict(x, verbose=0))
-    out = run_python(f"""
-import keras, numpy as np, keras_resnet as kr
-assert keras.backend.backend() == "torch"
-d = {str(tmp_path)!r}
-x = np.load(d + "/x.npy")
-for name in {builders!r}:
-    model = getattr(kr, name)(input_shape=(104, 104, 3), classifier_activation=None, weights=f"{{d}}/{{name}}.h5")
-    ref = np.load(f"{{d}}/{{name}}.npy")
-    np.testing.assert_allclose(model.predict(x, verbose=0), ref, rtol=0, atol=1e-4 * np.abs(ref).max())
-print("torch ok")
-""", KERAS_BACKEND="torch")
-    assert "torch ok" in out

@@ -6,16 +6,18 @@ import pytest
 
 import keras_resnet as kr
 
+SIZE = 96  # a multiple of 32: C2-C5 are 24, 12, 6 and 3 pixels across
+
 
 @pytest.mark.parametrize("builder", [kr.ResNet18, kr.ResNet50, kr.PlainNet34], ids=lambda b: b.__name__)
 def test_pyramid_levels(builder):
-    model = builder(include_top=False, input_shape=(224, 224, 3))
+    model = builder(include_top=False, input_shape=(SIZE, SIZE, 3))
     features = kr.feature_extractor(model)
     width = 4 if "50" in builder.__name__ else 1
     shapes = {k: tuple(v.shape) for k, v in features.output.items()}
-    assert shapes == {f"C{s}": (None, 224 // 2**s, 224 // 2**s, 64 * 2 ** (s - 2) * width) for s in (2, 3, 4, 5)}
-    out = features.predict(np.zeros((1, 224, 224, 3), "float32"), verbose=0)
-    assert out["C5"].shape == (1, 7, 7, 512 * width)
+    assert shapes == {f"C{s}": (None, SIZE // 2**s, SIZE // 2**s, 64 * 2 ** (s - 2) * width) for s in (2, 3, 4, 5)}
+    out = features.predict(np.zeros((1, SIZE, SIZE, 3), "float32"), verbose=0)
+    assert out["C5"].shape == (1, SIZE // 32, SIZE // 32, 512 * width)
 
 
 def test_same_taps_as_keras_applications():

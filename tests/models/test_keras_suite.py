@@ -203,7 +203,8 @@ def test_application_notop_variable_input_channels(app, keras_data_format):
 
 @skip_applications
 @requires_trainable_backend
-@pytest.mark.parametrize("app", APPS)
+@pytest.mark.parametrize("app", [pytest.param(app, marks=pytest.mark.slow) if app == "ResNet152" else app
+                                 for app in APPS])
 def test_application_base(app, keras_data_format, keras_decode_predictions):
     """ApplicationsTest.test_application_base without the download: default arguments but
     weights=None, one random image of the model's input size in place of the elephant, its
@@ -429,8 +430,8 @@ class WouldDownload(Exception):
 def test_obtain_input_shape_include_top_imagenet(keras_data_format, monkeypatch):
     """TestImageNetUtils.test_obtain_input_shape, its case "input_shape and default_size are not
     identical": with ImageNet weights and the classifier, keras.applications takes only its
-    default input shape. Ours also takes other sizes, a documented superset (README, "Backends
-    and data formats"): global average pooling makes the classifier apply to any feature map,
+    default input shape. Ours also takes other sizes, a documented superset (docs/backends.md,
+    "Any input size"): global average pooling makes the classifier apply to any feature map,
     the paper's fully-convolutional testing. Nothing is downloaded: both libraries'
     downloaders raise WouldDownload instead, which here means that the arguments were accepted."""
 

@@ -176,9 +176,9 @@ def build_cifar(residual: bool, kw: dict):
 @settings(max_examples=80, **FIXED)
 @given(cifar_calls())
 @example((True, dict(n=1, shortcut=None, include_top=False, pooling=None, classes=None, input_shape=5,
-                     classifier_activation=None, weights=None)))  # was a TypeError
+                     classifier_activation=None, weights=None)))  # no sequence: a ValueError, not a TypeError
 @example((True, dict(n=1, shortcut=None, include_top=True, pooling=None, classes=None, input_shape=(32, 32, True),
-                     classifier_activation="softmax", weights=None)))  # built a 1-channel net
+                     classifier_activation="softmax", weights=None)))  # True is no channel count
 @example((True, dict(n=np.int64(1), shortcut="A", include_top=True, pooling=None, classes=np.int64(7),
                      input_shape=np.array([40, 33, 3]), classifier_activation="softmax", weights=None)))
 def test_cifar_builders(call):
@@ -285,8 +285,8 @@ def test_model_ids(family_depth):
 
 
 def test_input_tensor_must_be_a_keras_tensor():
-    """keras.Input(tensor=...) takes only Keras tensors: arrays were refused deep in Keras, and
-    an int raised AttributeError."""
+    """keras.Input(tensor=...) takes only Keras tensors: an array or an int is a ValueError
+    naming `input_tensor`."""
     for tensor in (3, np.zeros((1, 32, 32, 3), "float32")):
         with pytest.raises(ValueError, match=r"`input_tensor` must be None or a Keras tensor"):
             kr.CifarResNet(1, input_tensor=tensor)

@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 import pytest
-from conftest import run_python
+from conftest import randomise_batchnorm, run_python
 
 import keras_resnet as kr
 from keras_resnet.pretrained.loading import save_weights
@@ -24,8 +24,16 @@ def test_keras_file_round_trip(tmp_path, build):
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
 
 
+FAMILY = ("ResNeXt50_32x4d", "ResNet50V2", "ResNet50D")
+
+
+@pytest.mark.slow
 def test_same_outputs_on_torch_backend(tmp_path):
-    """Weights written under TensorFlow give the same outputs under the torch backend."""
+    """Weights written under TensorFlow give the same outputs under the torch backend (one torch
+    process checks them all): the shipped CIFAR net, ResNet-50 v1.5 (whose `.keras` file loads
+    there too), and the family's grouped convolutions, V2's biases and subsampling, and
+    ResNet-D's average pool at odd sizes (104x104: conv4_x and conv5_x pool 13x13 and 7x7 maps,
+    with a partial window at the edge)."""
     model = kr.CifarResNet(3, weights="cifar10", classifier_activation=None)  # raw images, normalised inside
     raw = np.random.default_rng(0).integers(0, 256, (4, 32, 32, 3)).astype("float32")
     np.save(tmp_path / "raw.npy", raw)
@@ -35,6 +43,12 @@ def test_same_outputs_on_torch_backend(tmp_path):
     big = kr.ResNet50(variant="v1.5", input_shape=(64, 64, 3), classifier_activation=None)
     save_weights(big, tmp_path / "r50.h5")
     np.save(tmp_path / "tf50.npy", big.predict(x.repeat(2, 1).repeat(2, 2), verbose=0))
+    x104 = np.random.default_rng(0).normal(size=(2, 104, 104, 3)).astype("float32")
+    np.save(tmp_path / "x104.npy", x104)
+    for name in FAMILY:
+        net = randomise_batchnorm(getattr(kr, name)(input_shape=(104, 104, 3), classifier_activation=None))
+        save_weights(net, tmp_path / f"{name}.h5")
+        np.save(tmp_path / f"{name}.npy", net.predict(x104, verbose=0))
     out = run_python(
         f"""
 import keras, numpy as np, keras_resnet as kr
@@ -48,6 +62,11 @@ ref = np.load(d + "/tf50.npy")  # untrained BN: logits ~1e3, so compare relative
 out = big.predict(x.repeat(2, 1).repeat(2, 2), verbose=0)
 np.testing.assert_allclose(out, ref, rtol=0, atol=1e-5 * np.abs(ref).max())
 big.save(d + "/t.keras"); keras.models.load_model(d + "/t.keras", safe_mode=True)
+x104 = np.load(d + "/x104.npy")
+for name in {FAMILY!r}:
+    model = getattr(kr, name)(input_shape=(104, 104, 3), classifier_activation=None, weights=f"{{d}}/{{name}}.h5")
+    ref = np.load(f"{{d}}/{{name}}.npy")
+    np.testing.assert_allclose(model.predict(x104, verbose=0), ref, rtol=0, atol=1e-4 * np.abs(ref).max())
 print("torch ok")
 """,
         KERAS_BACKEND="torch",

@@ -45,6 +45,7 @@ def _size(model: keras.Model) -> tuple:
 
 
 @pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+@pytest.mark.slow
 def test_built_and_trained_models_load_with_keras_alone(data_format, image_data_format, shared, tmp_path):
     image_data_format(data_format)
     files, expected = {}, {}

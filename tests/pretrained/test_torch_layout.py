@@ -3,7 +3,7 @@ PyTorch, .pth only as tensors (weights_only), and parity with torchvision itself
 
 import numpy as np
 import pytest
-from conftest import RunsCode, keras_resnet_cli, randomise_batchnorm, run_python, torch_state_dict
+from conftest import RunsCode, keras_resnet_main, randomise_batchnorm, run_python, torch_state_dict
 
 import keras_resnet as kr
 from keras_resnet.pretrained import registry
@@ -36,10 +36,10 @@ print("loaded without torch")
     assert "loaded without torch" in out
 
 
-def test_convert_command_reproduces_shipped_file(resnet20_safetensors, shared, tmp_path):
+def test_convert_command_reproduces_shipped_file(resnet20_safetensors, shared, tmp_path, capsys):
     entry = next(e for e in registry.entries() if e.model == "cifar_resnet20")
     for source in (resnet20_safetensors, shared / RESNET20):
-        result = keras_resnet_cli("convert", str(source), str(tmp_path / "out.h5"), "--model", "cifar_resnet20")
+        result = keras_resnet_main(capsys, "convert", source, tmp_path / "out.h5", "--model", "cifar_resnet20")
         assert result.returncode == 0, result.stderr
         assert f"sha256 {entry.file.hash}" in result.stdout
 
@@ -89,7 +89,7 @@ def test_torch_layout_builds_the_variant_it_was_trained_as(tmp_path):
 @pytest.mark.parametrize("depth", [18, 34, 50])
 def test_torchvision_parity(depth, tmp_path):
     """Random torchvision weights (and BN statistics), as .pth and .safetensors, give
-    torchvision's logits in our v1.5 model. Needs torchvision: run by hand (README)."""
+    torchvision's logits in our v1.5 model. Needs torchvision: run by hand (docs/weights.md)."""
     torchvision = pytest.importorskip("torchvision")
     torch.manual_seed(depth)
     reference = getattr(torchvision.models, f"resnet{depth}")(weights=None).eval()

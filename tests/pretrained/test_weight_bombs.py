@@ -1,10 +1,10 @@
 """A file of kilobytes never makes a loader allocate gigabytes: every declared shape is compared
 with the model's, and every declared size with the bytes the file stores, before any data is
-read. Measured with the loaders of 01bfac9 (peak RSS above the same baseline), these bombs
-cost: the two HDF5 files 2.0 GiB each, the PyTorch stride-0 tensor 2.0 GiB (then a numpy error
-naming no file), the .keras config 4.8 GiB, the .keras dataset 8.1 GiB, and the zip member
-1.0 GiB (and loaded); "h5 huge classes" would have `convert` build a 2**28-way layer (64 GiB).
-Now each is refused with a ValueError naming it, within a few MiB of the baseline."""
+read. Read without these checks (peak RSS above the same baseline), these bombs cost: the two
+HDF5 files 2.0 GiB each, the PyTorch stride-0 tensor 2.0 GiB (then a numpy error naming no
+file), the .keras config 4.8 GiB, the .keras dataset 8.1 GiB, and the zip member 1.0 GiB (and
+loaded); "h5 huge classes" would have `convert` build a 2**28-way layer (64 GiB). Each is
+refused with a ValueError naming it, within a few MiB of the baseline."""
 
 import json
 import os

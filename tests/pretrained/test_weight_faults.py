@@ -17,7 +17,7 @@ import h5py
 import keras
 import numpy as np
 import pytest
-from conftest import RunsCode, in_namespace, keras_resnet_cli
+from conftest import RunsCode, in_namespace, keras_resnet_main
 
 import keras_resnet as kr
 from keras_resnet.deploy.conversion import convert_file
@@ -99,12 +99,25 @@ FAULT_MESSAGES = {
 }
 
 
-def assert_refused_and_untouched(path, match):
-    """Both entries, the builder's `weights=` and loading into a built model, refuse; the built
-    model keeps every weight it had."""
+@pytest.fixture(scope="module")
+def shipped_model():
+    """The shipped ResNet-20, built once: the model each refused load is tried on."""
+    return kr.CifarResNet(3, weights="cifar10")
+
+
+@pytest.fixture
+def target(shipped_model):
+    """The shipped ResNet-20, with its weights as shipped again after the test."""
+    weights = shipped_model.get_weights()
+    yield shipped_model
+    shipped_model.set_weights(weights)
+
+
+def assert_refused_and_untouched(path, match, target):
+    """Both entries, the builder's `weights=` and loading into a built model (`target`), refuse;
+    the built model keeps every weight it had."""
     with pytest.raises(ValueError, match=match):
         kr.CifarResNet(3, weights=str(path))
-    target = kr.CifarResNet(3, weights="cifar10")
     before = [np.array(w) for w in target.weights]
     with pytest.raises(ValueError, match=match):
         pretrained.load_weights(target, path)
@@ -114,10 +127,10 @@ def assert_refused_and_untouched(path, match):
 
 @pytest.mark.parametrize("fault", list(FAULT_MESSAGES))
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_layer_faults_are_refused_whole(fmt, fault, sources, tmp_path):
+def test_layer_faults_are_refused_whole(fmt, fault, sources, tmp_path, target):
     path = tmp_path / f"w.{fmt.split('.')[1]}"
     write(fmt, faulty(fmt, fault, sources), path)
-    assert_refused_and_untouched(path, FAULT_MESSAGES[fault])
+    assert_refused_and_untouched(path, FAULT_MESSAGES[fault], target)
 
 
 def test_the_unfaulted_files_load(sources, tmp_path):
@@ -133,13 +146,13 @@ def test_the_unfaulted_files_load(sources, tmp_path):
 
 @pytest.mark.parametrize("fraction", [0.01, 0.5, 0.99])
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_truncated_files(fmt, fraction, sources, tmp_path):
+def test_truncated_files(fmt, fraction, sources, tmp_path, target):
     whole = tmp_path / f"whole.{fmt.split('.')[1]}"
     write(fmt, faulty(fmt, "none", sources), whole)
     data = whole.read_bytes()
     path = tmp_path / f"cut.{fmt.split('.')[1]}"
     path.write_bytes(data[: int(len(data) * fraction)])
-    assert_refused_and_untouched(path, r"cut\.\w+ is not a readable")
+    assert_refused_and_untouched(path, r"cut\.\w+ is not a readable", target)
 
 
 FOREIGN = {
@@ -152,23 +165,22 @@ FOREIGN = {
 
 @pytest.mark.parametrize("suffix", [".h5", ".pth", ".safetensors"])
 @pytest.mark.parametrize("content", list(FOREIGN) + ["keras model", "other hdf5", "keras weights.h5"])
-def test_files_of_another_format(content, suffix, tmp_path):
+def test_files_of_another_format(content, suffix, tmp_path, target):
     path = tmp_path / f"foreign{suffix}"
-    model = kr.CifarResNet(3)
     if content == "keras model":
-        model.save(tmp_path / "m.keras")
+        kr.CifarResNet(3).save(tmp_path / "m.keras")
         path.write_bytes((tmp_path / "m.keras").read_bytes())
     elif content == "other hdf5":
         with h5py.File(path, "w") as f:
             f["conv1_conv"] = np.zeros((3, 3, 3, 16), "float32")  # a dataset where a group belongs
     elif content == "keras weights.h5":  # Keras 3's own `save_weights` layout
-        model.save_weights(tmp_path / "m.weights.h5")
+        kr.CifarResNet(3).save_weights(tmp_path / "m.weights.h5")
         path.write_bytes((tmp_path / "m.weights.h5").read_bytes())
     else:
         path.write_bytes(FOREIGN[content])
     # (text beginning with "c" is a pickle asking for a global: refused as such)
-    assert_refused_and_untouched(path,
-                                 r"foreign\.\w+ (is not a (readable|keras_resnet weights file)|asks the unpickler)")
+    refusal = r"foreign\.\w+ (is not a (readable|keras_resnet weights file)|asks the unpickler)"
+    assert_refused_and_untouched(path, refusal, target)
 
 
 @pytest.mark.parametrize("writer, refusal", [
@@ -176,7 +188,7 @@ def test_files_of_another_format(content, suffix, tmp_path):
     ("pickle protocol 2", "asks the unpickler for posix.system beyond tensors; it was refused without running"),
     ("pickle protocol 5", "is not a readable tensors-only PyTorch checkpoint"),  # opcodes torch's unpickler lacks
 ])
-def test_pickle_asking_for_code_is_never_run(writer, refusal, shared, tmp_path):
+def test_pickle_asking_for_code_is_never_run(writer, refusal, shared, tmp_path, target, capsys):
     marker = tmp_path / "code-ran"
     state = torch.load(shared / CHECKPOINT, map_location="cpu", weights_only=True)
     path = tmp_path / "evil.pth"
@@ -184,8 +196,8 @@ def test_pickle_asking_for_code_is_never_run(writer, refusal, shared, tmp_path):
         torch.save({**state, "extra": RunsCode(marker)}, path)
     else:
         path.write_bytes(pickle.dumps(RunsCode(marker), protocol=int(writer[-1])))  # a bare hostile pickle
-    assert_refused_and_untouched(path, rf"evil\.pth {re.escape(refusal)}")
-    result = keras_resnet_cli("convert", str(path), str(tmp_path / "out.h5"), "--model", "cifar_resnet20")
+    assert_refused_and_untouched(path, rf"evil\.pth {re.escape(refusal)}", target)
+    result = keras_resnet_main(capsys, "convert", path, tmp_path / "out.h5", "--model", "cifar_resnet20")
     assert result.returncode == 2 and refusal in result.stderr and "Traceback" not in result.stderr
     assert not marker.exists() and not (tmp_path / "out.h5").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["evil.pth"]
@@ -212,7 +224,7 @@ def _hostile_models(tmp_path, marker) -> dict:
     return {"lambda": tmp_path / "lambda.keras", "config": tmp_path / "config.keras"}
 
 
-def test_keras_files_that_would_run_code_are_refused(tmp_path, shared, cifar_test):
+def test_keras_files_that_would_run_code_are_refused(tmp_path, shared, cifar_test, capsys):
     import tensorflow as tf
 
     marker = tmp_path / "code-ran"
@@ -226,7 +238,7 @@ def test_keras_files_that_would_run_code_are_refused(tmp_path, shared, cifar_tes
         for command in (["predict", str(path), str(image)],
                         ["evaluate", str(path), "--data-dir", str(shared / "cifar-10-batches-py")],
                         ["export", str(path), str(tmp_path / "out.onnx"), "--format", "onnx"]):
-            result = keras_resnet_cli(*command)
+            result = keras_resnet_main(capsys, *command)
             assert result.returncode == 2 and "safe_mode=True" in result.stderr, (command, result.stderr[-2000:])
         assert not marker.exists() and not (tmp_path / "out.onnx").exists()
 
@@ -314,7 +326,7 @@ def keras_file(tmp_path_factory):
 
 @pytest.mark.parametrize("fault", list(OUTSIDE))
 @pytest.mark.parametrize("fmt", list(OUTSIDE_NAMES))
-def test_data_from_outside_the_file_is_refused(fmt, fault, sources, keras_file, tmp_path):
+def test_data_from_outside_the_file_is_refused(fmt, fault, sources, keras_file, tmp_path, target):
     """Only data stored in the HDF5 file itself is read: links and external or virtual storage
     are refused before any data is read, by every loader (the FIFO would hang one that read),
     and the secret reaches neither the model nor a converted file."""
@@ -336,34 +348,33 @@ def test_data_from_outside_the_file_is_refused(fmt, fault, sources, keras_file, 
     write(fmt, faulty(fmt, "none", sources), path)
     put_outside(path, name, fault, tmp_path)
     with no_hang(tmp_path / "fifo"):
-        assert_refused_and_untouched(path, match)
+        assert_refused_and_untouched(path, match, target)
         with pytest.raises(ValueError, match=match):
             convert_file(path, tmp_path / "out" / "w.h5", "cifar_resnet20")
     assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("suffix", [".h5", ".pth", ".safetensors"])
-def test_a_fifo_or_device_is_never_read(tmp_path, suffix):
+def test_a_fifo_or_device_is_never_read(tmp_path, suffix, target):
     """A FIFO named as a weights file (and a device, /dev/zero) would block, or never end:
     refused before it is opened, by `load_weights` and by `convert`."""
     fifo = tmp_path / f"w{suffix}"
     os.mkfifo(fifo)
-    model = kr.CifarResNet(3)
     with no_hang(fifo):
         for path, what in ((fifo, "not a regular file"), ("/dev/zero", "not a regular file")):
             with pytest.raises(ValueError, match=f"{re.escape(str(path))} is not a weights file: it is {what}"):
-                pretrained.load_weights(model, path, fmt="torch" if suffix != ".h5" else None)
+                pretrained.load_weights(target, path, fmt="torch" if suffix != ".h5" else None)
         with pytest.raises(ValueError, match="not a regular file"):
             convert_file(fifo, tmp_path / "out.h5", "cifar_resnet20")
     assert not (tmp_path / "out.h5").exists()
 
 
-def test_convert_command_refuses_external_storage(sources, tmp_path):
+def test_convert_command_refuses_external_storage(sources, tmp_path, capsys):
     """The command: exit 2, one line naming the file and the dataset, nothing written."""
     path = tmp_path / "w.h5"
     write("keras_resnet.h5", faulty("keras_resnet.h5", "none", sources), path)
     secret = put_outside(path, "conv3_block1_1_conv/0", "external storage", tmp_path)
-    result = keras_resnet_cli("convert", str(path), str(tmp_path / "out.h5"), "--model", "cifar_resnet20")
+    result = keras_resnet_main(capsys, "convert", path, tmp_path / "out.h5", "--model", "cifar_resnet20")
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
     assert re.fullmatch(rf"keras-resnet convert: error: {re.escape(str(path))}: dataset 'conv3_block1_1_conv/0' takes "
                         r"its data from outside the file \(external storage in .*", result.stderr.splitlines()[-1])
@@ -392,7 +403,7 @@ DTYPES = {  # how the BN variance is stored, and the refusal
 @pytest.mark.filterwarnings("error::RuntimeWarning")  # overflow in the cast
 @pytest.mark.parametrize("dtype", list(DTYPES))
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_values_and_dtypes_that_change_in_the_cast_are_refused(fmt, dtype, sources, tmp_path):
+def test_values_and_dtypes_that_change_in_the_cast_are_refused(fmt, dtype, sources, tmp_path, target):
     """The non-finite check runs after the cast to the variable's dtype; weights that are not
     floats (integers and bools included: no published file has them) are refused by dtype."""
     if dtype == "string" and fmt.startswith("torch"):
@@ -406,7 +417,7 @@ def test_values_and_dtypes_that_change_in_the_cast_are_refused(fmt, dtype, sourc
     path = tmp_path / f"w.{fmt.split('.')[1]}"
     write(fmt, arrays, path)
     named = "" if dtype.startswith("float") else r"weight '[^']+' "  # the file's name (the float refusal: the model's)
-    assert_refused_and_untouched(path, r"w\.\w+: " + named + refusal)
+    assert_refused_and_untouched(path, r"w\.\w+: " + named + refusal, target)
 
 
 # --- where `convert` writes -------------------------------------------------------------------

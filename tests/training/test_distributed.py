@@ -45,6 +45,7 @@ def _assert_same_run(output, worker_output, single_device):
         assert mine["learning_rate"] == pytest.approx(theirs["learning_rate"], rel=1e-6)
 
 
+@pytest.mark.slow
 def test_mirrored_two_replicas_equal_one_device(shared, tmp_path, single_device):
     result = _finish(_start("mirrored", shared / "cifar-10-batches-py", tmp_path))
     assert result["replicas"] == 2 and result["spread"] == 0.0
@@ -53,6 +54,7 @@ def test_mirrored_two_replicas_equal_one_device(shared, tmp_path, single_device)
 
 @pytest.mark.backends
 @pytest.mark.skipif(keras.backend.backend() != "jax", reason="runs in the JAX session (scripts/test.sh)")
+@pytest.mark.slow
 def test_jax_data_parallel_two_devices_equal_one_device(shared, tmp_path):
     """`strategy="mirrored"` under JAX: keras.distribution.DataParallel over the two devices
     XLA_FLAGS makes of the CPU, against one JAX device (both runs in their own processes)."""
@@ -75,6 +77,7 @@ def _free_ports(count):
     return ports
 
 
+@pytest.mark.slow
 def test_multi_worker_two_processes_equal_one_device(shared, tmp_path, single_device):
     workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
     processes = [
@@ -91,6 +94,7 @@ def test_multi_worker_two_processes_equal_one_device(shared, tmp_path, single_de
     _assert_same_run(tmp_path, tmp_path, single_device)
 
 
+@pytest.mark.slow
 def test_mixed_precision_keeps_the_classifier_in_float32(shared, tmp_path):
     """bfloat16 on CPU (float16 on GPU) for the body, float32 softmax; in its own process
     because the dtype policy is global."""

@@ -1,7 +1,7 @@
 """A training run killed with SIGKILL at random points, again and again, resumes each time at
 its last finished epoch and ends with exactly the log and model of an uninterrupted run; the
 finished run is then used through `keras-resnet evaluate` and `predict` on real CIFAR-10
-images. `KERAS_RESNET_KILL_SEED` picks other kill points (RELIABILITY.md)."""
+images. `KERAS_RESNET_KILL_SEED` picks other kill points (docs/reliability.md)."""
 
 import json
 import os
@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import keras_resnet_cli, keras_resnet_exe
+from conftest import keras_resnet_exe, keras_resnet_main
 
 from keras_resnet.evaluation.predict import load_trained
 from keras_resnet.training.callbacks import read_log
@@ -66,6 +66,7 @@ def resumed_run(shared, tmp_path_factory):
     return output, reference, kills, last.stdout
 
 
+@pytest.mark.slow
 def test_killed_run_ends_as_the_uninterrupted_one(resumed_run):
     output, reference, kills, stdout = resumed_run
     assert len(kills) >= 5
@@ -88,26 +89,27 @@ def test_killed_run_ends_as_the_uninterrupted_one(resumed_run):
     assert not list(output.rglob(".tmp-*")), "no temporary file left behind"
 
 
-def test_rerunning_a_finished_run_changes_nothing(resumed_run, shared):
+@pytest.mark.slow
+def test_rerunning_a_finished_run_changes_nothing(resumed_run, shared, capsys):
     output = resumed_run[0]
     before = (output / "log.csv").read_text()
-    again = subprocess.run(_train_command(shared / "cifar-10-batches-py", output), capture_output=True, text=True,
-                           env=ENV, timeout=600)
+    again = keras_resnet_main(capsys, *_train_command(shared / "cifar-10-batches-py", output)[1:])
     assert again.returncode == 0 and "Epoch " not in again.stdout
     assert (output / "log.csv").read_text() == before
 
 
-def test_evaluate_command_matches_the_runs_test_error(resumed_run, shared):
+@pytest.mark.slow
+def test_evaluate_command_matches_the_runs_test_error(resumed_run, shared, capsys):
     output = resumed_run[0]
-    result = keras_resnet_cli("evaluate", str(output / "final.keras"),
-                              "--data-dir", str(shared / "cifar-10-batches-py"))
+    result = keras_resnet_main(capsys, "evaluate", output / "final.keras", "--data-dir", shared / "cifar-10-batches-py")
     assert result.returncode == 0, result.stderr[-2000:]
     fields = result.stdout.split()
     error = float(fields[fields.index("top1_error") + 1])
     assert error == pytest.approx(json.loads((output / "results.json").read_text())["test_error"], abs=1e-4)
 
 
-def test_predict_command_on_png_files(resumed_run, cifar_test, tmp_path):
+@pytest.mark.slow
+def test_predict_command_on_png_files(resumed_run, cifar_test, tmp_path, capsys):
     import keras
     import tensorflow as tf
 
@@ -117,7 +119,7 @@ def test_predict_command_on_png_files(resumed_run, cifar_test, tmp_path):
     for i in range(3):
         paths.append(tmp_path / f"test{i}.png")
         paths[-1].write_bytes(tf.io.encode_png(images[i]).numpy())
-    result = keras_resnet_cli("predict", str(output / "final.keras"), *map(str, paths), "--top", "2")
+    result = keras_resnet_main(capsys, "predict", output / "final.keras", *paths, "--top", "2")
     assert result.returncode == 0, result.stderr[-2000:]
     names = json.loads((output / "classes.json").read_text())
     expected = keras.models.load_model(output / "final.keras").predict(images[:3].astype("float32"), verbose=0)
@@ -126,14 +128,15 @@ def test_predict_command_on_png_files(resumed_run, cifar_test, tmp_path):
         assert float(line.split()[2]) == pytest.approx(float(scores.max()), abs=1e-3)
 
 
-def test_predict_command_refuses_unreadable_images(resumed_run, cifar_test, tmp_path):
+@pytest.mark.slow
+def test_predict_command_refuses_unreadable_images(resumed_run, cifar_test, tmp_path, capsys):
     import tensorflow as tf
 
     png = tf.io.encode_png(cifar_test[0][0]).numpy()
     (tmp_path / "cut.png").write_bytes(png[: len(png) // 2])
     (tmp_path / "notes.png").write_text("not an image")
     for name in ("cut.png", "notes.png"):
-        result = keras_resnet_cli("predict", str(resumed_run[0] / "final.keras"), str(tmp_path / name))
+        result = keras_resnet_main(capsys, "predict", resumed_run[0] / "final.keras", tmp_path / name)
         assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
         assert f"image file '{tmp_path / name}' is not a readable JPEG or PNG image" in result.stderr
 

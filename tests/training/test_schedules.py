@@ -45,6 +45,7 @@ def _expected(rows, base, milestones, warmup_lr=None, until=0.8):
     return expected
 
 
+@pytest.mark.slow
 def test_applied_cifar_schedule_with_warmup(shared, tmp_path):
     """A real run, one step per epoch, so each log row holds the rate of exactly one step:
     milestones at 1/2 and 3/4 of the 16 iterations, and the 110-layer warm-up (lr/10 until the
@@ -61,6 +62,7 @@ def test_applied_cifar_schedule_with_warmup(shared, tmp_path):
     assert applied[0] == pytest.approx(0.01) and max(applied[:8]) == pytest.approx(0.1), "warm-up must start and end"
 
 
+@pytest.mark.slow
 def test_applied_step_and_plateau_schedules(shared, tmp_path):
     """The per-epoch forms: /10 every 2 epochs, and /10 after `patience` epochs without a
     validation improvement (Keras' ReduceLROnPlateau, monitored on val_error)."""

@@ -2,7 +2,7 @@
 on the command line) naming the argument and what is accepted, and no run files written."""
 
 import pytest
-from conftest import keras_resnet_cli, run_python
+from conftest import keras_resnet_main, run_python
 
 from keras_resnet.training.config import DATASET_NAMES
 from keras_resnet.training.run import TrainConfig, check_config, train
@@ -140,14 +140,14 @@ def test_a_run_that_never_started_leaves_nothing(shared, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["existing"] and list(existing.iterdir()) == []
 
 
-def test_command_line_reports_before_training(shared, tmp_path):
+def test_command_line_reports_before_training(shared, tmp_path, capsys):
     for args, words in [
         (["--model", "resnet51"], ["`model`"]),
         (["--model", "cifar_resnet20", "--strategy", "horovod"], ["--strategy", "invalid choice"]),
         (["--model", "cifar_resnet20", "--dataset", "svhn"], ["--dataset", "invalid choice"]),
         (["--model", "cifar_resnet20", "--data-dir", str(tmp_path)], ["data_batch_1"]),
     ]:
-        result = keras_resnet_cli("train", *args, "--output", str(tmp_path / "run"))
+        result = keras_resnet_main(capsys, "train", *args, "--output", tmp_path / "run")
         assert result.returncode == 2 and all(w in result.stderr for w in words), result.stderr
         assert "Traceback" not in result.stderr and not (tmp_path / "run" / "log.csv").exists()
 

@@ -15,7 +15,7 @@ import time
 import h5py
 import numpy as np
 import pytest
-from conftest import in_namespace, keras_resnet_cli, keras_resnet_exe
+from conftest import in_namespace, keras_resnet_exe, keras_resnet_main
 
 from keras_resnet.evaluation.predict import load_trained
 from keras_resnet.training.callbacks import read_log
@@ -38,17 +38,18 @@ def backup_state(output) -> tuple[int, list[np.ndarray]]:
     return metadata["epoch"], arrays
 
 
-def test_divergence_stops_the_run_and_keeps_the_last_good_epoch(shared, tmp_path):
+@pytest.mark.slow
+def test_divergence_stops_the_run_and_keeps_the_last_good_epoch(shared, tmp_path, capsys):
     """Two good epochs, then the run resumed at a learning rate that overflows (its config.json
     rewritten to say so, as a resume may not change it): it stops at the first non-finite loss
     or weight; every file keeps epoch 2; a lower rate, allowed after a divergence and recorded,
     resumes from there."""
     output = tmp_path / "run"
-    assert keras_resnet_cli(*train_args(shared, output, "--epochs", "2")).returncode == 0
+    assert keras_resnet_main(capsys, *train_args(shared, output, "--epochs", "2")).returncode == 0
     rows, final = read_log(output / "log.csv"), (output / "final.keras").read_bytes()
     recorded = json.loads((output / "config.json").read_text())
     (output / "config.json").write_text(json.dumps({**recorded, "epochs": EPOCHS, "learning_rate": 1e5}))
-    diverged = keras_resnet_cli(*train_args(shared, output, "--learning-rate", "1e5"))
+    diverged = keras_resnet_main(capsys, *train_args(shared, output, "--learning-rate", "1e5"))
     assert diverged.returncode == 1 and "Traceback" not in diverged.stderr, diverged.stderr[-3000:]
     assert re.search(r"(the training loss became (nan|inf) in epoch 3, step \d|\d+ weights \(.+\) became "
                      r"NaN or infinite in epoch 3) \(iteration \d+, learning rate 100000\); training stopped",
@@ -61,14 +62,14 @@ def test_divergence_stops_the_run_and_keeps_the_last_good_epoch(shared, tmp_path
     assert all(np.isfinite(np.asarray(w)).all() for w in load_trained(output / "best.keras").weights)
     assert not list(output.rglob(".tmp-*"))
 
-    resumed = keras_resnet_cli(*train_args(shared, output, "--learning-rate", "0.01"))
+    resumed = keras_resnet_main(capsys, *train_args(shared, output, "--learning-rate", "0.01"))
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert f"Epoch 3/{EPOCHS}" in resumed.stdout and f"Epoch 2/{EPOCHS}" not in resumed.stdout
     after = read_log(output / "log.csv")
     assert [int(r["epoch"]) for r in after] == list(range(EPOCHS)) and after[:2] == rows
     assert json.loads((output / "config.json").read_text())["changes"] == [
         {"epoch": 2, "learning_rate": 0.01, "was": 1e5, "because": "training diverged"}]
-    again = keras_resnet_cli(*train_args(shared, output, "--learning-rate", "0.001"))  # no divergence: refused
+    again = keras_resnet_main(capsys, *train_args(shared, output, "--learning-rate", "0.001"))  # no divergence: refused
     assert again.returncode == 2 and "holds a run with learning_rate=0.01; received learning_rate=0.001" in again.stderr
 
 
@@ -91,6 +92,7 @@ def test_full_or_read_only_disk_is_reported_before_training(shared, tmp_path, di
     assert result.stdout.strip().endswith("0") and "Epoch 1/" not in result.stdout  # nothing written, not one step
 
 
+@pytest.mark.slow
 def test_disk_filling_up_mid_run_loses_nothing(shared, tmp_path):
     """A disk just big enough to pass the check fills up after two epochs (another program's
     file): the run stops with a clear error, the files hold the last finished epoch, and once
@@ -125,11 +127,11 @@ cp -a {run} {tmp_path}/final
     load_trained(tmp_path / "final" / "final.keras")
 
 
-def test_output_of_another_models_run_is_refused(shared, tmp_path):
+def test_output_of_another_models_run_is_refused(shared, tmp_path, capsys):
     output = tmp_path / "run"
     output.mkdir()
     (output / "config.json").write_text(json.dumps({"model": "cifar_resnet20", "dataset": "cifar10"}))
-    result = keras_resnet_cli(*train_args(shared, output))
+    result = keras_resnet_main(capsys, *train_args(shared, output))
     assert result.returncode == 2, result.stderr
     assert "holds a run with model='cifar_resnet20'; received model='cifar_resnet8'. Resume with the recorded values" \
         in result.stderr and sorted(p.name for p in output.iterdir()) == [".lock", "config.json"]
@@ -257,6 +259,7 @@ def _datasets(f) -> list[str]:
     return names
 
 
+@pytest.mark.slow
 def test_one_process_per_run_directory(shared, tmp_path):
     """While a `keras-resnet train` runs, a second training into its output is refused naming
     its pid, and nothing is written; once the first is SIGKILLed (the OS drops its lock), a
