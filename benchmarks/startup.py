@@ -8,16 +8,16 @@ both ways (the console script and `python -m keras_resnet.cli`), `import keras_r
 from __future__ import annotations
 
 import argparse
-import shutil
 import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from harness import save
 
 CASES = {
-    "keras-resnet --help": [shutil.which("keras-resnet") or "keras-resnet", "--help"],
+    "keras-resnet --help": [str(Path(sys.executable).with_name("keras-resnet")), "--help"],  # the venv's script
     "python -m keras_resnet.cli --help": [sys.executable, "-m", "keras_resnet.cli", "--help"],
     "python -c 'import keras_resnet'": [sys.executable, "-c", "import keras_resnet"],
     "python -c 'import tensorflow'": [sys.executable, "-c", "import tensorflow"],

@@ -66,6 +66,14 @@ def quantization(result: dict) -> str:
                 f"{ratio(r['batch32_speedup'])} |")
     return "\n".join(rows)
 
+def startup(result: dict) -> str:
+    rows = ["| command | median s (range) | / import tensorflow |", "|---|---:|---:|"]
+    for name, t in result["seconds"].items():
+        rows.append(f"| `{name}` | {t['median']:.3f} ({t['min']:.3f}-{t['max']:.3f}) | "
+                    f"{result['ratio_to_import_tensorflow'][name]:.3f}x |")
+    return "\n".join(rows)
+
+
 def main() -> None:
     memories = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("memory_*.json"))]
     if memories:
@@ -89,6 +97,8 @@ def main() -> None:
               + (f"; {result['runs']} alternating rounds" if "runs" in result else "") + "\n")
         if "images_per_s" in result and isinstance(result["images_per_s"], dict):
             print(throughput(result) + "\n")
+        elif result["benchmark"] == "startup":
+            print(startup(result) + "\n")
         elif result["benchmark"] == "quantization":
             print(f"CPU features {', '.join(result['cpu_features'])}; {result['threads']} thread(s) per runtime\n\n"
                   + quantization(result) + "\n")
