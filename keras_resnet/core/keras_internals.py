@@ -6,16 +6,20 @@ one fails here (tests/core/test_keras_internals.py) and not deep inside a build 
   moving_variance, momentum, epsilon, center, scale, renorm, synchronized, axis).
 - `unallocated` reads and restores Keras' global list of variables whose initialisation a
   `StatelessScope` deferred (`keras.src.backend.common.global_state`).
+- `weights_file_bytes` makes `model.save_weights`' file in memory (`keras.src.saving.saving_lib`:
+  `H5IOStore` on an `io.BytesIO`, `_save_state`), which `save_weights` offers only on a path.
 """
 
 from __future__ import annotations
 
+import io
 import types
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import keras
 from keras.src.backend.common import global_state
+from keras.src.saving import saving_lib
 
 UNINITIALIZED = "uninitialized_variables"  # Keras' global_state key for deferred variables
 BATCHNORM_ATTRIBUTES = ("gamma", "beta", "moving_mean", "moving_variance", "momentum", "epsilon", "center",
@@ -84,3 +88,15 @@ def unallocated() -> Iterator[None]:
             yield
     finally:
         global_state.set_global_attribute(UNINITIALIZED, pending)
+
+
+def weights_file_bytes(model: keras.Model) -> bytes:
+    """The bytes of the `.weights.h5` file `model.save_weights` writes (weights and optimizer
+    state), made in memory. h5py writing to a disk that fills up fails in ways Python cannot
+    catch (tracebacks printed from object destructors, a crash at exit); a plain write of bytes
+    fails with one OSError."""
+    buffer = io.BytesIO()
+    store = saving_lib.H5IOStore(buffer, mode="w")
+    saving_lib._save_state(model, weights_store=store, assets_store=None, inner_path="", visited_saveables=set())
+    store.h5_file.close()  # the store's own close() would close `buffer` too
+    return buffer.getvalue()

@@ -19,6 +19,7 @@ import keras
 import numpy as np
 
 from keras_resnet.core.atomic import replacing, write_text
+from keras_resnet.core.keras_internals import weights_file_bytes
 from keras_resnet.models.layers import graph_depth
 from keras_resnet.pretrained.formats import check_stored_inside
 from keras_resnet.training.plots import plot_error_curves
@@ -169,8 +170,9 @@ class Backup(keras.callbacks.BackupAndRestore):
         directory = self.metadata.parent
         directory.mkdir(parents=True, exist_ok=True)
         weights = directory / f"epoch-{self._current_epoch}.weights.h5"
+        content = weights_file_bytes(self.model)  # a full disk fails the plain write below, cleanly
         with replacing(weights) as tmp:
-            self.model.save_weights(tmp)
+            tmp.write_bytes(content)
         write_text(self.metadata, json.dumps({"epoch": self._current_epoch, "weights": weights.name}))
         for old in directory.glob("epoch-*.weights.h5"):
             if old != weights:

@@ -38,3 +38,29 @@ def test_batchnorm_has_what_the_fused_call_reads():
     stock.build((None, 4, 4, 3))
     assert keras.ops.convert_to_numpy(layer(x, training=True)) == pytest.approx(
         keras.ops.convert_to_numpy(stock(x, training=True)), abs=1e-5)
+
+
+def test_weights_file_bytes_are_the_file_save_weights_writes(tmp_path):
+    import h5py
+    import numpy as np
+
+    def datasets(path) -> dict:
+        with h5py.File(path) as f:
+            found = {}
+            f.visititems(lambda name, item: found.update({name: item[()]}) if isinstance(item, h5py.Dataset) else None)
+            return found
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2), keras.layers.BatchNormalization()])
+    model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9), loss="mse")
+    model.fit(np.ones((4, 3)), np.ones((4, 2)), verbose=0)
+    model.save_weights(tmp_path / "keras.weights.h5")
+    (tmp_path / "ours.weights.h5").write_bytes(keras_internals.weights_file_bytes(model))
+    ours, theirs = datasets(tmp_path / "ours.weights.h5"), datasets(tmp_path / "keras.weights.h5")
+    assert sorted(ours) == sorted(theirs) and any("optimizer" in name for name in ours), f"{CHANGED}: saving_lib"
+    assert all(np.array_equal(ours[name], theirs[name]) for name in ours)
+    clone = keras.models.clone_model(model)
+    clone.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9), loss="mse")
+    clone.optimizer.build(clone.trainable_variables)
+    clone.load_weights(tmp_path / "ours.weights.h5")
+    assert int(clone.optimizer.iterations) == 1
+    assert all(np.array_equal(a, b) for a, b in zip(clone.get_weights(), model.get_weights()))

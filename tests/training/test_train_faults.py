@@ -10,6 +10,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 
 import h5py
@@ -125,6 +126,43 @@ cp -a {run} {tmp_path}/final
     final = read_log(tmp_path / "final" / "log.csv")
     assert [int(r["epoch"]) for r in final] == list(range(30)) and final[:epoch] == rows[:epoch]
     load_trained(tmp_path / "final" / "final.keras")
+
+
+BACKUP_ON_A_FULL_DISK = """
+import os, sys
+import keras, numpy as np
+from keras_resnet import CifarResNet
+from keras_resnet.training.callbacks import Backup
+disk = sys.argv[1]
+model = CifarResNet(1, weights=None)
+model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9), loss="sparse_categorical_crossentropy")
+model.fit(np.zeros((2, 32, 32, 3)), np.zeros(2), verbose=0)
+backup = Backup(disk + "/backup")
+backup.set_model(model)
+for epoch, free in enumerate(map(int, sys.argv[2:]), 1):  # the file fails at its start, part-way, near its end
+    with open(disk + "/filler", "wb") as f:
+        f.write(bytes(os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize - free))
+    backup._current_epoch = epoch
+    try:
+        backup._save_model()
+    except OSError as e:
+        print(free, "errno", e.errno, e.strerror, sorted(os.listdir(disk + "/backup")), flush=True)
+    os.remove(disk + "/filler")
+"""
+
+
+def test_backup_on_a_full_disk_raises_one_clear_error(tmp_path):
+    """h5py reports a write that fails while it frees an object only by printing "Exception
+    ignored" (a traceback the user should never see, and a save that may look done): the backup
+    raises one OSError naming the full disk, prints nothing, and leaves no file behind."""
+    (tmp_path / "disk").mkdir()
+    (tmp_path / "save.py").write_text(BACKUP_ON_A_FULL_DISK)
+    free = ["0", "8192", "262144"]
+    result = in_namespace(f'mount -t tmpfs -o size=2m tmpfs "$0" || exit 99; exec "{sys.executable}" '
+                          f'{tmp_path / "save.py"} "$0" {" ".join(free)}', str(tmp_path / "disk"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.splitlines() == [f"{n} errno 28 No space left on device []" for n in free], result.stdout
+    assert "Exception ignored" not in result.stderr and "Traceback" not in result.stderr, result.stderr[-3000:]
 
 
 def test_output_of_another_models_run_is_refused(shared, tmp_path, capsys):
