@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The test command: install (scripts/setup.sh), lint (ruff), and run the suite against the installed copy
 # (pytest runs from tests/, so the source tree is not on sys.path): every test under TensorFlow (Keras'
-# default backend), then the tests marked `backends` (models, weights, preprocessing, training, files
-# that load with Keras alone, Keras' own applications tests) under torch and under JAX. Arguments go
-# to every pytest run; the backend runs always select `-m backends`, and run at the same time.
+# default backend), and the tests marked `backends` (models, weights, preprocessing, training, files
+# that load with Keras alone, Keras' own applications tests) under torch and under JAX. The three runs
+# go at once, TensorFlow's on two pytest-xdist workers taking a test file each (`--dist loadfile`: a
+# file's tests run in order in one process, so its module fixtures are built once): most tests spend
+# their time in one Python thread, so four processes keep two cores busy. Arguments go to every
+# pytest run (`-n 0` runs TensorFlow's in one process); the backend runs always select `-m backends`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -11,13 +14,13 @@ bash scripts/setup.sh
 cd tests
 export KERAS_RESNET_EXPECT_INSTALLED=1 TF_CPP_MIN_LOG_LEVEL=3
 pytest=(../.venv/bin/python -m pytest -q -p no:cacheprovider)
-status=0
-KERAS_BACKEND=tensorflow "${pytest[@]}" "$@" || status=$?
-# torch and JAX side by side: their tests mostly build Keras graphs, one Python thread each
 logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
 for backend in torch jax; do
   (KERAS_BACKEND=$backend "${pytest[@]}" "$@" -m backends > "$logs/$backend.log" 2>&1; echo $? > "$logs/$backend.rc") &
 done
+status=0
+KERAS_BACKEND=tensorflow "${pytest[@]}" -n 2 --dist loadfile "$@" || status=$?
 wait
 for backend in torch jax; do
   echo "== KERAS_BACKEND=$backend: the tests marked backends =="
@@ -26,5 +29,4 @@ for backend in torch jax; do
   # 5: the arguments chose no test marked backends (e.g. one file without any)
   if [ "$code" -ne 0 ] && [ "$code" -ne 5 ] && [ "$status" -eq 0 ]; then status=$code; fi
 done
-rm -rf "$logs"
 exit "$status"

