@@ -18,6 +18,13 @@ def shapes_only(build, *args, **kwargs) -> keras.Model:
         return build(*args, **kwargs)
 
 
+def h5_datasets(group: h5py.Group) -> dict[str, np.ndarray]:
+    """Every dataset under an open HDF5 file or group, by path, read with h5py alone."""
+    found = {}
+    group.visititems(lambda name, item: found.update({name: item[()]}) if isinstance(item, h5py.Dataset) else None)
+    return found
+
+
 def assert_same_outputs(actual, expected):
     """Equal up to float32 round-off: over 150 layers, and with oneDNN's computation order
     varying from run to run, that is ~1e-5 of the outputs' scale (a wrong weight mapping is

@@ -63,6 +63,13 @@ def write_text(path: str | os.PathLike, text: str) -> None:
         tmp.write_text(text)
 
 
+def write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """One plain write of `data`, atomically: files made in memory (HDF5 images) go to disk this
+    way, as on a full disk HDF5's own writes fail in its destructors, where Python cannot catch them."""
+    with replacing(path) as tmp:
+        tmp.write_bytes(data)
+
+
 def remove_temporaries(*directories: str | os.PathLike) -> int:
     """Delete what killed writers left in `directories`; returns how many files."""
     stale = [p for d in directories for p in Path(d).glob(f"{TEMP_PREFIX}*")]

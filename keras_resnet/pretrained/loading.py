@@ -11,7 +11,7 @@ import h5py
 import keras
 import numpy as np
 
-from keras_resnet.core.atomic import check_replaceable, replacing
+from keras_resnet.core.atomic import check_replaceable, write_bytes
 from keras_resnet.core.names import CONV, block_name
 from keras_resnet.pretrained import formats
 
@@ -37,8 +37,7 @@ def save_weights(model: keras.Model, path: str | os.PathLike) -> None:
         f.flush()
         image = f.id.get_file_image()
     path.parent.mkdir(parents=True, exist_ok=True)
-    with replacing(path) as tmp:
-        tmp.write_bytes(image)
+    write_bytes(path, image)
 
 
 def _stride_placement(model: keras.Model) -> str | None:

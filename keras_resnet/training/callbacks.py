@@ -18,7 +18,7 @@ import h5py
 import keras
 import numpy as np
 
-from keras_resnet.core.atomic import replacing, write_text
+from keras_resnet.core.atomic import replacing, write_bytes, write_text
 from keras_resnet.core.keras_internals import weights_file_bytes
 from keras_resnet.models.layers import graph_depth
 from keras_resnet.pretrained.formats import check_stored_inside
@@ -170,9 +170,7 @@ class Backup(keras.callbacks.BackupAndRestore):
         directory = self.metadata.parent
         directory.mkdir(parents=True, exist_ok=True)
         weights = directory / f"epoch-{self._current_epoch}.weights.h5"
-        content = weights_file_bytes(self.model)  # a full disk fails the plain write below, cleanly
-        with replacing(weights) as tmp:
-            tmp.write_bytes(content)
+        write_bytes(weights, weights_file_bytes(self.model))
         write_text(self.metadata, json.dumps({"epoch": self._current_epoch, "weights": weights.name}))
         for old in directory.glob("epoch-*.weights.h5"):
             if old != weights:

@@ -43,12 +43,11 @@ def test_batchnorm_has_what_the_fused_call_reads():
 def test_weights_file_bytes_are_the_file_save_weights_writes(tmp_path):
     import h5py
     import numpy as np
+    from references import h5_datasets
 
     def datasets(path) -> dict:
         with h5py.File(path) as f:
-            found = {}
-            f.visititems(lambda name, item: found.update({name: item[()]}) if isinstance(item, h5py.Dataset) else None)
-            return found
+            return h5_datasets(f)
 
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2), keras.layers.BatchNormalization()])
     model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9), loss="mse")

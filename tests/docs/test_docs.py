@@ -279,8 +279,9 @@ def test_shell_block(block, clone, tmp_path_factory, capsys, monkeypatch):
         line = " && ".join(to_run)
         if not line or line in _done:
             continue
-        for part in to_run if all(map(console_script_argv, to_run)) else [line]:
-            argv = console_script_argv(part)
+        argvs = [console_script_argv(part) for part in to_run]
+        # in this process only if every part is a console-script line; else the whole line in bash
+        for part, argv in zip(to_run, argvs) if None not in argvs else [(line, None)]:
             result = (run_in_this_process(argv, clone, keras_home, capsys, monkeypatch) if argv is not None else
                       subprocess.run(["bash", "-c", part], cwd=clone, capture_output=True, text=True, timeout=900,
                                      env=env))

@@ -17,6 +17,7 @@ import h5py
 import numpy as np
 import pytest
 from conftest import in_namespace, keras_resnet_exe, keras_resnet_main
+from references import h5_datasets
 
 from keras_resnet.evaluation.predict import load_trained
 from keras_resnet.training.callbacks import read_log
@@ -33,10 +34,8 @@ def train_args(shared, output, *extra) -> list[str]:
 def backup_state(output) -> tuple[int, list[np.ndarray]]:
     """The backup's epoch and its weight arrays (h5py, independent of Keras)."""
     metadata = json.loads((output / "backup" / "training_metadata.json").read_text())
-    arrays = []
     with h5py.File(output / "backup" / metadata["weights"]) as f:
-        f.visititems(lambda name, item: arrays.append(np.asarray(item)) if isinstance(item, h5py.Dataset) else None)
-    return metadata["epoch"], arrays
+        return metadata["epoch"], list(h5_datasets(f).values())
 
 
 @pytest.mark.slow
@@ -276,7 +275,7 @@ def test_a_tampered_backup_is_refused_on_resume(finished_run, tmp_path, fault):
         with h5py.File(tmp_path / "secret.h5", "w") as f:
             f["secret"] = np.arange(4.0)
         with h5py.File(output / "backup" / metadata["weights"], "a") as f:
-            name = next(n for n in _datasets(f))
+            name = next(iter(h5_datasets(f)))
             del f[name]
             f[name] = h5py.ExternalLink(str(tmp_path / "secret.h5"), "/secret")
     else:
@@ -289,12 +288,6 @@ def test_a_tampered_backup_is_refused_on_resume(finished_run, tmp_path, fault):
     after = tree(output)  # config.json is rewritten with the new `output`; nothing else changes
     assert ({k: v for k, v in after.items() if k != "config.json"}
             == {k: v for k, v in before.items() if k != "config.json"})
-
-
-def _datasets(f) -> list[str]:
-    names = []
-    f.visititems(lambda name, item: names.append(name) if isinstance(item, h5py.Dataset) else None)
-    return names
 
 
 @pytest.mark.slow
