@@ -1,11 +1,15 @@
 """Independent references shared by several test folders: keras.applications' ResNets (random
 or published weights) and the files they write, and the comparison the tests make with them."""
 
+import dataclasses
+
 import h5py
 import keras
 import numpy as np
 
+from keras_resnet.core.architectures import parse_model_id
 from keras_resnet.core.keras_internals import unallocated
+from keras_resnet.models.builder import build_resnet
 
 SIZE = 64  # any size >= 32 builds both; small keeps the tests fast
 
@@ -16,6 +20,14 @@ def shapes_only(build, *args, **kwargs) -> keras.Model:
     shapes and counts; 4x faster on TensorFlow, 10x on JAX. The model cannot be run."""
     with unallocated():
         return build(*args, **kwargs)
+
+
+def miniature(model: str, **kwargs) -> keras.Model:
+    """The net of a model id with one block a stage (`build_resnet` arguments in `kwargs`):
+    every kind of layer and shortcut it has, at a fraction of the build, save and load time,
+    for tests of layers and files rather than depth."""
+    arch, residual = parse_model_id(model)
+    return build_resnet(dataclasses.replace(arch, blocks=(1,) * len(arch.blocks)), residual=residual, **kwargs)
 
 
 def h5_datasets(group: h5py.Group) -> dict[str, np.ndarray]:

@@ -1,4 +1,4 @@
-"""`examples/cifar10.py` really trains: ResNet-20 with the paper's recipe (batch 128, lr 0.1,
+"""`examples/cifar10.py` really trains: the 8-layer net (n=1) with the paper's recipe (batch 128, lr 0.1,
 /10 at 1/2 and 3/4 of the run, augmentation, weight decay), shortened to a few epochs on
 the shared CIFAR-10 subset, gets well below the 90% error of an untrained net. The examples
 that default to the shared data find it from any working directory, and say in one line when
@@ -19,13 +19,13 @@ EXAMPLES = REPO / "examples"
 def test_cifar10_example_learns(shared, tmp_path):
     result = subprocess.run(
         [sys.executable, str(EXAMPLES / "cifar10.py"), "--data-dir", str(shared / "cifar-10-batches-py"),
-         "--depth", "20", "--epochs", "4", "--output", str(tmp_path)],
+         "--depth", "8", "--epochs", "3", "--output", str(tmp_path)],
         capture_output=True, text=True, timeout=900, env={"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"},
     )
     assert result.returncode == 0, result.stderr[-3000:]
     results = json.loads((tmp_path / "results.json").read_text())
-    assert results["model"] == "cifar_resnet20" and results["batch_size"] == 128
-    assert results["test_error"] < 0.75, results  # untrained: 0.9
+    assert results["model"] == "cifar_resnet8" and results["batch_size"] == 128
+    assert results["test_error"] < 0.75, results  # untrained: 0.9; here 0.67
     assert "test error" in result.stdout
     assert (tmp_path / "curves.png").stat().st_size > 10_000 and (tmp_path / "best.keras").is_file()
 

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 from conftest import randomise_batchnorm
-from references import assert_same_outputs, random_keras_applications, write_keras2_weights
+from references import assert_same_outputs, miniature, random_keras_applications, write_keras2_weights
 
 import keras_resnet as kr
 from keras_resnet.pretrained.loading import save_weights
@@ -17,14 +17,15 @@ pytestmark = pytest.mark.backends
 RNG = np.random.default_rng(0)
 SIZE = 64
 
-# one of each block kind, shortcut option, stride placement and stem, plain and residual
+# one of each block kind, shortcut option, stride placement and stem, plain and residual (the
+# ImageNet nets with one block a stage: the layers are what the layout changes, not the depth)
 NETS = {
-    "basic, B": lambda **kw: kr.ResNet18(**kw),
-    "bottleneck v1": lambda **kw: kr.ResNet50(variant="v1", **kw),
-    "ResNet-D: v1.5, D, deep stem": lambda **kw: kr.ResNet50D(**kw),
-    "pre-activation, stride-only pool": lambda **kw: kr.ResNet50V2(**kw),
-    "grouped 3x3": lambda **kw: kr.ResNeXt50_32x4d(**kw),
-    "plain": lambda **kw: kr.PlainNet18(**kw),
+    "basic, B": lambda **kw: miniature("resnet18", **kw),
+    "bottleneck v1": lambda **kw: miniature("resnet50", variant="v1", **kw),
+    "ResNet-D: v1.5, D, deep stem": lambda **kw: miniature("resnet50d", **kw),
+    "pre-activation, stride-only pool": lambda **kw: miniature("resnet50v2", **kw),
+    "grouped 3x3": lambda **kw: miniature("resnext50_32x4d", **kw),
+    "plain": lambda **kw: miniature("plainnet18", **kw),
     "CIFAR, option A": lambda **kw: kr.CifarResNet(1, **kw),
     "CIFAR pre-activation": lambda **kw: kr.CifarPreActResNet(1, **kw),
 }

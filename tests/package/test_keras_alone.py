@@ -10,6 +10,7 @@ import keras
 import numpy as np
 import pytest
 from conftest import randomise_batchnorm, run_python
+from references import miniature
 
 import keras_resnet as kr
 from keras_resnet.training.run import TrainConfig, train
@@ -18,12 +19,14 @@ pytestmark = pytest.mark.backends
 
 RNG = np.random.default_rng(0)
 
+
+# the family's nets with one block a stage: each kind of layer they have, for a fraction of the time
 BUILDS = {
     "cifar_resnet20_pretrained": lambda: kr.CifarResNet20(weights="cifar10"),  # torch mode, option A
     "cifar_caffe": lambda: kr.CifarResNet(1, include_preprocessing="caffe"),  # the channel flip
-    "resnet50v2": lambda: kr.ResNet50V2(input_shape=None, include_top=False, pooling="avg"),
-    "resnet50d": lambda: kr.ResNet50D(include_top=False, pooling="max"),
-    "plainnet18": lambda: kr.PlainNet18(include_top=False),
+    "resnet_v2": lambda: miniature("resnet50v2", input_shape=None, include_top=False, pooling="avg"),
+    "resnet_d": lambda: miniature("resnet50d", include_top=False, pooling="max"),
+    "plainnet": lambda: miniature("plainnet18", include_top=False),
 }
 
 LOAD_ALONE = textwrap.dedent("""
