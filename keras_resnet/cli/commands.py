@@ -38,10 +38,16 @@ class CommandFailed(Exception):
 
 
 def _at_least_one(text: str) -> int:
-    """An argparse type: refused while parsing, before Keras loads."""
-    if int(text) < 1:
-        raise argparse.ArgumentTypeError(f"N must be >= 1; received {text}")
-    return int(text)
+    """An argparse type for counts: refused while parsing, before Keras loads, where `int` alone
+    would let 0 or a negative through (a count of 0 read as the default, -5 as all but 5).
+    argparse names the option: "argument --count: must be an integer >= 1; received '0'"."""
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1; received {text!r}")
+    return number
 
 
 def table_options(parser: argparse.ArgumentParser) -> None:
@@ -133,7 +139,7 @@ def predict_options(parser: argparse.ArgumentParser) -> None:
     add_model_arguments(parser)
     parser.add_argument("images", nargs="+",
                         help="JPEG/PNG files, any size (resized as the model's evaluation does)")
-    parser.add_argument("--top", type=int, default=3, metavar="K",
+    parser.add_argument("--top", type=_at_least_one, default=3, metavar="K",
                         help="how many classes to print per image, best first")
 
 
@@ -157,7 +163,7 @@ def export_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--images", default=None,
                         help="images to verify on: a CIFAR-10 directory or a folder of JPEG/PNG files "
                              "(default: random images)")
-    parser.add_argument("--count", type=int, default=None,
+    parser.add_argument("--count", type=_at_least_one, default=None,
                         help=f"how many verification images (default {FLOAT_COUNT}; {INT8_COUNT} with --quantize)")
     parser.add_argument("--tolerance", type=float, default=TOLERANCE, help="largest output difference accepted")
     parser.add_argument("--quantize", choices=QUANTIZE_MODES, default=None,
@@ -190,7 +196,7 @@ def run_export(args: argparse.Namespace) -> None:
         from keras_resnet.deploy.folding import fold_batchnorm
 
         model = fold_batchnorm(model)
-    images = verification_images(args.images, model.input_shape[1:], args.count or FLOAT_COUNT)
+    images = verification_images(args.images, model.input_shape[1:], FLOAT_COUNT if args.count is None else args.count)
     check = export_model(model, args.output, format, images, tolerance=args.tolerance)
     print(f"wrote {args.output} ({format}): max abs output difference {check['max_abs_diff']:.2e} "
           f"on {check['images']} images, top-1 agreement {check['top1_agreement']:.0%}")
@@ -210,7 +216,7 @@ def _export_int8(args: argparse.Namespace, format: str) -> None:
     check_separate(args.calibration, args.images)
     model = model_from(args.model, args.weights, preprocessing=args.preprocessing)
     shape = model.input_shape[1:]
-    images, labels = labelled_images(args.images, shape, args.count or INT8_COUNT)
+    images, labels = labelled_images(args.images, shape, INT8_COUNT if args.count is None else args.count)
     check = export_model(model, args.output, format, images, quantize=args.quantize,
                          calibration=calibration_images(args.calibration, shape), labels=labels,
                          max_accuracy_drop=args.max_accuracy_drop, min_agreement=args.min_agreement)

@@ -22,11 +22,11 @@ def format_table(rows: list[dict]) -> str:
 def format_weights(rows: list[dict]) -> str:
     """Rows of `keras_resnet.pretrained.registry.list_weights`; "-" where a number is unknown."""
     head = (f"{'weights':<12}{'model':<18}{'variant':<8}{'license':<14}{'MB':>7}{'top-1':>8}{'top-5':>8}  "
-            f"{'here':<8}source")
+            f"{'check':<16}{'here':<8}source")
     lines = [head, "-" * len(head)]
     for r in rows:
         size = f"{r['size_mb']:.1f}" if r["size_mb"] is not None else "-"
         top1, top5 = (f"{v:.2f}" if v is not None else "-" for v in (r["top1"], r["top5"]))
         lines.append(f"{r['weights']:<12}{r['model']:<18}{r['variant']:<8}{r['license']:<14}{size:>7}{top1:>8}"
-                     f"{top5:>8}  {r['here']:<8}{r['source']}")
+                     f"{top5:>8}  {r['check']:<16}{r['here']:<8}{r['source']}")
     return "\n".join(lines)

@@ -15,6 +15,10 @@ from keras_resnet.cli.commands import COMMANDS, CommandFailed
 from keras_resnet.deploy.artefacts import stderr_held_back
 from keras_resnet.training.config import default_output
 
+# what Keras 3 reads from KERAS_BACKEND (keras/src/backend/__init__.py; an empty value: its default, tensorflow
+# or ~/.keras/keras.json's); the package is tested on the first three
+KERAS_BACKENDS = ("tensorflow", "jax", "torch", "numpy", "openvino")
+
 DESCRIPTION = """`keras-resnet` command line: `table` (the paper's Table 1 from the built models, and the
 family beside its references), `weights` (the registry), `convert` (published weights),
 `train`, `evaluate`, `predict`, `export` and `explain`."""
@@ -37,10 +41,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run `keras-resnet ARGV` (default: sys.argv); 0, or SystemExit with the failure's status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    quiet_tensorflow(args.verbose)
+    backend = os.environ.get("KERAS_BACKEND")
+    if backend and backend not in KERAS_BACKENDS:  # else Keras' ValueError, raised inside TensorFlow's import
+        _fail(parser, args.command, 2, f"the environment variable KERAS_BACKEND must be one of "
+              f"{', '.join(KERAS_BACKENDS)} (or unset); received KERAS_BACKEND={backend!r}.")
     if hasattr(sys.stdout, "reconfigure"):  # file names that are not UTF-8 print as their own bytes
         sys.stdout.reconfigure(errors="surrogateescape")
     try:
+        quiet_tensorflow(args.verbose)  # imports Keras too, whose own checks (~/.keras/keras.json) then fail here
         COMMANDS[args.command].run(args)
     except CommandFailed as e:
         _fail(parser, args.command, e.status, e.error)

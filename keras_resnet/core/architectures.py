@@ -181,8 +181,23 @@ PAPER_PREACT_CIFAR10: dict[str, float] = {
 }
 
 
+# The deepest net a model id names: the paper's ResNet-1202 (He et al. 2016's 1001 is below). An id
+# is text from anywhere (a command line, a config file): cifar_resnet120002 would take 12 GB and
+# minutes to build before anything could refuse it. Deeper nets: `cifar(n)` and the entries.
+MAX_ID_DEPTH = 1202
+
+
 def parse_model_id(model: str) -> tuple[Architecture, bool]:
     """(architecture, residual) of a model id; the inverse of `model_id`."""
+    arch, residual = _parse_model_id(model)
+    if arch.depth > MAX_ID_DEPTH:
+        raise ValueError(f"`model` ids name nets of at most {MAX_ID_DEPTH} layers (the paper's deepest); received "
+                         f"model={model!r}, {arch.depth} layers. Build deeper ones with CifarResNet(n) or "
+                         f"CifarPreActResNet(n).")
+    return arch, residual
+
+
+def _parse_model_id(model: str) -> tuple[Architecture, bool]:
     if isinstance(model, str) and model in FAMILY:
         return FAMILY[model], True
     m = re.fullmatch(r"cifar_preact_resnet([1-9][0-9]*)(_basic)?", model) if isinstance(model, str) else None

@@ -4,7 +4,11 @@ even after a kill (SIGKILL included) or a failure mid-write."""
 
 from __future__ import annotations
 
+import errno
 import os
+import re
+import shutil
+import stat
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,7 +20,11 @@ except ImportError:  # Windows: files are not locked (SECURITY.md)
     fcntl = None
 
 TEMP_PREFIX = ".tmp-"
+# what `temporary` names: the writer's pid and a random token (8 hex digits before 0.3), then the final name
+_OWN_TEMPORARY = re.compile(rf"{re.escape(TEMP_PREFIX)}\d+-[0-9a-f]{{8,32}}-.+", re.DOTALL)
 CAN_LOCK = fcntl is not None
+NO_FOLLOW = getattr(os, "O_NOFOLLOW", 0)  # Windows has no symbolic links to refuse this way
+LOCK_BYTES = 32  # a lock file holds its holder's pid: anything longer is not a lock
 
 
 def check_replaceable(path: str | os.PathLike, kind: str, is_own: Callable[[Path], bool]) -> None:
@@ -42,20 +50,107 @@ def check_replaceable(path: str | os.PathLike, kind: str, is_own: Callable[[Path
 
 
 @contextmanager
-def replacing(path: str | os.PathLike) -> Iterator[Path]:
+def replacing(path: str | os.PathLike, *, exclusive: bool = False) -> Iterator[Path]:
     """Yield a temporary path beside `path`, with the same suffixes (Keras picks formats by
     them), to write; then fsync it and rename it to `path`. On an exception it is deleted;
-    after a kill it is left for `remove_temporaries`."""
-    path = Path(path)
-    tmp = path.with_name(f"{TEMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}-{path.name}")
+    after a kill it is left for `remove_temporaries`. `exclusive`: a file at `path` (one that
+    appeared since it was checked, say) is kept and FileExistsError raised."""
+    clear_stale(path)
+    tmp = temporary(path)
     try:
         yield tmp
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        if exclusive:
+            _link(tmp, path)
+        else:
+            os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _link(tmp: Path, path: Path) -> None:
+    """`tmp` renamed to `path` unless `path` exists (FileExistsError): a hard link, which the OS
+    refuses atomically where os.replace would overwrite; on a filesystem without them (FAT), a
+    check, then the rename."""
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise
+    except OSError:
+        if os.path.lexists(path):
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(path)) from None
+        os.replace(tmp, path)
+    else:
+        tmp.unlink()
+
+
+def temporary(path: str | os.PathLike) -> Path:
+    """A new empty file beside `path`, ending in its name, that only this process owns: named
+    with its pid and a random token, and created with O_EXCL, so it is never a file that was
+    there (a user's, or a symbolic link to one) and `remove_temporaries` can tell it apart."""
+    path = Path(path)
+    tmp = path.with_name(f"{TEMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex}-{path.name}")
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | NO_FOLLOW, 0o666))
+    return tmp
+
+
+@contextmanager
+def work_directory(path: str | os.PathLike) -> Iterator[Path]:
+    """A new directory beside `path`, named as `temporary` names files (its maker's pid, a random
+    token, `path`'s name), for work whose result is moved to `path`; deleted afterwards, or after a
+    kill by the next writer of `path` (`clear_stale`)."""
+    path = Path(path)
+    clear_stale(path)
+    work = path.with_name(f"{TEMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex}-{path.name}")
+    work.mkdir()
+    try:
+        yield work
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def clear_stale(path: str | os.PathLike) -> int:
+    """Remove what killed writers of `path` left beside it: temporary files and work directories
+    named for `path` by a process that is gone. A live writer's, a link and anything not named
+    so are left alone. Returns how many."""
+    path = Path(path)
+    own = re.compile(rf"{re.escape(TEMP_PREFIX)}(\d+)-[0-9a-f]{{8,32}}-{re.escape(path.name)}", re.DOTALL)
+    stale = 0
+    for candidate in path.parent.glob(f"{TEMP_PREFIX}*") if path.parent.is_dir() else ():
+        match = own.fullmatch(candidate.name)
+        if match is None or candidate.is_symlink() or _alive(int(match[1])):
+            continue
+        shutil.rmtree(candidate) if candidate.is_dir() else candidate.unlink(missing_ok=True)
+        stale += 1
+    return stale
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process `pid` runs (another user's counts: its files are not ours to remove)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True
+    return True
+
+
+def is_own_temporary(path: Path) -> bool:
+    """Whether `path` is a regular file named as `temporary` names them (a link is not)."""
+    try:
+        return bool(_OWN_TEMPORARY.fullmatch(path.name)) and stat.S_ISREG(path.lstat().st_mode)
+    except FileNotFoundError:
+        return False
+
+
+def no_follow(path: str | os.PathLike, flags: int) -> int:
+    """An `open(..., opener=no_follow)` that refuses (ELOOP) a symbolic link at `path` itself."""
+    return os.open(path, flags | NO_FOLLOW)
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:
@@ -71,18 +166,29 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> None:
 
 
 def remove_temporaries(*directories: str | os.PathLike) -> int:
-    """Delete what killed writers left in `directories`; returns how many files."""
-    stale = [p for d in directories for p in Path(d).glob(f"{TEMP_PREFIX}*")]
+    """Delete what killed writers left in `directories`; returns how many files. Only the files
+    `temporary` made are: a user's `.tmp-notes` (or a link named like ours) is left alone."""
+    stale = [p for d in directories for p in Path(d).glob(f"{TEMP_PREFIX}*") if is_own_temporary(p)]
     for path in stale:
         path.unlink()
     return len(stale)
+
+
+def is_lock(descriptor: int) -> bool:
+    """Whether an open file is a lock as `try_lock` writes them: a lone regular file (no hard
+    link to another) holding a pid or nothing. Anything else is someone else's, not to be written."""
+    info = os.fstat(descriptor)
+    if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1 or info.st_size > LOCK_BYTES:
+        return False
+    content = os.pread(descriptor, LOCK_BYTES, 0).strip()
+    return content.isdigit() or not content
 
 
 def try_lock(descriptor: int) -> str | None:
     """Take an exclusive `flock` on an open lock file without waiting and write this process's
     pid into it: None once held, else the pid its holder wrote ("unknown" before it has). The OS
     drops the lock when the descriptor is closed or its process ends, SIGKILL included. Only
-    where `CAN_LOCK`."""
+    where `CAN_LOCK`, and on a file `is_lock` accepts (the pid replaces its content)."""
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_resnet.core.arguments import check_choice
-from keras_resnet.core.atomic import TEMP_PREFIX, check_replaceable
+from keras_resnet.core.arguments import check_choice, is_integer
+from keras_resnet.core.atomic import check_replaceable, work_directory
 from keras_resnet.data.cifar10 import load_cifar10
 from keras_resnet.data.image_folders import IMAGE_SUFFIXES, read_image
 
@@ -98,23 +98,30 @@ def build_verified(model, path: str | os.PathLike, format: str, images: np.ndarr
     except OSError as e:
         raise ValueError(f"the {format} export {str(path)!r} cannot be written: {e}.") from e
     expected = np.asarray(model.predict(images, verbose=0))
-    with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX, dir=path.parent) as work:
-        artefact = Path(work) / path.name
+    with work_directory(path) as work:  # a killed export's is removed by the next export to `path`
+        artefact = work / path.name
         try:
-            write(model, artefact, Path(work))
+            write(model, artefact, work)
             got = np.asarray(RUNTIMES[format].run(artefact, images))
         except Exception as e:  # converters' and runtimes' own error types
-            _raise_if_environment(e, format, path, Path(work))
+            _raise_if_environment(e, format, path, work)
             raise ValueError(
                 f"the {format} conversion failed ({type(e).__name__}: {str(e).strip().splitlines()[0][:300]}); "
-                f"nothing was written to {str(path)!r}. A layer whose ops the format lacks cannot be exported: "
-                "e.g. the antialiased resize of an ImageNet model's built-in centre crop "
-                "(include_preprocessing; `keras-resnet export --no-preprocessing`)."
+                f"nothing was written to {str(path)!r}." + _crop_hint(model, format)
             ) from e
         check = verify(got, expected)
         _check_output(path, format)  # again: the conversion took a while
-        _move_into_place(artefact, path, Path(work))
+        _move_into_place(artefact, path, work)
     return check
+
+
+def _crop_hint(model, format: str) -> str:
+    """The one known cause named only where it is present: the antialiased resize of an
+    ImageNet model's built-in centre crop, which ONNX and TFLite lack."""
+    if format == "savedmodel" or not any(type(layer).__name__ == "CentreCrop" for layer in model.layers):
+        return ""
+    return (" Its built-in centre crop (include_preprocessing) resizes with antialiasing, which the format "
+            "lacks: export with `keras-resnet export --no-preprocessing`.")
 
 
 def output_format(path: str | os.PathLike, format: str | None = None) -> str:
@@ -206,7 +213,12 @@ def _move_into_place(artefact: Path, path: Path, work: Path) -> None:
 class SavedModelRuntime:
     @staticmethod
     def write(model, path: Path, work: Path) -> None:
-        model.export(str(path), format="tf_saved_model", verbose=False)
+        """`serve` takes one float32 batch, whatever structure the model's inputs were saved with
+        (`train`'s models list their one input: Keras' default signature would then want a list)."""
+        import tensorflow as tf
+
+        spec = tf.TensorSpec((None, *model.input_shape[1:]), tf.float32, name=OnnxRuntime.INPUT)
+        model.export(str(path), format="tf_saved_model", verbose=False, input_signature=[spec])
 
     @staticmethod
     def run(path: Path, images: np.ndarray) -> np.ndarray:
@@ -321,8 +333,7 @@ def verification_images(source: str | os.PathLike | None, shape: tuple, count: i
     """`count` images of `shape` (H, W, C; None sizes become 224) to verify an export on: the
     CIFAR-10 test batch of a directory holding one, JPEG/PNG files under a folder (resized),
     or, with no source, seeded random 0-255 images."""
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise ValueError(f"`count` must be an integer >= 1; received count={count!r}.")
+    check_count(count)
     if source is None:
         size = tuple(224 if s is None else s for s in shape[:2])
         return np.random.default_rng(seed).uniform(0, 255, (count, *size, shape[2])).astype(np.float32)
@@ -334,6 +345,13 @@ def verification_images(source: str | os.PathLike | None, shape: tuple, count: i
         raise ValueError(f"`images` {str(source)!r} must be a CIFAR-10 directory (with test_batch) or a "
                          f"folder of {'/'.join(IMAGE_SUFFIXES)} images.")
     return resized([read_image(p) for p in files[:count]], shape)  # a damaged file: a ValueError naming it
+
+
+def check_count(count: int) -> None:
+    """How many images to read: an integer >= 1, where a slice would read a negative `count` as
+    all but that many, and 0 as none."""
+    if not is_integer(count) or count < 1:
+        raise ValueError(f"`count` must be an integer >= 1; received count={count!r}.")
 
 
 def image_files(source: Path) -> list[Path]:

@@ -36,6 +36,7 @@ from keras_resnet.deploy.artefacts import (
     TFLiteRuntime,
     build_verified,
     check_backend,
+    check_count,
     check_quantize,
     image_files,
     model_images,
@@ -159,6 +160,7 @@ def calibration_images(source: str | os.PathLike, shape: tuple, count: int = CAL
     """`count` images drawn at random (seeded) to calibrate on: from the training batches
     (data_batch_*) of a CIFAR-10 directory, or from the JPEG/PNG files under a folder
     (resized to `shape`, H x W x C)."""
+    check_count(count)
     source = Path(source)
     rng = np.random.default_rng(seed)
     if (source / "data_batch_1").is_file():
@@ -178,6 +180,7 @@ def labelled_images(source: str | os.PathLike, shape: tuple, count: int,
     or `count` drawn at random (seeded) from a folder of class folders (`DIR/<class>/*.jpg`,
     labelled by sorted class name, as training labels them); a folder of loose images gives
     images without labels (agreement is then checked, not accuracy)."""
+    check_count(count)
     source = Path(source)
     if (source / "test_batch").is_file():
         images, labels = load_cifar10(source, "test")

@@ -55,11 +55,16 @@ def predict_image(model, image, method: str = "centre", scales=SCALES, fcn=None)
     `fully_convolutional(model)`, built once by the caller for many images."""
     check_choice("method", method, METHODS)
     if method == "centre":
-        return model(eval_transform(image)[None], training=False).numpy()[0]
+        return _scores(model, eval_transform(image)[None])[0]
     if method == "ten-crop":
-        return model(ten_crops(image), training=False).numpy().mean(axis=0)
+        return _scores(model, ten_crops(image)).mean(axis=0)
     fcn = fully_convolutional(model) if fcn is None else fcn
-    return np.mean([fcn(resize_shorter(image, s)[None], training=False).numpy()[0] for s in scales], axis=0)
+    return np.mean([_scores(fcn, resize_shorter(image, s)[None])[0] for s in scales], axis=0)
+
+
+def _scores(model, images) -> np.ndarray:
+    """`model` on a batch that TensorFlow prepared, on any Keras backend: numpy in, numpy out."""
+    return keras.ops.convert_to_numpy(model(np.asarray(images), training=False))
 
 
 def check_limit(limit: int | None) -> None:

@@ -63,7 +63,12 @@ def classifier(model: str | os.PathLike, weights: str | None):
     if weights is None and not _is_model_file(model):
         raise ValueError(f"`model` must be a .keras file or a model id with `weights` (e.g. cifar_resnet20 with "
                          f"weights='cifar10'); received model={str(model)!r} and no weights.")
-    return model_from(model, weights)
+    built = model_from(model, weights)
+    shape = built.output_shape
+    if len(built.outputs) != 1 or len(shape) != 2:  # a segmentation map, several heads: scores per image expected
+        raise ValueError(f"`model` {display_path(model)} must be a classifier of one output of shape (batch, classes); "
+                         f"its output shape is {shape}.")
+    return built
 
 
 def class_names_for(model_file: str | os.PathLike | None, classes: int) -> list[str]:
@@ -93,7 +98,8 @@ def named_classifier(model: str | os.PathLike, weights: str | None) -> tuple[ker
 
 def model_inputs(built: keras.Model, paths) -> list:
     """Each image file brought to `built`'s input as in its evaluation: resized to a small fixed
-    input (CIFAR), or shorter side 256 and centre 224 crop (ImageNet); float32 0-255 RGB."""
+    input (CIFAR), or shorter side 256 and centre 224 crop (ImageNet); float32 0-255 RGB, as
+    numpy arrays (TensorFlow decodes them; a model on JAX or torch takes no TensorFlow tensor)."""
     import tensorflow as tf
 
     size = built.input_shape[1:3]
@@ -101,7 +107,7 @@ def model_inputs(built: keras.Model, paths) -> list:
     for path in paths:
         image = read_image(path)
         image = eval_transform(image) if size == (CROP, CROP) else image
-        images.append(tf.image.resize(image, size, antialias=True) if None not in size else image)
+        images.append(np.asarray(tf.image.resize(image, size, antialias=True) if None not in size else image))
     return images
 
 

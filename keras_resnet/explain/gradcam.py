@@ -35,9 +35,13 @@ def grad_cam(model: keras.Model, images, class_index: int | Sequence[int] | None
     maps = []
     for start in range(0, len(images), BATCH):
         chosen = None if wanted is None else wanted[start:start + BATCH]
-        features, grads = gradients(tapped, scores_of, images[start:start + BATCH], chosen)
+        features, grads, scores = gradients(tapped, scores_of, images[start:start + BATCH], chosen)
+        _check_finite(scores, f"`model` {model.name!r} gives NaN or infinite class scores", start)
         weights = grads.mean(axis=(1, 2), keepdims=True)  # (n, 1, 1, channels): alpha_k^c of the paper
-        maps.append(np.maximum((weights * features).sum(axis=-1), 0.0))
+        cam = (weights * features).sum(axis=-1)  # NaN or infinite where the features or gradients are
+        _check_finite(cam, f"`model` {model.name!r} gives NaN or infinite feature maps or gradients at layer "
+                           f"{target!r}", start)
+        maps.append(np.maximum(cam, 0.0))
     return _at_resolution(np.concatenate(maps), images.shape[1:3])
 
 
@@ -81,6 +85,9 @@ def _class_scores(model: keras.Model) -> tuple[keras.KerasTensor, Callable]:
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise ValueError(f"`model` {model.name!r} must be a classifier of one input and one output; it has "
                          f"{len(model.inputs)} input(s) and {len(model.outputs)} output(s).")
+    if len(model.output_shape) != 2:  # a map of scores per pixel has no one score per class to explain
+        raise ValueError(f"`model` {model.name!r} must output class scores of shape (batch, classes); its output "
+                         f"shape is {model.output_shape}.")
     head = model.layers[-1]
     if getattr(head, "activation", None) is not keras.activations.softmax:
         return model.outputs[0], lambda scores: scores
@@ -99,7 +106,16 @@ def _check_images(model: keras.Model, images) -> np.ndarray:
     if images.ndim != 4 or not len(images) or any(e is not None and e != s for e, s in zip(expected, images.shape[1:])):
         raise ValueError(f"`images` must be a batch of shape (N >= 1, {', '.join(str(e or 'any') for e in expected)})"
                          f" as model {model.name!r} takes; received shape {images.shape}.")
+    _check_finite(images, "`images` must be finite pixel values; received NaN or infinite values")
     return images
+
+
+def _check_finite(values: np.ndarray, problem: str, first: int = 0) -> None:
+    """NaN in, or out of, the network makes the map all zero (`np.maximum` drops NaN), which would
+    read as "looked nowhere": refused, naming the images (counted from `first`) that carry it."""
+    bad = ~np.isfinite(values).reshape(len(values), -1).all(axis=1)
+    if bad.any():
+        raise ValueError(f"{problem} in image(s) {(first + np.flatnonzero(bad))[:10].tolist()}.")
 
 
 def _check_class_index(class_index, count: int, classes: int) -> np.ndarray | None:
@@ -127,8 +143,9 @@ def _tensorflow(tapped: keras.Model, scores_of: Callable, images: np.ndarray, ch
     with tf.GradientTape() as tape:
         tape.watch(x)  # the graph is recorded even where the weights are frozen
         features, score_input = tapped(x, training=False)
-        total = _chosen_scores(scores_of(score_input), chosen)
-    return features.numpy(), tape.gradient(total, features).numpy()
+        scores = scores_of(score_input)
+        total = _chosen_scores(scores, chosen)
+    return features.numpy(), tape.gradient(total, features).numpy(), scores.numpy()
 
 
 def _torch(tapped: keras.Model, scores_of: Callable, images: np.ndarray, chosen):
@@ -136,8 +153,9 @@ def _torch(tapped: keras.Model, scores_of: Callable, images: np.ndarray, chosen)
 
     x = keras.ops.convert_to_tensor(images).requires_grad_()  # graph recorded even where weights are frozen
     features, score_input = tapped(x, training=False)
-    (grads,) = torch.autograd.grad(_chosen_scores(scores_of(score_input), chosen), features)
-    return features.detach().cpu().numpy(), grads.cpu().numpy()
+    scores = scores_of(score_input)
+    (grads,) = torch.autograd.grad(_chosen_scores(scores, chosen), features)
+    return features.detach().cpu().numpy(), grads.cpu().numpy(), scores.detach().cpu().numpy()
 
 
 def _jax(tapped: keras.Model, scores_of: Callable, images: np.ndarray, chosen):
@@ -157,10 +175,12 @@ def _jax(tapped: keras.Model, scores_of: Callable, images: np.ndarray, chosen):
 
     def total(features):
         scores, _ = rest.stateless_call(trainable, frozen, features, training=False)
-        return _chosen_scores(scores_of(scores), chosen)
+        scores = scores_of(scores)
+        return _chosen_scores(scores, chosen), scores
 
     features = keras.Model(tapped.inputs[0], layer_output)(images, training=False)
-    return np.asarray(features), np.asarray(jax.grad(total)(features))
+    grads, scores = jax.grad(total, has_aux=True)(features)
+    return np.asarray(features), np.asarray(grads), np.asarray(scores)
 
 
 _GRADIENTS = {"tensorflow": _tensorflow, "torch": _torch, "jax": _jax}

@@ -11,8 +11,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from keras_resnet.core.arguments import display_path
 from keras_resnet.core.atomic import check_replaceable, replacing
-from keras_resnet.data.image_folders import PNG_SIGNATURE
 from keras_resnet.explain.gradcam import grad_cam, overlay
 
 TOP = 3
@@ -32,7 +32,10 @@ def class_index(class_name: str | None, names: Sequence[str]) -> int | None:
 
 def picture_paths(paths: Sequence[str | os.PathLike], output: str | os.PathLike) -> list[Path]:
     """`output`/<image file stem>.png, numbered (-2, -3, ...) where two images share a stem; each
-    checked to be absent or an earlier PNG (which is replaced)."""
+    checked to be absent. A file there, even a PNG, is never replaced: it may be an input image
+    (`explain photo.png --output .`) or any of the user's. Refused rather than given another name:
+    the pictures keep the names a user (or a script) looks for, and a numbered copy would leave
+    the older file under the expected name, looking like this run's."""
     output, named = Path(output), []
     for path in paths:
         stem = name = Path(path).stem
@@ -45,15 +48,16 @@ def picture_paths(paths: Sequence[str | os.PathLike], output: str | os.PathLike)
     if output.exists() and not output.is_dir():
         raise ValueError(f"`--output` {str(output)!r} is a file; the pictures are written into a directory.")
     for picture in pictures:
-        check_replaceable(picture, "Grad-CAM picture (PNG)", _is_png)
+        if os.path.lexists(picture):
+            raise _exists(picture)
+        check_replaceable(picture, "Grad-CAM picture (PNG)", lambda _: False)  # a file in place of a folder
     return pictures
 
 
-def _is_png(path: Path) -> bool:
-    if not path.is_file():
-        return False
-    with open(path, "rb") as f:
-        return f.read(len(PNG_SIGNATURE)) == PNG_SIGNATURE
+def _exists(picture: Path) -> ValueError:
+    return ValueError(f"`--output` {display_path(picture.parent)} already holds {display_path(picture.name)}; "
+                      "explain writes only new files, never over one it did not write in this run (an input image, "
+                      "an earlier picture): choose another --output or move that file.")
 
 
 def write_explanations(model: keras.Model, images: Sequence[np.ndarray], paths: Sequence[str | os.PathLike],
@@ -63,9 +67,12 @@ def write_explanations(model: keras.Model, images: Sequence[np.ndarray], paths: 
     wanted = class_index(class_name, names)
     pictures = picture_paths(paths, output)
     drawn = []
-    for image in images:
+    for image, path in zip(images, paths):
         image = np.asarray(image, dtype="float32")[None]
         scores = np.asarray(model.predict_on_batch(image))[0]
+        if not np.isfinite(scores).all():  # as grad_cam refuses them, but naming the file
+            raise ValueError(f"`model` {model.name!r} gives NaN or infinite scores for {display_path(path)}; "
+                             "there is no top class to explain.")
         explained = int(scores.argmax()) if wanted is None else wanted
         top = ", ".join(f"{names[i]} {scores[i]:.2f}" for i in np.argsort(-scores)[:TOP])
         drawn.append((overlay(image, grad_cam(model, image, explained))[0], f"Grad-CAM: {names[explained]}\n{top}"))
@@ -85,5 +92,8 @@ def _save(path: Path, pixels: np.ndarray, title: str) -> None:
     axes.imshow(pixels, interpolation="nearest" if max(pixels.shape[:2]) < 100 else "antialiased")
     axes.set_axis_off()
     figure.suptitle(title, fontsize=9, y=0.97)
-    with replacing(path) as tmp:
-        figure.savefig(tmp, format="png")
+    try:
+        with replacing(path, exclusive=True) as tmp:  # a file that appeared since `picture_paths` is kept
+            figure.savefig(tmp, format="png")
+    except FileExistsError:
+        raise _exists(path) from None

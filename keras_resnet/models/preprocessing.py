@@ -9,12 +9,13 @@ CIFAR-10 checkpoints'; "tf": [-1, 1]); the layers bake the same into a model
 from __future__ import annotations
 
 import json
+import numbers
 from functools import cache
 
 import keras
 import numpy as np
 
-from keras_resnet.core.arguments import check_choice, check_top
+from keras_resnet.core.arguments import check_choice, check_top, is_integer
 from keras_resnet.data.cifar10 import CIFAR10_CLASSES
 from keras_resnet.data.image_folders import CROP, EVAL_SIZE
 from keras_resnet.models.layers import channel_axis
@@ -201,14 +202,28 @@ class CentreCrop(keras.layers.Layer):
     def __init__(self, size: int = CROP, crop_fraction: float = CROP_FRACTION, interpolation: str = "bilinear",
                  data_format: str | None = None, **kwargs):
         super().__init__(**kwargs)
-        if not 0 < crop_fraction <= 1:
-            raise ValueError(f"`crop_fraction` must be in (0, 1]; received crop_fraction={crop_fraction!r}.")
-        self.size, self.crop_fraction, self.interpolation = size, crop_fraction, interpolation
+        if not is_integer(size) or size < 1:
+            raise ValueError(f"`size` must be an integer >= 1 (the output's side in pixels); received size={size!r}.")
+        if not (isinstance(crop_fraction, numbers.Real) and not isinstance(crop_fraction, bool)
+                and 0 < crop_fraction <= 1):  # NaN fails the comparison
+            raise ValueError(f"`crop_fraction` must be a number in (0, 1]; received crop_fraction={crop_fraction!r}.")
+        self.size, self.crop_fraction, self.interpolation = int(size), float(crop_fraction), interpolation
         self.data_format = _data_format(data_format)
         self.channels = None
 
     def build(self, input_shape):
         self.channels = input_shape[_layer_axis(self.data_format)]  # images of another depth: another model's
+        spatial = input_shape[2:4] if self.data_format == "channels_first" else input_shape[1:3]
+        if None not in spatial:
+            self._check_crop(min(spatial))
+
+    def _check_crop(self, shorter: int) -> None:
+        """A crop that rounds down to 0 pixels leaves nothing to resize (the backends fail deep inside);
+        `shorter` x `crop_fraction` in float32, as `call` computes it."""
+        if int(np.float32(shorter) * np.float32(self.crop_fraction)) < 1:
+            least = f"at least 1/{shorter} (= {1 / shorter:.3g}) for them" if shorter else "images of 1 pixel or more"
+            raise ValueError(f"`crop_fraction` {self.crop_fraction!r} of layer {self.name!r} crops images whose "
+                             f"shorter side is {shorter} pixels to 0 pixels; it needs {least}.")
 
     def call(self, images):
         _check_batch(images, self.channels, self.name, self.data_format)
@@ -218,6 +233,8 @@ class CentreCrop(keras.layers.Layer):
         side = keras.ops.cast(
             keras.ops.floor(keras.ops.cast(keras.ops.minimum(height, width), "float32") * self.crop_fraction), "int32"
         )
+        if not _symbolic(side):  # sizes known only now (built for any size); in a compiled graph they are not
+            self._check_crop(int(keras.ops.convert_to_numpy(keras.ops.minimum(height, width))))
         top, left = (height - side) // 2, (width - side) // 2
         if first:
             crop = images[:, :, top : top + side, left : left + side]
@@ -311,5 +328,11 @@ def decode_predictions(preds, top: int = 5, dataset: str = "imagenet") -> list[l
             f"`preds` must be a batch of {len(names)} {dataset} scores, shape (samples, {len(names)}); "
             f"received shape {preds.shape}."
         )
+    numeric = np.issubdtype(preds.dtype, np.number)
+    finite = np.isfinite(preds).all(axis=1) if numeric else np.zeros(len(preds), bool)
+    if not finite.all():  # argsort ranks NaN first: a made-up top class with score nan
+        found = f"NaN or infinite values in sample(s) {np.flatnonzero(~finite)[:10].tolist()}" if numeric \
+            else f"values of dtype {preds.dtype}"
+        raise ValueError(f"`preds` must be finite numbers (a model's scores); received {found}.")
     check_top(top, len(names))
     return [[(*names[i], float(p[i])) for i in np.argsort(p)[::-1][:top]] for p in preds]

@@ -339,15 +339,24 @@ def _transposed(weight: Weight, axes: tuple[int, ...]) -> Weight:
 
 
 def from_torch_state_dict(state_dict: Mapping[str, Weight]) -> Layout:
-    """Conv kernels go from (out, in, h, w) to (h, w, in, out), dense from (out, in) to (in, out)."""
+    """Conv kernels go from (out, in, h, w) to (h, w, in, out), dense from (out, in) to (in, out).
+    Keys that allow two readings (DataParallel's `module.` on some keys only; two keys for one
+    weight, as `fc.*` and `linear.*`) are refused naming them: one copy would silently win."""
+    _check_one_prefix(state_dict)
     params: dict[str, dict[str, Weight]] = {}
+    keys: dict[tuple[str, str], str] = {}  # (layer, parameter): the key it came from
     deep_stem = any(key.removeprefix("module.").startswith("conv1.0.") for key in state_dict)
     avg_down = any(".downsample.2." in key for key in state_dict)
     for key, value in state_dict.items():
-        key = key.removeprefix("module.")  # DataParallel checkpoints
-        if key.endswith("num_batches_tracked"):
+        bare = key.removeprefix("module.")  # DataParallel checkpoints
+        if bare.endswith("num_batches_tracked"):
             continue
-        params.setdefault(torch_layer_name(key, deep_stem, avg_down), {})[key.rsplit(".", 1)[1]] = value
+        name, param = torch_layer_name(bare, deep_stem, avg_down), bare.rsplit(".", 1)[1]
+        if (name, param) in keys:
+            raise ValueError(f"State-dict keys {keys[name, param]!r} and {key!r} both hold {param!r} of layer "
+                             f"{name!r}; a file whose keys allow two readings is refused.")
+        keys[name, param] = key
+        params.setdefault(name, {})[param] = value
     layout = {}
     for name, p in params.items():
         if name.endswith(BN):
@@ -359,9 +368,22 @@ def from_torch_state_dict(state_dict: Mapping[str, Weight]) -> Layout:
     return layout
 
 
+def _check_one_prefix(state_dict: Mapping[str, Weight]) -> None:
+    """DataParallel's `module.` prefixes every key of a checkpoint or none."""
+    prefixed = [key for key in state_dict if key.startswith("module.")]
+    bare = [key for key in state_dict if not key.startswith("module.")]
+    if prefixed and bare:
+        raise ValueError(f"State-dict keys {prefixed[0]!r} and {bare[0]!r}: {len(prefixed)} keys have DataParallel's "
+                         f"`module.` prefix and {len(bare)} do not; a file whose keys allow two readings is refused.")
+
+
 def _torch(path: Path) -> Layout:
     safetensors = path.suffix == ".safetensors"
-    return from_torch_state_dict(read_safetensors(path) if safetensors else read_torch_checkpoint(path))
+    state_dict = read_safetensors(path) if safetensors else read_torch_checkpoint(path)
+    try:
+        return from_torch_state_dict(state_dict)
+    except ValueError as e:  # the layout's refusals, named with the file
+        raise ValueError(f"{path}: {e}") from None
 
 
 def read_safetensors(path: str | os.PathLike) -> dict[str, Weight]:

@@ -112,22 +112,26 @@ def names() -> list[str]:
 def list_weights(model: str | None = None) -> list[dict]:
     """One row per registry entry (of `model`, a model id, if given): the `weights=` name, the
     model and variant it fits, its licence, source, published top-1/top-5 (%, None where none is
-    published) and whether its file is already here ("shipped", "cached" in the cache or
-    $KERAS_RESNET_WEIGHTS_DIR, or "no": downloaded on first use), with its size in MB if so."""
+    published), how a copy is verified (`check`: the full hash, or a prefix pinned on first use)
+    and whether a verified copy is already here ("shipped", "cached" in the cache or
+    $KERAS_RESNET_WEIGHTS_DIR, "damaged": a copy there fails its hash, or "no": downloaded on
+    first use), with its size in MB if so. Each copy found is hashed, never pinned."""
     if model is not None:
         parse_model_id(model)  # an unknown id is refused naming the ids accepted
     rows = []
     for e in entries():
         if model is not None and e.model != model:
             continue
-        here, results = local_copy(e.file), e.accuracy.results
+        (here, verified), results = local_copy(e.file), e.accuracy.results
         error = results.get("top1_error_percent")  # the CIFAR checkpoints publish their error
         rows.append({
             "weights": e.name, "model": e.model, "variant": e.variant, "license": e.license,
-            "size_mb": here.stat().st_size / 1e6 if here else None,
+            "size_mb": here.stat().st_size / 1e6 if verified else None,
             "top1": results.get("top1_accuracy_percent", None if error is None else 100 - error),
             "top5": results.get("top5_accuracy_percent"),
-            "here": "shipped" if e.file.url is None else "cached" if here else "no",
+            "check": e.file.hash_algorithm + (f"[:{len(e.file.hash)}]+pin" if e.file.is_prefix else ""),
+            "here": "no" if here is None else "damaged" if not verified else "shipped" if e.file.url is None
+            else "cached",
             "source": e.source.split(" (")[0].split(";")[0],
         })
     return rows

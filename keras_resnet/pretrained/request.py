@@ -46,7 +46,15 @@ class WeightsSource:
         if self.opened is not None:
             assign(model, self.opened.layers, source=self.argument, skip=skip)
         else:
-            load_weights(model, download.fetch(self.entry.file_for(include_top)), skip=skip, fmt=self.entry.format)
+            path = download.fetch(self.entry.file_for(include_top), max_bytes=file_size_bound(model))
+            load_weights(model, path, skip=skip, fmt=self.entry.format)
+
+
+def file_size_bound(model: keras.Model) -> int:
+    """The most bytes a published weights file for `model` can hold: its values as float32,
+    doubled (a classifier the headless model lacks, float64 copies, the container's own
+    structure), plus 16 MiB. A file or download beyond it is refused before it is read whole."""
+    return 2 * 4 * model.count_params() + (16 << 20)
 
 
 @contextmanager

@@ -10,7 +10,7 @@ import csv
 import json
 import math
 import os
-import re
+import stat
 import time
 from pathlib import Path
 
@@ -18,7 +18,7 @@ import h5py
 import keras
 import numpy as np
 
-from keras_resnet.core.atomic import replacing, write_bytes, write_text
+from keras_resnet.core.atomic import no_follow, replacing, write_bytes, write_text
 from keras_resnet.core.keras_internals import weights_file_bytes
 from keras_resnet.models.layers import graph_depth
 from keras_resnet.pretrained.formats import check_stored_inside
@@ -27,12 +27,43 @@ from keras_resnet.training.plots import plot_error_curves
 LOG_FIELDS = ("epoch", "learning_rate", "loss", "error", "val_loss", "val_error", "images_per_second", "seconds")
 
 
+def run_file(path: Path) -> bool:
+    """Whether a file that a resume reads back exists (False: missing) as the run wrote it: a
+    regular file, not a symbolic link (to a file outside the run) nor a FIFO (which would never
+    end); anything else is a ValueError naming it."""
+    try:
+        mode = path.lstat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    if not stat.S_ISREG(mode):
+        what = "a symbolic link" if stat.S_ISLNK(mode) else "not a regular file"
+        raise ValueError(f"{path} is {what}; a run reads back only the regular files it wrote itself. Restore it, "
+                         "or choose another `output`.")
+    return True
+
+
 def read_log(path: str | os.PathLike) -> list[dict]:
-    """The rows of a run's `log.csv`, numbers as floats (missing values as NaN)."""
-    if not Path(path).is_file():
+    """The rows of a run's `log.csv`, numbers as floats (missing values as NaN); a value that is
+    not a number is a ValueError naming the file."""
+    if not run_file(Path(path)):
         return []
-    with open(path, newline="") as f:
-        return [{k: float(v) if v not in ("", None) else math.nan for k, v in row.items()} for row in csv.DictReader(f)]
+    try:
+        with open(path, newline="", opener=no_follow) as f:
+            return [{k: float(v) if v not in ("", None) else math.nan for k, v in row.items()}
+                    for row in csv.DictReader(f)]
+    except (ValueError, TypeError, csv.Error) as e:  # UnicodeDecodeError is a ValueError
+        raise ValueError(f"{path} is not a run's log: {e}. Restore it, or choose another `output`.") from None
+
+
+def logged_epochs(path: str | os.PathLike) -> int:
+    """How many epochs a run's `log.csv` records, checked: the columns `RunLog` writes and a
+    row for each epoch from 0 in turn, so that a count read back is one the run wrote."""
+    rows = read_log(path)
+    for i, row in enumerate(rows):
+        if tuple(row) != LOG_FIELDS or row["epoch"] != i:
+            raise ValueError(f"{path}: row {i + 1} is not the log of epoch {i} (columns {list(LOG_FIELDS)}); not a "
+                             "run's log. Restore it, or choose another `output`.")
+    return len(rows)
 
 
 def _write_log(path: Path, rows: list[dict]) -> None:
@@ -48,8 +79,9 @@ class RunLog(keras.callbacks.Callback):
     `epoch` counts from 0, as Keras' `CSVLogger` and `fit(initial_epoch=)` do: row 0 is the
     console's "Epoch 1/E" (`curves.png` plots finished epochs, 1 to E).
 
-    A resumed run first drops rows of epochs it is about to redo, so every finished epoch
-    appears exactly once."""
+    A resumed run drops rows of epochs it redoes (a kill between the row and the backup leaves
+    one) as it writes the first row of its own, so every finished epoch appears exactly once,
+    and the log is never shorter than the backup."""
 
     def __init__(self, output: str | os.PathLike, global_batch_size: int, plot: bool = True):
         super().__init__()
@@ -62,7 +94,6 @@ class RunLog(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         if self._rows is None:  # first epoch of this process: the resume point
             self._rows = [row for row in read_log(self.path) if row["epoch"] < epoch]
-            _write_log(self.path, self._rows)
         self._start, self._end, self._steps = time.perf_counter(), None, 0
 
     def on_train_batch_end(self, batch, logs=None):
@@ -187,8 +218,9 @@ class Backup(keras.callbacks.BackupAndRestore):
         if state is None:
             return
         epoch, weights = state
-        with h5py.File(weights, "r") as f:  # read nothing from outside the file (SECURITY.md)
-            check_stored_inside(f, str(weights), weights.stat().st_size)
+        # read nothing from outside the file (SECURITY.md), nor another file put at its name since
+        with open(weights, "rb", opener=no_follow) as raw, h5py.File(raw, "r") as f:
+            check_stored_inside(f, str(weights), os.fstat(raw.fileno()).st_size)
         if self.model.optimizer is not None and not self.model.optimizer.built:
             self.model.optimizer.build(self.model.trainable_variables)
         self.model.load_weights(weights)
@@ -197,18 +229,22 @@ class Backup(keras.callbacks.BackupAndRestore):
 
 def _backup_state(metadata: Path) -> tuple[int, Path] | None:
     """(epoch, weights file) of the backup `metadata` describes, None without one. The file is
-    the run's, but may be damaged or tampered with: only an `epoch-N.weights.h5` in its own
-    directory is named, else a ValueError naming it."""
-    if not metadata.is_file():
+    the run's, but may be damaged or tampered with: only its own `epoch-N.weights.h5` (N its
+    epoch), a regular file in the backup directory itself (no link), is named, else a
+    ValueError naming it. Whether N fits the run is `run._check_progress`'s to check."""
+    if metadata.parent.is_symlink():
+        raise ValueError(f"{metadata.parent} is a symbolic link; a run reads back only its own backup. Restore it, "
+                         "or choose another `output`.")
+    if not run_file(metadata):
         return None
     try:
-        state = json.loads(metadata.read_bytes().decode())
+        with open(metadata, "rb", opener=no_follow) as f:
+            state = json.loads(f.read().decode())
     except (UnicodeDecodeError, ValueError, RecursionError) as e:
         raise ValueError(f"{metadata} is not a backup's metadata ({type(e).__name__}); restore or remove it.") from None
     epoch, name = (state.get("epoch"), state.get("weights")) if isinstance(state, dict) else (None, None)
     weights = metadata.parent / str(name)
-    if not (type(epoch) is int and epoch >= 0 and re.fullmatch(r"epoch-\d+\.weights\.h5", weights.name)
-            and weights.parent == metadata.parent and weights.is_file()):
+    if not (type(epoch) is int and epoch >= 0 and name == f"epoch-{epoch}.weights.h5" and run_file(weights)):
         raise ValueError(f"{metadata} names epoch {epoch!r} and {name!r}, not a backup of this directory; restore or "
                          "remove it.")
     return epoch, weights

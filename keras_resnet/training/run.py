@@ -8,9 +8,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, fields, replace
 from pathlib import Path
@@ -19,12 +20,32 @@ import keras
 
 from keras_resnet.core.architectures import parse_model_id
 from keras_resnet.core.arguments import check_choice, is_integer
-from keras_resnet.core.atomic import CAN_LOCK, TEMP_PREFIX, remove_temporaries, try_lock, write_text
+from keras_resnet.core.atomic import (
+    CAN_LOCK,
+    NO_FOLLOW,
+    is_lock,
+    is_own_temporary,
+    no_follow,
+    remove_temporaries,
+    temporary,
+    try_lock,
+    write_text,
+)
+from keras_resnet.data.cifar10 import check_validation_fraction
 from keras_resnet.models.builder import build_resnet
 from keras_resnet.models.preprocessing import pixel_mean
 from keras_resnet.training import distribute, schedules
-from keras_resnet.training.callbacks import Backup, BestModel, RunLog, StopOnNonFinite, TrainingDiverged, save_model
-from keras_resnet.training.config import SCHEDULES, STRATEGIES, TrainConfig
+from keras_resnet.training.callbacks import (
+    Backup,
+    BestModel,
+    RunLog,
+    StopOnNonFinite,
+    TrainingDiverged,
+    logged_epochs,
+    run_file,
+    save_model,
+)
+from keras_resnet.training.config import DATASET_NAMES, SCHEDULES, STRATEGIES, TrainConfig
 from keras_resnet.training.datasets import Dataset, ImageFolders, TrainingData, dataset, in_image_data_format
 from keras_resnet.training.recipe import (
     Recipe,
@@ -39,20 +60,31 @@ LOCK = ".lock"  # held (flock) by the one process training into the directory
 # fields of TrainConfig that do not change what is trained, so a resume may change them; the
 # data is compared by content (`data` in config.json), not by its path
 FREE_ON_RESUME = ("output", "plot", "strategy", "data_dir")
+MARK_KEY, MARK = "written_by", "keras-resnet train"  # in every config.json a run writes (0.2.0's lack it)
+HISTORY = ("changes", "diverged")  # what a run records beyond its config: see `_check_history`
+_RESOLVED = ("epochs", "batch_size", "learning_rate", "schedule", "warmup", "steps_per_epoch")  # never None there
+_KINDS = {**dict.fromkeys(("model", "dataset", "output", "strategy", "data"), str),
+          **dict.fromkeys(("warmup", "augment", "mixed_precision", "plot"), bool)}
 
 
 def check_config(config: TrainConfig) -> Recipe:
     """Every argument, the data directory and the output directory, before any training."""
     chosen, _ = _check_arguments(config)
     output = run_directory(config)
+    _earlier_run(output)  # before the check below writes into it
     _check_output(output)
-    _earlier_run(output)
     return chosen.recipe
 
 
 def _check_arguments(config: TrainConfig) -> tuple[Dataset, ImageFolders | None]:
     """The dataset, and what its check found (image folders' listing), once per run."""
     chosen = dataset(config.dataset)
+    _check_values(config)
+    return chosen, chosen.check(config)
+
+
+def _check_values(config: TrainConfig) -> None:
+    """Each value's type and range, reading no file: of the arguments, and of a run's record."""
     parse_model_id(config.model)
     check_choice("schedule", config.schedule, (None, *SCHEDULES))
     check_choice("strategy", config.strategy, STRATEGIES)
@@ -71,7 +103,6 @@ def _check_arguments(config: TrainConfig) -> tuple[Dataset, ImageFolders | None]
     if config.learning_rate is not None and not (_is_number(config.learning_rate) and config.learning_rate > 0):
         raise ValueError(f"`learning_rate` must be a finite number > 0 or None; received "
                          f"learning_rate={config.learning_rate!r}.")
-    return chosen, chosen.check(config)
 
 
 def _is_count(value, least: int) -> bool:
@@ -94,7 +125,7 @@ def _check_output(output: Path, need: int = MIN_FREE_BYTES) -> None:
     """Writable, with `need` bytes free: found out before training, not at the first checkpoint."""
     try:
         output.mkdir(parents=True, exist_ok=True)
-        probe = output / f"{TEMP_PREFIX}probe-{os.getpid()}"  # a temporary: cleared if a kill leaves it
+        probe = temporary(output / "probe")  # cleared by `remove_temporaries` if a kill leaves it
         probe.write_bytes(b"0")
         probe.unlink()
     except OSError as e:
@@ -106,31 +137,88 @@ def _check_output(output: Path, need: int = MIN_FREE_BYTES) -> None:
 
 
 @contextmanager
-def holding(output: Path) -> Iterator[None]:
+def holding(output: Path) -> Iterator[Callable[[], None]]:
     """One process per run directory: an exclusive `flock` on OUTPUT/.lock for the duration,
     which the OS drops when the process ends, SIGKILL included. Another holder is a ValueError
-    naming its pid. Without `fcntl` (Windows) there is no lock."""
+    naming its pid. Yields the function that removes the lock, which does so only where this
+    process created the file (`_remove_unstarted`). Without `fcntl` (Windows) there is no lock."""
     if not CAN_LOCK:
-        yield
+        yield lambda: None
         return
-    descriptor = os.open(output / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    path = output / LOCK
+    descriptor, created = _take_lock(path)
+
+    def remove() -> None:  # while still held: a process that opened it meanwhile finds it gone
+        if created and _same_file(descriptor, path):
+            path.unlink()
+
     try:
-        holder = try_lock(descriptor)
-        if holder is not None:
-            raise ValueError(f"`output` directory {str(output)!r} is in use by another training process "
-                             f"(pid {holder}); wait for it to end, or choose another `output`.")
-        yield
+        yield remove
     finally:
         os.close(descriptor)  # releases the lock
 
 
-def _earlier_run(output: Path) -> dict | None:
-    """The config.json of the run in `output` (None: a new run). A directory holding files but
-    no run is refused, so that training writes over nothing of the user's; what a run leaves
-    before its config.json (the lock, temporaries, other workers' directories) is its own."""
+def _take_lock(path: Path) -> tuple[int, bool]:
+    """A descriptor of the lock file at `path`, locked, and whether this call created the file.
+    A lock taken on a file that its creator removed meanwhile (a run that never started) is
+    taken again on the file there now."""
+    while True:
+        opened = _open_lock(path)
+        if opened is None:
+            continue
+        descriptor, created = opened
+        try:
+            holder = try_lock(descriptor)
+            if holder is not None:
+                raise ValueError(f"`output` directory {str(path.parent)!r} is in use by another training process "
+                                 f"(pid {holder}); wait for it to end, or choose another `output`.")
+            if _same_file(descriptor, path):
+                return descriptor, created
+        except BaseException:
+            os.close(descriptor)
+            raise
+        os.close(descriptor)
+
+
+def _open_lock(path: Path) -> tuple[int, bool] | None:
+    """The lock file at `path`, opened through no symbolic link: created by this call, or one
+    that `atomic.is_lock` accepts (anything else is a ValueError, and is left untouched); and
+    whether this call created it. None: it vanished between the two opens."""
+    flags = os.O_RDWR | NO_FOLLOW | getattr(os, "O_CLOEXEC", 0)
+    with suppress(FileExistsError):
+        return os.open(path, flags | os.O_CREAT | os.O_EXCL, 0o644), True
+    try:
+        descriptor = os.open(path, flags)
+    except FileNotFoundError:
+        return None
+    except OSError as e:  # ELOOP: a symbolic link; EISDIR
+        raise _not_a_lock(path, e.strerror) from None
+    if not is_lock(descriptor):
+        os.close(descriptor)
+        raise _not_a_lock(path, "it holds more than a pid, or is linked to another file")
+    return descriptor, False
+
+
+def _not_a_lock(path: Path, why: str) -> ValueError:
+    return ValueError(f"`output` directory {str(path.parent)!r} holds {path.name!r}, which is not the lock of a "
+                      f"training run ({why}); it is left as it is. Remove it, or choose another `output`.")
+
+
+def _same_file(descriptor: int, path: Path) -> bool:
+    try:
+        return os.path.samestat(os.fstat(descriptor), path.lstat())
+    except FileNotFoundError:
+        return False
+
+
+def _check_is_a_run(output: Path) -> dict | None:
+    """The record (config.json) of the run in `output`, checked (`_check_record`); None for a new
+    run. A directory holding files but no run is refused, so that training writes over nothing
+    of the user's; what a run leaves before its config.json (the lock, temporaries, other
+    workers' directories) is its own. Safe while another process trains (files are replaced whole)."""
     path = output / "config.json"
-    if not path.is_file():
-        foreign = sorted(p.name for p in output.iterdir() if not _before_config(p)) if output.is_dir() else []
+    if not run_file(path):
+        foreign = sorted(p.name for p in output.iterdir() if not _is_leftover(p)) if output.is_dir() else []
         if foreign:
             raise ValueError(
                 f"`output` directory {str(output)!r} holds {len(foreign)} files or folders "
@@ -139,36 +227,137 @@ def _earlier_run(output: Path) -> dict | None:
             )
         return None
     try:
-        run = json.loads(path.read_bytes().decode())
+        with open(path, "rb", opener=no_follow) as f:
+            run = json.loads(f.read().decode())
     except (UnicodeDecodeError, ValueError, RecursionError) as e:  # RecursionError: nested too deep
         raise ValueError(f"`output` file {str(path)!r} is not the JSON of a run ({e}). Restore it, or choose another "
                          "`output`.") from None
     if not isinstance(run, dict):
         raise ValueError(f"`output` file {str(path)!r} must hold a JSON object (a run's config); received a "
                          f"{type(run).__name__}. Restore it, or choose another `output`.")
+    _check_record(path, run)
     return run
 
 
-def _before_config(path: Path) -> bool:
-    name = path.name
-    if name in (LOCK, "classes.json") or name.startswith(TEMP_PREFIX):
-        return True
-    if name == "backup" and path.is_dir():
-        return all(p.name.startswith(TEMP_PREFIX) for p in path.iterdir())
-    return name.startswith("worker-") and path.is_dir()
+def _earlier_run(output: Path) -> dict | None:
+    """The checked record of the run in `output` (None: a new run), once what a resume reads
+    back agrees with it (`_check_progress`): read while holding the run's lock."""
+    run = _check_is_a_run(output)
+    if run is not None:
+        _check_progress(output, run)
+    return run
+
+
+def _is_leftover(path: Path) -> bool:
+    """Whether `path`, in a directory without config.json, is what a run leaves before writing
+    it: its lock, killed writers' temporaries (`atomic.temporary`), a backup/ of those alone, or
+    a cluster worker's directory (`distribute.worker_directory`; that worker checks it). Not
+    the classes.json written after config.json, nor a link."""
+    if path.is_symlink():
+        return False
+    if path.name == LOCK:
+        return path.is_file() and _is_own_lock(path)
+    if path.name == "backup" and path.is_dir():
+        return all(is_own_temporary(p) for p in path.iterdir())
+    return is_own_temporary(path) or (re.fullmatch(r"worker-\d+", path.name) is not None and path.is_dir())
+
+
+def _is_own_lock(path: Path) -> bool:
+    try:
+        descriptor = os.open(path, os.O_RDONLY | NO_FOLLOW)
+    except OSError:
+        return False
+    try:
+        return is_lock(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _check_record(path: Path, run: dict) -> None:
+    """A config.json is trusted only as `train` writes it: every field of `TrainConfig` (those
+    the recipe resolves set), the data's fingerprint and the run's history, each of the type and
+    range a run records. A user's file, or one edited to another run, is refused naming what."""
+    names = [f.name for f in fields(TrainConfig)]
+    try:
+        missing = [k for k in (*names, "data") if k not in run]
+        unknown = sorted(set(run) - {*names, "data", MARK_KEY, *HISTORY})
+        problems = [f"`{MARK_KEY}` is {run.get(MARK_KEY)!r}, not {MARK!r}"] if run.get(MARK_KEY, MARK) != MARK else []
+        problems += [f"it lacks {missing}"] if missing else []
+        problems += [f"it has fields a run does not record: {unknown}"] if unknown else []
+        if problems:
+            raise ValueError("; ".join(problems) + ".")
+        wrong = [k for k, kind in _KINDS.items() if not isinstance(run[k], kind)]
+        wrong += [k for k in _RESOLVED if run[k] is None and k not in wrong]
+        wrong += [] if run["data_dir"] is None or isinstance(run["data_dir"], str) else ["data_dir"]
+        if wrong:
+            raise ValueError(f"{', '.join(f'{k}={run[k]!r}' for k in wrong)} is not a value a run records.")
+        check_choice("dataset", run["dataset"], DATASET_NAMES)
+        check_validation_fraction(run["validation_fraction"])
+        _check_values(TrainConfig(**{k: run[k] for k in names}))
+        _check_history(run)
+    except ValueError as e:
+        raise ValueError(f"`output` file {str(path)!r} is not the record of a run as `keras-resnet train` writes "
+                         f"it: {e} Restore it, or choose another `output`.") from None
+
+
+def _check_history(run: dict) -> None:
+    """A divergence and the learning rates chosen after each, as `_fit` and `_check_same_run`
+    record them: a divergence at the run's rate in one of its epochs; each change a lower rate
+    than the one before it, because training diverged, ending at the run's rate. (A forged one
+    would let a resume change the rate, see `_check_same_run`.)"""
+    epochs, rate = run["epochs"], run["learning_rate"]
+    diverged = run.get("diverged")
+    if "diverged" in run and not (isinstance(diverged, dict) and set(diverged) == {"epoch", "learning_rate"}
+            and _is_count(diverged["epoch"], 0) and diverged["epoch"] < epochs and diverged["learning_rate"] == rate):
+        raise ValueError(f"`diverged`={diverged!r} is not one of the run's {epochs} epochs and its learning rate "
+                         f"{rate!r}.")
+    changes = run.get("changes", [])
+    keys = {"epoch", "learning_rate", "was", "because"}
+    if not (isinstance(changes, list) and all(isinstance(c, dict) and set(c) == keys for c in changes)):
+        raise ValueError(f"`changes`={changes!r} is not a list of changes of learning rate ({sorted(keys)}).")
+    rates = [c["was"] for c in changes[:1]] + [c["learning_rate"] for c in changes] or [rate]
+    if not (all(_is_number(r) and r > 0 for r in rates) and all(b < a for a, b in zip(rates, rates[1:]))
+            and rates[-1] == rate and all(c["was"] == r for c, r in zip(changes, rates))
+            and all(c["because"] == "training diverged" and _is_count(c["epoch"], 0) and c["epoch"] < epochs
+                    for c in changes)):
+        raise ValueError(f"`changes`={changes!r} are not lower learning rates, each after a divergence, ending "
+                         f"at the run's {rate!r}.")
+
+
+def _check_progress(output: Path, run: dict) -> None:
+    """What a resume reads back agrees with the record: the backup's epoch is one of the run's,
+    log.csv has a row for each epoch up to it (and one for the next, which a kill between the
+    two writes leaves), and a divergence happened at it. Otherwise the run would start over (a
+    lost backup) or end (an epoch beyond the run's) without a word: refused, naming what is off."""
+    epochs, backup = run["epochs"], Backup.finished_epochs(output / "backup")
+    log = output / "log.csv"
+    rows = logged_epochs(log)
+    if backup > epochs or rows > epochs or rows not in (backup, backup + 1):
+        logged = f"log.csv records {rows} finished epoch{'s' * (rows != 1)}" if run_file(log) else "log.csv is missing"
+        held = f"backup/ holds epoch {backup}" if backup else "backup/ holds none (training_metadata.json is missing)"
+        raise ValueError(
+            f"`output` directory {str(output)!r} holds a run of {epochs} epochs whose files disagree: {logged} and "
+            f"{held}. A run resumes only from its own files: restore them, or start afresh with another `output` "
+            "(or once this one is removed)."
+        )
+    if "diverged" in run and run["diverged"]["epoch"] != backup:
+        raise ValueError(f"`output` file {str(output / 'config.json')!r} records a divergence after epoch "
+                         f"{run['diverged']['epoch']}, but backup/ holds epoch {backup}. Restore it, or choose another "
+                         "`output`.")
 
 
 def _check_same_run(output: Path, earlier: dict | None, record: dict) -> dict:
     """Resuming continues the recorded run: every field that changes what is trained must be
     as recorded (a field an older run recorded as None, the paper's value, is taken as equal).
-    After a divergence, the learning rate alone may change (the way to go on); the change is
+    After a divergence, the learning rate alone may be lowered (the way to go on); the change is
     recorded. Returns the record to write."""
     if earlier is None:
         return record
     compared = [f.name for f in fields(TrainConfig) if f.name not in FREE_ON_RESUME] + ["data"]
     differ = [k for k in compared if earlier.get(k) is not None and earlier[k] != record[k]]
     changes = list(earlier.get("changes", []))
-    if differ == ["learning_rate"] and "diverged" in earlier:
+    diverged = "diverged" in earlier and differ == ["learning_rate"]
+    if diverged and record["learning_rate"] < earlier["learning_rate"]:
         changes.append({"epoch": earlier["diverged"]["epoch"], "learning_rate": record["learning_rate"],
                         "was": earlier["learning_rate"], "because": "training diverged"})
         differ = []
@@ -176,9 +365,10 @@ def _check_same_run(output: Path, earlier: dict | None, record: dict) -> dict:
         def listed(values: dict) -> str:
             return ", ".join(f"{k}={values[k]!r}" for k in differ)
 
+        lower = " After its divergence, only a lower learning rate resumes it." if diverged else ""
         raise ValueError(
-            f"`output` {str(output)!r} holds a run with {listed(earlier)}; received {listed(record)}. Resume with the "
-            "recorded values or choose another `output`."
+            f"`output` {str(output)!r} holds a run with {listed(earlier)}; received {listed(record)}.{lower} Resume "
+            "with the recorded values or choose another `output`."
         )
     return {**record, "changes": changes} if changes else record
 
@@ -194,22 +384,22 @@ def train(config: TrainConfig):
     process at a time per output directory."""
     chosen, listing = _check_arguments(config)
     output = run_directory(config)
+    _check_is_a_run(output)  # before anything is written into it; the run itself is read once locked
     created = [p for p in (output, *output.parents) if not p.exists()]
     _check_output(output)
-    with holding(output):
+    with holding(output) as remove_lock:
         try:
             return _train(config, chosen, listing, output, _earlier_run(output))
         except BaseException:
-            if not (output / "config.json").exists():  # the run never started: leave nothing behind
-                _remove_unstarted(output, created)
+            if not os.path.lexists(output / "config.json"):  # the run never started: leave nothing behind
+                _remove_unstarted(remove_lock, created)
             raise
 
 
-def _remove_unstarted(output: Path, created: list[Path]) -> None:
-    """The lock and the directories this call created (deepest first), each only if empty:
-    removing never touches a file that is not the run's own."""
-    with suppress(FileNotFoundError):
-        (output / LOCK).unlink()
+def _remove_unstarted(remove_lock: Callable[[], None], created: list[Path]) -> None:
+    """The lock, if this process created it, and the directories this call created (deepest
+    first), each only if empty: removing never touches a file that is not the run's own."""
+    remove_lock()
     for directory in created:
         with suppress(OSError):  # not empty: kept, and so are the directories above it
             directory.rmdir()
@@ -262,9 +452,9 @@ def _resolve(config: TrainConfig, recipe: Recipe, data: TrainingData, batch_size
     warmup = config.warmup if config.warmup is not None else (
         recipe.schedule == "cifar" and arch.depth >= recipe.warmup_min_depth
     )
-    record = {**asdict(config), "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
-              "schedule": config.schedule or recipe.schedule, "warmup": warmup, "steps_per_epoch": steps,
-              "data": data.fingerprint}
+    record = {MARK_KEY: MARK, **asdict(config), "epochs": epochs, "batch_size": batch_size,
+              "learning_rate": learning_rate, "schedule": config.schedule or recipe.schedule, "warmup": warmup,
+              "steps_per_epoch": steps, "data": data.fingerprint}
     return record, iterations
 
 

@@ -40,8 +40,8 @@ def test_weights_lists_the_registry(capsys):
     rows = [line.split() for line in result.stdout.splitlines()[2:-1]]
     assert [(r[0], r[1], r[2]) for r in rows] == [(e.name, e.model, e.variant) for e in registry.entries()]
     shipped = next(r for r in rows if r[1] == "cifar_resnet20")
-    assert shipped[4:8] == ["1.2", "91.73", "-", "shipped"]  # 8.27% error published with the checkpoint
-    assert next(r for r in rows if r[1] == "resnext50_32x4d")[5:8] == ["77.62", "93.70", "no"]
+    assert shipped[4:9] == ["1.2", "91.73", "-", "sha256", "shipped"]  # 8.27% error published with the checkpoint
+    assert next(r for r in rows if r[1] == "resnext50_32x4d")[5:9] == ["77.62", "93.70", "sha256[:8]+pin", "no"]
     result = keras_resnet_main(capsys, "weights", "--model", "resnet51")
     assert result.returncode == 2 and "--model must be one of cifar_resnet20" in result.stderr
 
@@ -50,7 +50,40 @@ def test_bad_arguments_are_reported():
     result = keras_resnet_cli("table", "--variant", "v3")
     assert result.returncode == 2 and "invalid choice: 'v3'" in result.stderr
     result = keras_resnet_cli("table", "--cifar", "0")
-    assert result.returncode == 2 and "N must be >= 1" in result.stderr
+    assert result.returncode == 2 and "argument --cifar: must be an integer >= 1; received '0'" in result.stderr
+
+
+@pytest.mark.parametrize("argv", [
+    ["export", "m.keras", "m.onnx", "--count", "0"],  # was read as the default, 100 images
+    ["export", "m.keras", "m.onnx", "--count", "-5"],  # was all but the last 5 (1,012 of 1,017)
+    ["export", "m.keras", "m.tflite", "--quantize", "int8", "--count", "0"],
+    ["export", "m.keras", "m.onnx", "--count", "2.5"],
+    ["predict", "m.keras", "x.png", "--top", "0"],
+    ["predict", "m.keras", "x.png", "--top", "-1"],
+])
+def test_counts_below_one_are_refused_naming_the_option(capsys, tmp_path, argv):
+    """Refused while parsing, before a model is read: the option as typed and what it accepts."""
+    result = keras_resnet_main(capsys, *argv[:1], *(tmp_path / a if "." in a else a for a in argv[1:3]), *argv[3:])
+    assert result.returncode == 2 and result.stdout == "", result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"keras-resnet {argv[0]}: error: argument {argv[-2]}: must be an integer >= 1; received {argv[-1]!r}")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_unknown_keras_backend_is_one_line_naming_the_variable(tmp_path):
+    """KERAS_BACKEND=bogus was a traceback from inside TensorFlow's import (which loads Keras);
+    a keras.json naming a bogus backend likewise (Keras' own error, after what TensorFlow logged in
+    the failed import: `stderr_held_back` shows it)."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_BACKEND": "bogus"}
+    result = subprocess.run([keras_resnet_exe(), "table"], capture_output=True, text=True, env=env, timeout=300)
+    assert (result.returncode, result.stdout) == (2, ""), result.stderr[-3000:]
+    assert result.stderr == ("keras-resnet table: error: the environment variable KERAS_BACKEND must be one of "
+                             "tensorflow, jax, torch, numpy, openvino (or unset); received KERAS_BACKEND='bogus'.\n")
+    (tmp_path / "keras.json").write_text(json.dumps({"backend": "bogus"}))
+    env = {**env, "KERAS_BACKEND": "", "KERAS_HOME": str(tmp_path)}
+    result = subprocess.run([keras_resnet_exe(), "table"], capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert result.stderr.splitlines()[-1] == "keras-resnet table: error: Unable to import backend : bogus"
 
 
 # --- every failure is one line, never a traceback ---------------------------------------------------------
@@ -220,7 +253,7 @@ def test_help_and_parsing_do_not_import_keras_or_tensorflow():
         imported = {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in result.stderr.splitlines()
                     if line.startswith("import time:")}
         assert "keras_resnet" in imported and not imported & {"keras", "tensorflow", "jax", "torch"}, argv
-    assert "N must be >= 1" in result.stderr
+    assert "argument --cifar: must be an integer >= 1" in result.stderr
 
 
 @pytest.mark.parametrize("module", ["keras_resnet", "keras_resnet.cli"])
@@ -283,3 +316,23 @@ print(json.dumps(results))
         assert err.startswith(f"keras-resnet {command}: error: downloading CIFAR-10 (keras.datasets) failed: "), err
         assert "--data-dir DIR" in err and "resume" not in err, err
     assert not (tmp_path / "new").exists() and list(existing.iterdir()) == []
+
+
+def test_a_model_file_that_is_not_a_classifier_is_one_line_naming_it(tmp_path, capsys):
+    """A .keras model of 4-D softmax output (scores per pixel) was a traceback in `predict` and
+    `explain`: refused naming the file and the (batch, classes) output they need."""
+    import keras
+    import tensorflow as tf
+
+    inputs = keras.Input((32, 32, 3))
+    keras.Model(inputs, keras.layers.Conv2D(10, 1, activation="softmax")(inputs)).save(tmp_path / "maps.keras")
+    (tmp_path / "x.png").write_bytes(tf.io.encode_png(np.zeros((32, 32, 3), np.uint8)).numpy())
+    keras.backend.clear_session()
+    for argv in (["predict", tmp_path / "maps.keras", tmp_path / "x.png"],
+                 ["explain", tmp_path / "maps.keras", tmp_path / "x.png", "--output", tmp_path / "out"]):
+        result = keras_resnet_main(capsys, *argv)
+        assert result.returncode == 2 and result.stdout == "", result.stderr
+        assert result.stderr == (f"keras-resnet {argv[0]}: error: `model` {str(tmp_path / 'maps.keras')!r} must be a "
+                                 "classifier of one output of shape (batch, classes); its output shape is "
+                                 "(None, 32, 32, 10).\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["maps.keras", "x.png"]

@@ -317,3 +317,49 @@ def test_export_command_errors(tmp_path, capsys):
     assert ("`images` " in result.stderr
             and "must be a CIFAR-10 directory (with test_batch) or a folder" in result.stderr)
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_savedmodel_of_a_trained_run_serves_one_batch(shared, tmp_path, capsys):
+    """`train`'s own final.keras (whose model lists its one input) exports as a SavedModel whose
+    `serve` takes a plain batch and agrees with the model; it failed, blaming "ops the format
+    lacks", where Keras' default signature wanted a list."""
+    import tensorflow as tf
+
+    run, data = tmp_path / "run", shared / "cifar-10-batches-py"
+    trained = keras_resnet_main(capsys, "train", "--model", "cifar_resnet8", "--data-dir", data, "--output", run,
+                                "--epochs", "1", "--steps-per-epoch", "1", "--batch-size", "8", "--no-plot")
+    assert trained.returncode == 0, trained.stderr
+    exported = keras_resnet_main(capsys, "export", run / "final.keras", tmp_path / "served",
+                                 "--images", data)
+    assert exported.returncode == 0, exported.stderr
+    images = np.random.default_rng(0).uniform(0, 255, (3, 32, 32, 3)).astype("float32")
+    served = tf.saved_model.load(str(tmp_path / "served"))
+    expected = keras.models.load_model(run / "final.keras").predict(images, verbose=0)
+    np.testing.assert_allclose(served.serve(images).numpy(), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_a_killed_exports_work_is_removed_by_the_next_export(tmp_path, capsys):
+    """`export` is SIGKILLed while its work folder (beside the output) exists; the next export to
+    that path removes what the dead process left, and leaves a live process's work and the user's
+    own `.tmp-*` files alone."""
+    import signal
+    import subprocess
+    import time
+
+    output = tmp_path / "served"
+    killed = subprocess.Popen([sys.executable, "-m", "keras_resnet", "export", "cifar_resnet20", str(output),
+                               "--weights", "cifar10"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    deadline = time.monotonic() + 300
+    while not list(tmp_path.glob(".tmp-*")) and killed.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    left = list(tmp_path.glob(".tmp-*"))
+    assert [p.name.split("-")[1] for p in left] == [str(killed.pid)] and not output.exists()
+    live = tmp_path / f".tmp-{os.getppid()}-{'0' * 32}-served"  # a live process's (pytest's parent)
+    live.mkdir()
+    (tmp_path / ".tmp-notes").write_text("the user's")
+    result = keras_resnet_main(capsys, "export", "cifar_resnet20", output, "--weights", "cifar10", "--count", "4")
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([".tmp-notes", live.name, "served"])

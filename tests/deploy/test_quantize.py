@@ -134,6 +134,15 @@ def test_bad_calibration_folders_are_refused(tmp_path):
         calibration_images(broken, (32, 32, 3))
 
 
+@pytest.mark.parametrize("count", [0, -5, 2.5, True])
+def test_image_counts_below_one_are_refused(shared, count):
+    """A slice would read -5 as all but 5 test images, 0 as none."""
+    directory = shared / "cifar-10-batches-py"
+    for read in (artefacts.verification_images, labelled_images, calibration_images):
+        with pytest.raises(ValueError, match=rf"^`count` must be an integer >= 1; received count={count!r}\.$"):
+            read(directory, (32, 32, 3), count)
+
+
 @pytest.mark.parametrize("arguments, message", [
     (["m", "--format", "savedmodel", "--quantize", "int8"], "`quantize` 'int8' needs `format` one of ['tflite', "
      "'onnx']; received format='savedmodel' (a SavedModel keeps float weights)."),

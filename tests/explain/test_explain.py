@@ -142,6 +142,9 @@ def test_maps_and_overlay_are_in_range(resnet20, images):
     (lambda m, x: grad_cam(m, x, class_index=10), r"`class_index` must be None, an integer in \[0, 10\)"),
     (lambda m, x: grad_cam(m, x, class_index=[1]), r"`class_index` must be .* sequence of 2 such"),
     (lambda m, x: grad_cam(m, x, class_index=True), r"`class_index`"),
+    (lambda m, x: grad_cam(m, x * [[[[1.0]]], [[[np.nan]]]]),  # was an all-zero map: "looked nowhere"
+     r"^`images` must be finite pixel values; received NaN or infinite values in image\(s\) \[1\]\.$"),
+    (lambda m, x: grad_cam(m, np.full_like(x, np.inf)), r"`images` must be finite .* in image\(s\) \[0, 1\]"),
     (lambda m, x: overlay(x, np.zeros((2, 16, 16))), r"`maps` must be of shape \(2, 32, 32\)"),
     (lambda m, x: overlay(x, np.zeros((2, 32, 32)), alpha=2), r"`alpha` must be in \[0, 1\]"),
 ])
@@ -159,6 +162,22 @@ def test_a_model_that_is_not_a_convolutional_classifier_is_refused():
     two_outputs = keras.Model(inputs, [features, keras.layers.GlobalAveragePooling2D()(features)])
     with pytest.raises(ValueError, match="must be a classifier of one input and one output; it has 1 input"):
         grad_cam(two_outputs, np.zeros((1, 8, 8, 3)))
+    per_pixel = keras.Model(inputs, keras.layers.Conv2D(4, 1, activation="softmax")(features))
+    with pytest.raises(ValueError, match=r"must output class scores of shape \(batch, classes\); its output shape "
+                                         r"is \(None, 6, 6, 4\)"):
+        grad_cam(per_pixel, np.zeros((1, 8, 8, 3)))
+
+
+def test_a_model_giving_nan_is_refused(images):
+    """A model whose weights hold NaN (a diverged run) gave all-zero maps for every image."""
+    model = kr.CifarResNet(1)
+    kernel, bias = model.layers[-1].get_weights()
+    model.layers[-1].set_weights([kernel, np.full_like(bias, np.nan)])
+    with pytest.raises(ValueError, match=r"`model` .* gives NaN or infinite class scores in image\(s\) \[0, 1\]"):
+        grad_cam(model, images[0][:2])
+    model.layers[-1].set_weights([np.full_like(kernel, np.nan), bias])
+    with pytest.raises(ValueError, match=r"`model` .* gives NaN or infinite class scores"):
+        grad_cam(model, images[0][:2], class_index=3)
 
 
 BACKEND_MAPS = """
@@ -220,9 +239,25 @@ def test_pictures_refuse_an_unknown_class_and_a_foreign_file_writing_nothing(res
     assert not (tmp_path / "out").exists()
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "y.png").write_text("notes")
-    with pytest.raises(ValueError, match=r"exists and is a file that is not a Grad-CAM picture"):
+    with pytest.raises(ValueError, match=r"`--output` '.*out' already holds 'y.png'; explain writes only new files"):
         write_explanations(resnet20, images[0][:2], ["x.png", "y.png"], names, tmp_path / "out")
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["y.png"]
+
+
+def test_pictures_never_replace_a_file_they_did_not_write(resnet20, images, tmp_path):
+    """An earlier PNG of the same stem (a user's, an earlier run's) was replaced: it is kept, and
+    so is one that appears between the check and the write (the write is a no-clobber link)."""
+    from keras_resnet.explain.pictures import _save, write_explanations
+
+    names = [name for _, name in class_names("cifar10")]
+    (written,) = write_explanations(resnet20, images[0][:1], ["cat.png"], names, tmp_path)
+    before = written.read_bytes()
+    with pytest.raises(ValueError, match=r"already holds 'cat.png'; explain writes only new files, never over one it "
+                                         r"did not write in this run .* choose another --output or move that file"):
+        write_explanations(resnet20, images[0][:1], ["elsewhere/cat.jpg"], names, tmp_path)
+    with pytest.raises(ValueError, match=r"already holds 'cat.png'"):
+        _save(written, np.zeros((4, 4, 3), np.uint8), "late")
+    assert written.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["cat.png"]
 
 
 def test_explain_command(cifar_test, tmp_path, capsys):
@@ -237,3 +272,17 @@ def test_explain_command(cifar_test, tmp_path, capsys):
                                tmp_path / "images" / "notes.jpg", "--output", tmp_path / "more")
     assert result.returncode == 2 and "notes.jpg' is not a readable JPEG or PNG image" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "more").exists()
+
+
+def test_explain_never_writes_over_its_input(cifar_test, tmp_path, capsys):
+    """`explain photo.png --output .` (the photo's own folder) replaced the photo with the figure."""
+    (photo,) = [path for path in image_files(cifar_test, tmp_path / "photos", count=2) if path.suffix == ".png"]
+    before = {path: path.read_bytes() for path in (tmp_path / "photos").iterdir()}
+    result = keras_resnet_main(capsys, "explain", "cifar_resnet20", "--weights", "cifar10", photo,
+                               "--output", photo.parent)
+    assert result.returncode == 2 and result.stdout == "", result.stderr
+    assert result.stderr == (f"keras-resnet explain: error: `--output` {str(photo.parent)!r} already holds "
+                             f"{photo.name!r}; explain writes only new files, never over one it did not write in "
+                             "this run (an input image, an earlier picture): choose another --output or move that "
+                             "file.\n")
+    assert {path: path.read_bytes() for path in (tmp_path / "photos").iterdir()} == before

@@ -76,3 +76,11 @@ def test_input_tensor():
 def test_a_misspelt_model_id_gets_the_named_model_it_resembles(typed, meant):
     with pytest.raises(ValueError, match=rf"received model='{typed}'\. Did you mean '{meant}'\?$"):
         kr.build_by_id(typed)
+
+
+@pytest.mark.parametrize("model", ["cifar_resnet120002", "cifar_plainnet1208", "cifar_preact_resnet1208"])
+def test_a_model_id_deeper_than_the_papers_deepest_is_refused_before_building(model):
+    """An id is text from anywhere (`export cifar_resnet120002` once built for 10 minutes up to
+    12 GB): deeper than ResNet-1202 is refused at once; the builders still build any depth."""
+    with pytest.raises(ValueError, match=rf"at most 1202 layers .*received model='{model}'.*CifarResNet\(n\)"):
+        kr.build_by_id(model)

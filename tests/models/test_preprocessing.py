@@ -85,6 +85,15 @@ def test_centre_crop_takes_the_central_region():
     np.testing.assert_allclose(keras.ops.convert_to_numpy(kr.CentreCrop(224, 1.0)(square)), square, atol=1e-3)
 
 
+def test_centre_crop_refuses_a_crop_of_no_pixel_in_a_model_of_any_size():
+    """Built for any size, the crop is checked when the images come: 1% of 60 pixels is none."""
+    inputs = keras.Input((None, None, 3))
+    model = keras.Model(inputs, kr.CentreCrop(8, 0.01)(inputs))
+    assert model(np.zeros((1, 120, 100, 3), "float32")).shape == (1, 8, 8, 3)
+    with pytest.raises(ValueError, match=r"shorter side is 60 pixels to 0 pixels; it needs at least 1/60"):
+        model(np.zeros((1, 60, 80, 3), "float32"))
+
+
 def test_decode_predictions_equals_keras_applications(shared, monkeypatch):
     """The bundled class index is the standard one, and decoding matches keras.applications'
     (given that index, so nothing is downloaded)."""
@@ -122,7 +131,21 @@ def test_decode_cifar10_predictions(cifar_test):
          r"`include_preprocessing` must be one of \[None, False, True, 'caffe'"),
         (lambda: kr.CifarResNet(3, include_preprocessing=True),
          r"include_preprocessing=True uses the normalisation of registry weights"),
-        (lambda: kr.CentreCrop(224, crop_fraction=1.5), r"`crop_fraction` must be in \(0, 1\]"),
+        (lambda: kr.decode_predictions(np.full((2, 10), np.nan), dataset="cifar10"),
+         r"`preds` must be finite numbers \(a model's scores\); received NaN or infinite values in sample\(s\) "
+         r"\[0, 1\]"),
+        (lambda: kr.decode_predictions(np.where(np.arange(10) < [[10], [1]], 0.1, np.inf), dataset="cifar10"),
+         r"received NaN or infinite values in sample\(s\) \[1\]"),
+        (lambda: kr.decode_predictions(np.zeros((2, 10), object), dataset="cifar10"),
+         r"`preds` must be finite numbers .* received values of dtype object"),
+        (lambda: kr.CentreCrop(224, crop_fraction=1.5), r"`crop_fraction` must be a number in \(0, 1\]"),
+        (lambda: kr.CentreCrop(224, crop_fraction=float("nan")), r"`crop_fraction` must be a number in \(0, 1\]"),
+        (lambda: kr.CentreCrop(224, crop_fraction="0.5"), r"received crop_fraction='0.5'"),
+        (lambda: kr.CentreCrop(0), r"`size` must be an integer >= 1 .* received size=0"),
+        (lambda: kr.CentreCrop(22.5), r"`size` must be an integer >= 1 .* received size=22.5"),
+        (lambda: kr.CentreCrop(224, crop_fraction=1e-6)(IMAGES),  # was a traceback from inside the resize
+         r"`crop_fraction` 1e-06 of layer .* crops images whose shorter side is 40 pixels to 0 pixels; it needs at "
+         r"least 1/40 \(= 0.025\)"),
     ],
 )
 def test_bad_arguments(call, match):

@@ -12,16 +12,19 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from dataclasses import replace
 
 import numpy as np
 import pytest
 from conftest import in_namespace
+from references import shapes_only
 
 import keras_resnet as kr
 from keras_resnet.pretrained import download, registry
 from keras_resnet.pretrained import loading as pretrained
 from keras_resnet.pretrained.download import WeightsFile
+from keras_resnet.pretrained.request import file_size_bound
 
 
 class Handler(http.server.SimpleHTTPRequestHandler):
@@ -35,6 +38,15 @@ class Handler(http.server.SimpleHTTPRequestHandler):
             self.send_response(302)
             self.send_header("Location", self.path.split("/", 2)[2])
             self.end_headers()
+            return
+        if self.path.startswith("/endless/"):  # bytes without end, no length announced
+            self.send_response(200)
+            self.end_headers()
+            try:
+                while not Handler.release.is_set():
+                    self.wfile.write(bytes(SLOW_CHUNK))
+            except OSError:  # the client hung up
+                pass
             return
         if self.path.startswith(("/cut/", "/slow/", "/stall/")):
             data = (self.server.root / self.path.split("/", 2)[2]).read_bytes()
@@ -364,11 +376,138 @@ def test_published_hash_prefix_verifies_as_torch_hub(server, tmp_path):
     root, base = server
     spec = publish(root, base, kr.CifarResNet(3), "w-prefix.h5")
     prefixed = replace(spec, hash=spec.hash[:8])
-    assert download.fetch(prefixed).read_bytes() == (root / "w-prefix.h5").read_bytes()
+    with pytest.warns(download.FirstUsePinned, match=spec.hash):
+        assert download.fetch(prefixed).read_bytes() == (root / "w-prefix.h5").read_bytes()
     other = replace(spec, name="other.h5", url=f"{base}/w-prefix.h5", hash=f"{int(spec.hash[:8], 16) ^ 1:08x}")
     with pytest.raises(ValueError, match=rf"expected {other.hash}\.\.\. \(the published prefix\)"):
         download.fetch(other)
-    assert cache_files(tmp_path) == ["w-prefix.h5"]
+    assert cache_files(tmp_path) == [download.PINS_SUBDIR, "w-prefix.h5"]
     for bad in ("", spec.hash[:7], spec.hash.upper(), spec.hash + "0"):
         with pytest.raises(ValueError, match="`hash` must be 8 to 64 lower-case hex digits"):
             replace(spec, hash=bad)
+
+
+def _pin_file(tmp_path, spec: WeightsFile):
+    return tmp_path / "keras_home" / download.CACHE_SUBDIR / download.PINS_SUBDIR / f"{spec.name}.sha256"
+
+
+def test_prefix_only_file_is_pinned_on_first_use(server, tmp_path, monkeypatch):
+    """A file matching the publisher's 8-digit prefix (32 bits: forged in minutes) is trusted
+    once: its full SHA-256 is shown and pinned, and every later copy, from the cache, a weights
+    directory or a new download, must have that hash, not only the prefix. A pin is never
+    made by listing, and a damaged pin is refused, not trusted."""
+    root, base = server
+    spec = publish(root, base, kr.CifarResNet(1), "w-1234abcd.h5")
+    prefixed = replace(spec, hash=spec.hash[:8])
+    # an earlier copy with the same prefix (a forgery, or the true file if this one is forged) was pinned
+    forged_pin = spec.hash[:8] + hashlib.sha256(b"another file").hexdigest()[8:]
+    _pin_file(tmp_path, spec).parent.mkdir(parents=True)
+    _pin_file(tmp_path, spec).write_text(forged_pin + "\n")
+    with pytest.raises(ValueError, match=rf"expected {forged_pin} \(pinned on first use in "):
+        download.fetch(prefixed)
+    assert cache_files(tmp_path) == [download.PINS_SUBDIR]  # nothing kept
+    local = tmp_path / "local"
+    local.mkdir()
+    (local / spec.name).write_bytes((root / spec.name).read_bytes())
+    monkeypatch.setenv(download.WEIGHTS_DIR_ENV, str(local))
+    with pytest.raises(ValueError, match="pinned on first use"):
+        download.fetch(prefixed)
+    assert [r["here"] for r in _listed(prefixed)] == ["damaged"]
+    _pin_file(tmp_path, spec).write_text("1234abcd")  # not a full hash: refused, never taken for one
+    with pytest.raises(ValueError, match="is not a sha256 starting"):
+        download.fetch(prefixed)
+    _pin_file(tmp_path, spec).unlink()  # the user removes it: the next verified copy is pinned
+    assert [r["here"] for r in _listed(prefixed)] == ["cached"] and not _pin_file(tmp_path, spec).exists()
+    with pytest.warns(download.FirstUsePinned, match=f"full sha256 is {spec.hash}"):
+        download.fetch(prefixed)
+    assert _pin_file(tmp_path, spec).read_text().strip() == spec.hash
+    monkeypatch.delenv(download.WEIGHTS_DIR_ENV)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # pinned already: said once, not again
+        assert download.fetch(prefixed).read_bytes() == (root / spec.name).read_bytes()
+
+
+def _listed(spec: WeightsFile) -> list[dict]:
+    """`list_weights` rows for a registry whose one entry has the file `spec`."""
+    entry = replace(registry.entries()[0], file=spec, notop=None)
+    registry.entries.cache_clear()
+    try:
+        with pytest.MonkeyPatch.context() as m:
+            m.setattr(registry, "entries", lambda: (entry,))
+            return registry.list_weights()
+    finally:
+        registry.entries.cache_clear()
+
+
+@pytest.mark.parametrize("planted", ["random file", "link to /etc/passwd", "truncated copy"])
+def test_listing_calls_a_file_cached_only_once_its_hash_holds(server, tmp_path, monkeypatch, planted):
+    """`keras-resnet weights` hashes each copy it finds: anything else under the file's name, in
+    the cache or the weights directory, is listed "damaged", never "cached" or with a size."""
+    root, base = server
+    spec = publish(root, base, kr.CifarResNet(1), "w.h5")
+    local = tmp_path / "local"
+    local.mkdir()
+    monkeypatch.setenv(download.WEIGHTS_DIR_ENV, str(local))
+    good = (root / "w.h5").read_bytes()
+    (local / "w.h5").write_bytes(good)
+    assert [(r["here"], r["size_mb"], r["check"]) for r in _listed(spec)] == [("cached", len(good) / 1e6, "sha256")]
+    (local / "w.h5").unlink()
+    if planted == "link to /etc/passwd":
+        (local / "w.h5").symlink_to("/etc/passwd")
+    else:
+        (local / "w.h5").write_bytes(os.urandom(1000) if planted == "random file" else good[:-1])
+    assert [(r["here"], r["size_mb"]) for r in _listed(spec)] == [("damaged", None)]
+    assert [r["check"] for r in _listed(replace(spec, hash=spec.hash[:8]))] == ["sha256[:8]+pin"]
+
+
+def test_download_stops_at_the_most_a_file_of_the_model_can_hold(server, tmp_path):
+    """A server that sends more than the bound (a file twice too large, or bytes without end) is
+    cut off there, nothing kept; a local copy over the bound is refused unread."""
+    root, base = server
+    spec = publish(root, base, kr.CifarResNet(1), "w.h5")
+    size = (root / "w.h5").stat().st_size
+    with pytest.raises(ValueError, match=f"more than {size // 2:,} bytes.*Nothing was kept"):
+        download.fetch(spec, max_bytes=size // 2)
+    with pytest.raises(ValueError, match=f"more than {size:,} bytes.*Nothing was kept"):
+        download.fetch(replace(spec, url=f"{base}/endless/w.h5"), max_bytes=size)
+    assert cache_files(tmp_path) == []
+    local = tmp_path / "local"
+    local.mkdir()
+    (local / "w.h5").write_bytes((root / "w.h5").read_bytes())
+    with pytest.raises(ValueError, match=f"has {size:,} bytes, more than the {size - 1:,}"):
+        download.fetch(spec, directory=local, max_bytes=size - 1)
+    assert download.fetch(spec, max_bytes=size) == tmp_path / "keras_home" / download.CACHE_SUBDIR / "w.h5"
+
+
+def test_the_bound_is_above_every_published_file():
+    """`request.file_size_bound` against the sizes of real files: the shipped CIFAR nets, and
+    the published ImageNet files' sizes (torchvision's docs give ResNet-50 as 97.781 MB)."""
+    for entry in [e for e in registry.entries() if e.file.url is None]:
+        model = kr.build_by_id(entry.model, weights=None)
+        assert (download.weights_dir() / entry.file.name).stat().st_size < file_size_bound(model)
+    assert 97.781 * 2**20 < file_size_bound(shapes_only(kr.ResNet50, weights=None))
+
+
+@pytest.mark.parametrize("lock", ["symbolic link", "hard link", "foreign file"])
+def test_a_lock_that_is_not_ours_is_never_written(server, tmp_path, lock):
+    """The download lock beside a file is opened without following links and only when it is a
+    lone file holding at most a pid: a link to the user's file, or their own file of that name,
+    is refused with a message naming it, and left byte for byte."""
+    root, base = server
+    spec = publish(root, base, kr.CifarResNet(1), "w.h5")
+    folder = tmp_path / "keras_home" / download.CACHE_SUBDIR
+    folder.mkdir(parents=True)
+    users = tmp_path / "notes.txt"
+    users.write_text("the user's notes")
+    path = folder / ".w.h5.lock"
+    if lock == "symbolic link":
+        path.symlink_to(users)
+    elif lock == "hard link":
+        os.link(users, path)
+    else:
+        path.write_text("not a pid: the user's own file")
+    before = path.read_bytes()
+    with pytest.raises(OSError, match=r"\.w\.h5\.lock is not a download lock of keras-resnet"):
+        download.fetch(spec)
+    assert users.read_text() == "the user's notes" and path.read_bytes() == before
+    assert sorted(p.name for p in folder.iterdir()) == [".w.h5.lock"]

@@ -1,11 +1,13 @@
 """Shipped CIFAR-10 weights equal the original PyTorch checkpoints; weight files load all or
 nothing."""
 
+import re
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
+from conftest import REPO
 from references import shapes_only
 
 import keras_resnet as kr
@@ -154,3 +156,15 @@ def test_shipped_files_are_installed_and_verified():
         assert download.sha256(path) == entry.file.hash
         licence = (download.weights_dir() / entry.license_file).read_text()
         assert licence.startswith("Copyright (c) 2018, Yerlan Idelbayev")
+
+
+def test_security_page_says_how_each_registry_file_is_verified():
+    """SECURITY.md's table names every registry file and how a copy of it is verified (the full
+    published hash, or the prefix pinned on first use), as the code verifies it; the eight
+    prefix-only entries say so in their source too."""
+    text = (REPO / "SECURITY.md").read_text().split("## How each registry file is verified")[1].split("\n## ")[0]
+    rows = dict(re.findall(r"^\| `([^`]+)` \| [^|]+ \| ([^|]+) \|", text, re.M))
+    specs = {spec.name: spec for e in registry.entries() for spec in (e.file, e.notop) if spec is not None}
+    assert rows == {name: spec.verification for name, spec in specs.items()}
+    prefix_only = [e for e in registry.entries() if e.file.is_prefix]
+    assert len(prefix_only) == 8 and all("prefix only" in e.source for e in prefix_only)

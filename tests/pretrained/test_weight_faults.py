@@ -144,6 +144,36 @@ def test_the_unfaulted_files_load(sources, tmp_path):
                                                                                  verbose=0), expected, atol=1e-5)
 
 
+TWO_READINGS = {
+    "module. on some keys": r"State-dict keys 'module\.layer3\.[\w.]+' and '[\w.]+': \d+ keys have DataParallel's "
+                            r"`module\.` prefix and \d+ do not; a file whose keys allow two readings is refused",
+    "module. and bare copies": r"State-dict keys 'module\.[\w.]+' and '[\w.]+': \d+ keys have DataParallel's "
+                               r"`module\.` prefix and \d+ do not; a file whose keys allow two readings is refused",
+    "fc and linear": r"State-dict keys '(fc|linear)\.(weight|bias)' and '(fc|linear)\.(weight|bias)' both hold "
+                     r"'(weight|bias)' of layer 'predictions'; a file whose keys allow two readings is refused",
+}
+
+
+@pytest.mark.parametrize("keys", list(TWO_READINGS))
+@pytest.mark.parametrize("fmt", ["torch.pth", "torch.safetensors"])
+def test_keys_that_allow_two_readings_are_refused(fmt, keys, sources, tmp_path, target):
+    """A state dict with `module.` on some keys only (or a `module.` copy beside each bare key),
+    or `fc.*` beside Idelbayev's `linear.*`, would load with one copy silently winning: refused,
+    naming the keys, the model unchanged. With `module.` on every key it loads."""
+    state = faulty(fmt, "none", sources)
+    if keys == "module. on some keys":
+        state = {f"module.{k}" if k.startswith("layer3.") else k: v for k, v in state.items()}
+    elif keys == "module. and bare copies":
+        state = {**state, **{f"module.{k}": -v for k, v in state.items()}}
+    else:
+        state = {**state, "fc.weight": 2 * state["linear.weight"], "fc.bias": state["linear.bias"] + 1}
+    path = tmp_path / f"w.{fmt.split('.')[1]}"
+    write(fmt, state, path)
+    assert_refused_and_untouched(path, rf"w\.{fmt.split('.')[1]}: {TWO_READINGS[keys]}", target)
+    write(fmt, {f"module.{k}": v for k, v in faulty(fmt, "none", sources).items()}, path)
+    pretrained.load_weights(target, path)
+
+
 @pytest.mark.parametrize("fraction", [0.01, 0.5, 0.99])
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_truncated_files(fmt, fraction, sources, tmp_path, target):

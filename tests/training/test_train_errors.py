@@ -1,6 +1,8 @@
 """Bad training input is answered before any training starts: a ValueError (exit status 2
 on the command line) naming the argument and what is accepted, and no run files written."""
 
+import os
+
 import pytest
 from conftest import keras_resnet_main, run_python
 
@@ -87,7 +89,7 @@ def test_folder_of_user_files_is_not_trained_into(tmp_path):
     empty backup/) is its own and accepted."""
     run = tmp_path / "run"
     (run / "backup").mkdir(parents=True)
-    for name in (".lock", ".tmp-123-abcd-log.csv", "backup/.tmp-9-ef01-epoch-0.weights.h5"):
+    for name in (".lock", f".tmp-123-{'ab' * 16}-log.csv", "backup/.tmp-9-ef012345-epoch-0.weights.h5"):
         (run / name).write_bytes(b"")
     check_config(TrainConfig(output=str(run)))
     (run / "notes.txt").write_text("the user's own")
@@ -95,6 +97,42 @@ def test_folder_of_user_files_is_not_trained_into(tmp_path):
     message = _refused(tmp_path)
     assert f"`output` directory '{run}' holds 2 files or folders ('notes.txt', 'photos') but no training run" in message
     assert (run / "notes.txt").read_text() == "the user's own"
+
+
+def _files(directory) -> dict:
+    """Every entry under `directory`, links as their targets' names, files with their bytes."""
+    return {str(p.relative_to(directory)): os.readlink(p) if p.is_symlink() else p.read_bytes() if p.is_file() else None
+            for p in sorted(directory.rglob("*"))}
+
+
+@pytest.mark.parametrize("contents, words", [
+    ({"classes.json": '["cat", "dog"]'}, "holds 1 files or folders ('classes.json') but no training run"),
+    ({".tmp-notes": "the user's", ".lock": "the user's"}, "holds 2 files or folders ('.lock', '.tmp-notes')"),
+    ({".lock": "link"}, "holds 1 files or folders ('.lock')"),
+    ({"config.json": '{"model": "cifar_resnet8"}'}, "is not the record of a run as `keras-resnet train` writes it: "
+                                                    "it lacks ['dataset', "),
+], ids=["classes.json", "tmp and lock", "lock a link", "another config.json"])
+def test_a_folder_that_is_not_a_run_is_refused_untouched(shared, tmp_path, capsys, contents, words):
+    """A run directory is one whose config.json a run wrote: the user's own files, named as a
+    run's are (classes.json, config.json) or as its leftovers are (`.tmp-*`, `.lock`, or a link
+    named so), make a folder that is refused before anything is written; not one is touched."""
+    run, users = tmp_path / "run", tmp_path / "notes.txt"
+    run.mkdir()
+    users.write_text("the user's notes")
+    for name, content in contents.items():
+        if content == "link":
+            (run / name).symlink_to(users)
+        else:
+            (run / name).write_text(content)
+    before = _files(tmp_path)
+    data = shared / "cifar-10-batches-py"
+    result = keras_resnet_main(capsys, "train", "--model", "cifar_resnet8", "--data-dir", data, "--output", run,
+                               "--epochs", "1", "--steps-per-epoch", "1", "--batch-size", "16", "--no-plot")
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    named = f"`output` file '{run / 'config.json'}'" if "config.json" in contents else f"`output` directory '{run}'"
+    assert named in result.stderr, result.stderr
+    assert words in result.stderr, result.stderr
+    assert _files(tmp_path) == before
 
 
 def test_unwritable_output(tmp_path):
@@ -130,14 +168,18 @@ def test_dataset_names_are_the_tables():
 
 def test_a_run_that_never_started_leaves_nothing(shared, tmp_path):
     """A failure before the run's config.json (here a batch larger than the data) removes the
-    lock and the directories the call created; a directory that was there stays, empty."""
+    lock and the directories the call created; a directory that was there stays, empty. A lock
+    an earlier process created is not this one's to remove: it stays."""
     data = str(shared / "cifar-10-batches-py")
-    existing = tmp_path / "existing"
+    existing, locked = tmp_path / "existing", tmp_path / "locked"
     existing.mkdir()
-    for output in (tmp_path / "new" / "run", existing):
+    locked.mkdir()
+    (locked / ".lock").write_text("4242")
+    for output in (tmp_path / "new" / "run", existing, locked):
         with pytest.raises(ValueError, match=r"`batch_size` 1000000 is larger than the \d+ training images"):
             train(TrainConfig(model="cifar_resnet8", data_dir=data, output=str(output), batch_size=10**6))
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["existing"] and list(existing.iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["existing", "locked"] and list(existing.iterdir()) == []
+    assert [p.name for p in locked.iterdir()] == [".lock"]
 
 
 def test_command_line_reports_before_training(shared, tmp_path, capsys):

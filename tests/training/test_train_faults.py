@@ -164,17 +164,26 @@ def test_backup_on_a_full_disk_raises_one_clear_error(tmp_path):
     assert "Exception ignored" not in result.stderr and "Traceback" not in result.stderr, result.stderr[-3000:]
 
 
-def test_output_of_another_models_run_is_refused(shared, tmp_path, capsys):
-    output = tmp_path / "run"
-    output.mkdir()
-    (output / "config.json").write_text(json.dumps({"model": "cifar_resnet20", "dataset": "cifar10"}))
-    result = keras_resnet_main(capsys, *train_args(shared, output))
-    assert result.returncode == 2, result.stderr
-    assert "holds a run with model='cifar_resnet20'; received model='cifar_resnet8'. Resume with the recorded values" \
-        in result.stderr and sorted(p.name for p in output.iterdir()) == [".lock", "config.json"]
+TINY = dict(model="cifar_resnet8", epochs=2, steps_per_epoch=1, batch_size=16, plot=False)
 
 
-TINY = dict(model="cifar_resnet8", epochs=1, steps_per_epoch=2, batch_size=16, plot=False)
+def tiny_args(config, output, *extra) -> list[str]:
+    """The `keras-resnet train` command of `config` (a TINY run) into `output`."""
+    return ["train", "--model", config.model, "--data-dir", config.data_dir, "--output", str(output), "--epochs",
+            str(config.epochs), "--steps-per-epoch", str(config.steps_per_epoch), "--batch-size",
+            str(config.batch_size), "--no-plot", *extra]
+
+
+def copied(run, tmp_path):
+    """A copy of the run directory `run` to tamper with (links copied as links)."""
+    shutil.copytree(run, tmp_path / "run", symlinks=True)
+    return tmp_path / "run"
+
+
+def edit_record(output, **changes) -> None:
+    """The run's config.json with `changes`, as someone editing it by hand would leave it."""
+    path = output / "config.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), **changes}, indent=1))
 
 
 def tree(directory) -> dict:
@@ -217,8 +226,8 @@ def other_data(shared, tmp_path) -> str:
     ({"seed": 1}, "seed=0", "seed=1"),
     ({"validation_fraction": 0.2}, "validation_fraction=0.1", "validation_fraction=0.2"),
     ({"model": "cifar_resnet14"}, "model='cifar_resnet8'", "model='cifar_resnet14'"),
-    ({"epochs": 3}, "epochs=1", "epochs=3"),
-    ({"steps_per_epoch": 3}, "steps_per_epoch=2", "steps_per_epoch=3"),
+    ({"epochs": 3}, "epochs=2", "epochs=3"),
+    ({"steps_per_epoch": 3}, "steps_per_epoch=1", "steps_per_epoch=3"),
     ({"augment": False}, "augment=True", "augment=False"),
     ({"schedule": "step"}, "schedule='cifar'", "schedule='step'"),
     ({"warmup": True}, "warmup=False", "warmup=True"),
@@ -258,6 +267,177 @@ def test_resume_accepts_what_does_not_change_the_result(finished_run, tmp_path):
     _, results = train(resumed)
     assert results["iterations"] == 2 and read_log(output / "log.csv") == read_log(run / "log.csv")
     assert json.loads((output / "config.json").read_text())["data_dir"] == str(moved)
+
+
+def test_output_of_another_models_run_is_refused(finished_run, tmp_path, capsys):
+    config, run, _ = finished_run
+    output = copied(run, tmp_path)
+    edit_record(output, model="cifar_resnet20")
+    before = tree(output)
+    result = keras_resnet_main(capsys, *tiny_args(config, output))
+    assert result.returncode == 2, result.stderr
+    assert "holds a run with model='cifar_resnet20'; received model='cifar_resnet8'. Resume with the recorded values" \
+        in result.stderr and tree(output) == before
+
+
+@pytest.mark.parametrize("removed, words", [
+    ("backup", "log.csv records 2 finished epochs and backup/ holds none (training_metadata.json is missing)"),
+    ("log.csv", "log.csv is missing and backup/ holds epoch 2"),
+])
+def test_a_run_with_missing_parts_is_refused_not_restarted(finished_run, tmp_path, capsys, removed, words):
+    """A finished run whose backup/ is gone would train again from epoch 1 and rewrite its log:
+    refused, naming what is missing and how to start afresh; every file is kept as it was."""
+    config, run, _ = finished_run
+    output = copied(run, tmp_path)
+    if removed == "backup":
+        shutil.rmtree(output / removed)
+    else:
+        (output / removed).unlink()
+    before = tree(output)
+    result = keras_resnet_main(capsys, *tiny_args(config, output))
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert (f"`output` directory '{output}' holds a run of 2 epochs whose files disagree: {words}. A run resumes only "
+            "from its own files: restore them, or start afresh with another `output`") in result.stderr, result.stderr
+    assert tree(output) == before and "Epoch 1/" not in result.stdout
+
+
+def _log_lines(output, edit) -> None:
+    path = output / "log.csv"
+    path.write_text("\n".join(edit(path.read_text().splitlines())) + "\n")
+
+
+def _move_backup(output, epoch: int, named: int) -> None:
+    """The backup's weights renamed to epoch `named`, its metadata saying `epoch`."""
+    backup = output / "backup"
+    (backup / "epoch-2.weights.h5").rename(backup / f"epoch-{named}.weights.h5")
+    (backup / "training_metadata.json").write_text(json.dumps({"epoch": epoch, "weights": f"epoch-{named}.weights.h5"}))
+
+
+COUNT_FAULTS = {
+    "backup beyond the run": (lambda out: _move_backup(out, 7, 7), "log.csv records 2 finished epochs and backup/ "
+                                                                     "holds epoch 7"),
+    "log longer than the run": (lambda out: _log_lines(out, lambda lines: [*lines, "2" + lines[-1][1:]]),
+                                "log.csv records 3 finished epochs and backup/ holds epoch 2"),
+    "log skips an epoch": (lambda out: _log_lines(out, lambda lines: [*lines[:-1], "5" + lines[-1][1:]]),
+                           "log.csv: row 2 is not the log of epoch 1"),
+    "weights of another epoch": (lambda out: _move_backup(out, 2, 1), "names epoch 2 and 'epoch-1.weights.h5', not "
+                                                                      "a backup of this directory"),
+}
+
+
+@pytest.mark.parametrize("fault", list(COUNT_FAULTS))
+def test_counts_read_back_are_checked_against_the_run(finished_run, tmp_path, capsys, fault):
+    """Every epoch and count a resume reads back must be one the run wrote: a backup of epoch 7
+    in a 2-epoch run (which would be taken as finished), a log row beyond the run or out of turn,
+    metadata naming another epoch's weights: refused, nothing changed."""
+    config, run, _ = finished_run
+    output = copied(run, tmp_path)
+    tamper, words = COUNT_FAULTS[fault]
+    tamper(output)
+    before = tree(output)
+    result = keras_resnet_main(capsys, *tiny_args(config, output))
+    assert result.returncode == 2 and words in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert tree(output) == before
+
+
+@pytest.mark.parametrize("forged, words", [
+    ({"diverged": {"epoch": 1, "learning_rate": 0.0125}},
+     "records a divergence after epoch 1, but backup/ holds epoch 2"),
+    ({"diverged": {"epoch": 2, "learning_rate": 10.0}}, "`diverged`={'epoch': 2, 'learning_rate': 10.0} is not one of "
+                                                        "the run's 3 epochs and its learning rate 0.0125"),
+    ({"diverged": {"epoch": "2", "learning_rate": 0.0125}}, "`diverged`={'epoch': '2'"),
+    ({"changes": [{"epoch": 1, "learning_rate": 0.0125, "was": 0.001, "because": "training diverged"}]},
+     "are not lower learning rates, each after a divergence, ending at the run's 0.0125"),
+    ({"learning_rate": "0.1"}, "`learning_rate` must be a finite number > 0 or None; received learning_rate='0.1'"),
+    ({"epochs": 3.0}, "`epochs` must be a positive integer or None; received epochs=3.0"),
+    ({"seed": True}, "`seed` must be an integer in [0, 2**32 - 1]; received seed=True"),
+    ({"warmup": None}, "warmup=None is not a value a run records"),
+    ({"written_by": "another program"}, "`written_by` is 'another program', not 'keras-resnet train'"),
+    ({"notes": "mine"}, "it has fields a run does not record: ['notes']"),
+], ids=["divergence not at the backup", "divergence at another rate", "divergence epoch a string", "raised rate",
+        "rate a string", "epochs a float", "seed a bool", "unresolved warmup", "another writer", "unknown field"])
+def test_a_forged_record_is_refused(finished_run, tmp_path, capsys, forged, words):
+    """config.json is trusted only as `train` writes it (here the run made 3 epochs long, 2 done):
+    a divergence that did not happen as recorded would let a resume change the learning rate;
+    a value of another type or an unknown field is not a run's. Refused, naming it; nothing changed."""
+    config, run, _ = finished_run
+    output = copied(run, tmp_path)
+    edit_record(output, **{"epochs": 3, **forged})
+    before = tree(output)
+    result = keras_resnet_main(capsys, *tiny_args(config, output, "--epochs", "3"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert (f"`output` file '{output / 'config.json'}' " in result.stderr and words in result.stderr
+            and "Restore it, or choose another `output`." in result.stderr), result.stderr
+    assert tree(output) == before
+
+
+def test_after_a_divergence_only_a_lower_learning_rate_resumes(finished_run, tmp_path, capsys):
+    """A run that diverged after epoch 2 (recorded as `train` records it) resumes at a lower rate
+    only: a higher one is refused, and nothing is written."""
+    config, run, _ = finished_run
+    output = copied(run, tmp_path)
+    edit_record(output, epochs=3, diverged={"epoch": 2, "learning_rate": 0.0125})
+    before = tree(output)
+    result = keras_resnet_main(capsys, *tiny_args(config, output, "--epochs", "3", "--learning-rate", "0.1"))
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert ("holds a run with learning_rate=0.0125; received learning_rate=0.1. After its divergence, only a lower "
+            "learning rate resumes it.") in result.stderr and tree(output) == before
+
+
+@pytest.mark.parametrize("linked", ["backup/epoch-2.weights.h5", "backup/training_metadata.json", "backup", "log.csv",
+                                    "config.json"])
+def test_files_linked_out_of_the_run_are_refused(finished_run, tmp_path, capsys, linked):
+    """A resume reads back only the run's own regular files: one replaced by a symbolic link to
+    a file elsewhere (its own content, so only the link is wrong) is refused naming it."""
+    config, run, _ = finished_run
+    output = copied(run, tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    (output / linked).rename(elsewhere)
+    (output / linked).symlink_to(elsewhere)
+    before = tree(output)
+    result = keras_resnet_main(capsys, *tiny_args(config, output))
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert f"{output / linked} is a symbolic link; a run reads back only" in result.stderr, result.stderr
+    assert tree(output) == before and (output / linked).is_symlink()
+
+
+def test_only_the_runs_own_temporaries_are_cleared(finished_run, tmp_path, capsys):
+    """A resume clears what killed writers left (named by `atomic.temporary`) and nothing else:
+    the user's `.tmp-notes`, in the run and in its backup/, are kept byte for byte."""
+    config, run, _ = finished_run
+    output = copied(run, tmp_path)
+    users = [output / ".tmp-notes", output / "backup" / ".tmp-draft.h5"]
+    for path in users:
+        path.write_text("the user's")
+    ours = [output / f".tmp-4242-{'0a' * 16}-log.csv", output / "backup" / ".tmp-4242-0123abcd-epoch-3.weights.h5"]
+    for path in ours:
+        path.write_text("half written")
+    result = keras_resnet_main(capsys, *tiny_args(config, output))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert [p.read_text() for p in users] == ["the user's"] * 2 and not any(p.exists() for p in ours)
+
+
+@pytest.mark.parametrize("lock", ["text", "symbolic link", "hard link"])
+def test_a_lock_that_is_not_a_runs_is_refused_untouched(finished_run, tmp_path, capsys, lock):
+    """The run's `.lock` is opened through no link and written only when it is a lock (a pid or
+    nothing, one link): a user's file there, or a link to one, is refused and left as it is."""
+    config, run, _ = finished_run
+    output = copied(run, tmp_path)
+    users = tmp_path / "notes.txt"
+    users.write_text("the user's notes")
+    path = output / ".lock"
+    path.unlink()
+    if lock == "text":
+        path.write_text("the user's notes")
+    elif lock == "symbolic link":
+        path.symlink_to(users)
+    else:
+        os.link(users, path)
+    result = keras_resnet_main(capsys, *tiny_args(config, output))
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert f"`output` directory '{output}' holds '.lock', which is not the lock of a training run (" in result.stderr
+    assert users.read_text() == "the user's notes" and path.read_text() == "the user's notes"
+    assert path.is_symlink() == (lock == "symbolic link")
 
 
 @pytest.mark.parametrize("fault", ["external link", "path outside", "nested too deep", "not an object"])
@@ -306,8 +486,8 @@ def test_one_process_per_run_directory(shared, tmp_path):
         deadline = time.monotonic() + 120
         while not read_log(output / "log.csv") and first.poll() is None and time.monotonic() < deadline:
             time.sleep(0.02)
-        config = TrainConfig(**{**TINY, "epochs": 4}, data_dir=str(shared / "cifar-10-batches-py"),
-                             output=str(output))
+        config = TrainConfig(**{**TINY, "epochs": 4, "steps_per_epoch": 2},
+                             data_dir=str(shared / "cifar-10-batches-py"), output=str(output))
         with pytest.raises(ValueError, match=rf"^`output` directory '{output}' is in use by another training "
                                              rf"process \(pid {first.pid}\); wait for it to end"):
             train(config)
