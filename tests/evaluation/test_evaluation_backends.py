@@ -6,8 +6,8 @@ import keras
 import numpy as np
 import pytest
 from conftest import keras_resnet_main
+from references import miniature
 
-import keras_resnet as kr
 from keras_resnet.data.image_folders import eval_transform, list_images, read_image
 from keras_resnet.evaluation.methods import METHODS, predict_image
 
@@ -32,16 +32,23 @@ def test_predict_names_the_classes_of_real_cifar_images(cifar_test, tmp_path, ca
     assert sum(p == cifar[label] for p, label in zip(predicted, labels[:10])) >= 8, predicted
 
 
+@pytest.fixture(scope="module")
+def classifier_file(tmp_path_factory):
+    """A 2-class ImageNet-layout classifier as a .keras file: ResNet-18's layers, one block a stage."""
+    path = tmp_path_factory.mktemp("model") / "m.keras"
+    miniature("resnet18", classes=2, weights=None).save(path)
+    return path
+
+
 @pytest.mark.parametrize("method", METHODS)
-def test_evaluate_a_folder_by_each_of_the_papers_methods(image_folder, tmp_path, capsys, method):
+def test_evaluate_a_folder_by_each_of_the_papers_methods(image_folder, classifier_file, capsys, method):
     """A .keras classifier on an ImageNet-style folder: the command reports the error on its
     images, and the centre-crop scores are the model's own on the crop."""
-    model = kr.ResNet18(classes=2, weights=None)
-    model.save(tmp_path / "m.keras")
-    result = keras_resnet_main(capsys, "evaluate", tmp_path / "m.keras", "--dataset", "imagenet",
-                               "--data-dir", image_folder, "--method", method, "--limit", "2")
+    result = keras_resnet_main(capsys, "evaluate", classifier_file, "--dataset", "imagenet",
+                               "--data-dir", image_folder, "--method", method, "--limit", "1")
     assert result.returncode == 0, result.stderr
-    assert f"method {method}" in result.stdout and "images 2" in result.stdout
+    assert f"method {method}" in result.stdout and "images 1" in result.stdout
+    model = keras.models.load_model(classifier_file)
     image = read_image(list_images(image_folder / "val")[0][0])
     expected = keras.ops.convert_to_numpy(model(np.asarray(eval_transform(image))[None], training=False))[0]
     np.testing.assert_allclose(predict_image(model, image, "centre"), expected, rtol=1e-5, atol=1e-6)

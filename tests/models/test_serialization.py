@@ -1,9 +1,12 @@
 """Models save and reload (`safe_mode=True`: no Lambda) and run the same on TF and torch."""
 
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
 from conftest import randomise_batchnorm, run_python
+from references import miniature
 
 import keras_resnet as kr
 from keras_resnet.pretrained.loading import save_weights
@@ -24,7 +27,7 @@ def test_keras_file_round_trip(tmp_path, build):
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
 
 
-FAMILY = ("ResNeXt50_32x4d", "ResNet50V2", "ResNet50D")
+FAMILY = ("resnext50_32x4d", "resnet50v2", "resnet50d")  # with one block a stage: their layers, not their depth
 
 
 @pytest.mark.slow
@@ -46,12 +49,14 @@ def test_same_outputs_on_torch_backend(tmp_path):
     x104 = np.random.default_rng(0).normal(size=(2, 104, 104, 3)).astype("float32")
     np.save(tmp_path / "x104.npy", x104)
     for name in FAMILY:
-        net = randomise_batchnorm(getattr(kr, name)(input_shape=(104, 104, 3), classifier_activation=None))
+        net = randomise_batchnorm(miniature(name, input_shape=(104, 104, 3), classifier_activation=None))
         save_weights(net, tmp_path / f"{name}.h5")
         np.save(tmp_path / f"{name}.npy", net.predict(x104, verbose=0))
     out = run_python(
         f"""
+import sys; sys.path.insert(0, {str(Path(__file__).parents[1])!r})
 import keras, numpy as np, keras_resnet as kr
+from references import miniature
 assert keras.backend.backend() == "torch"
 d = {str(tmp_path)!r}
 x = np.load(d + "/x.npy")
@@ -64,7 +69,7 @@ np.testing.assert_allclose(out, ref, rtol=0, atol=1e-5 * np.abs(ref).max())
 big.save(d + "/t.keras"); keras.models.load_model(d + "/t.keras", safe_mode=True)
 x104 = np.load(d + "/x104.npy")
 for name in {FAMILY!r}:
-    model = getattr(kr, name)(input_shape=(104, 104, 3), classifier_activation=None, weights=f"{{d}}/{{name}}.h5")
+    model = miniature(name, input_shape=(104, 104, 3), classifier_activation=None, weights=f"{{d}}/{{name}}.h5")
     ref = np.load(f"{{d}}/{{name}}.npy")
     np.testing.assert_allclose(model.predict(x104, verbose=0), ref, rtol=0, atol=1e-4 * np.abs(ref).max())
 print("torch ok")
