@@ -21,7 +21,7 @@ except ImportError:  # Windows: files are not locked (SECURITY.md)
 
 TEMP_PREFIX = ".tmp-"
 # what `temporary` names: the writer's pid and a random token (8 hex digits before 0.3), then the final name
-_OWN_TEMPORARY = re.compile(rf"{re.escape(TEMP_PREFIX)}\d+-[0-9a-f]{{8,32}}-.+", re.DOTALL)
+_OWN_TEMPORARY = re.compile(rf"{re.escape(TEMP_PREFIX)}(\d+)-[0-9a-f]{{8,32}}-(.+)", re.DOTALL)  # pid, final name
 CAN_LOCK = fcntl is not None
 NO_FOLLOW = getattr(os, "O_NOFOLLOW", 0)  # Windows has no symbolic links to refuse this way
 LOCK_BYTES = 32  # a lock file holds its holder's pid: anything longer is not a lock
@@ -116,11 +116,10 @@ def clear_stale(path: str | os.PathLike) -> int:
     named for `path` by a process that is gone. A live writer's, a link and anything not named
     so are left alone. Returns how many."""
     path = Path(path)
-    own = re.compile(rf"{re.escape(TEMP_PREFIX)}(\d+)-[0-9a-f]{{8,32}}-{re.escape(path.name)}", re.DOTALL)
     stale = 0
     for candidate in path.parent.glob(f"{TEMP_PREFIX}*") if path.parent.is_dir() else ():
-        match = own.fullmatch(candidate.name)
-        if match is None or candidate.is_symlink() or _alive(int(match[1])):
+        match = _OWN_TEMPORARY.fullmatch(candidate.name)
+        if match is None or match[2] != path.name or candidate.is_symlink() or _alive(int(match[1])):
             continue
         shutil.rmtree(candidate) if candidate.is_dir() else candidate.unlink(missing_ok=True)
         stale += 1
