@@ -95,20 +95,23 @@ def test_full_or_read_only_disk_is_reported_before_training(shared, tmp_path, di
 @pytest.mark.slow
 def test_disk_filling_up_mid_run_loses_nothing(shared, tmp_path):
     """A disk just big enough to pass the check fills up after two epochs (another program's
-    file): the run stops with a clear error, the files hold the last finished epoch, and once
-    the space is freed the same command resumes and finishes."""
-    mount, run = tmp_path / "disk", tmp_path / "disk" / "run"
+    file, written while the run is stopped, so that its next write is the first to fail): the
+    run stops with a clear error, the files hold the last finished epoch, and once the space is
+    freed the same command resumes and finishes."""
+    mount, run, epochs = tmp_path / "disk", tmp_path / "disk" / "run", 6  # 2 to fill after, 4 left to fail in
     mount.mkdir()
     script = f"""
 mount -t tmpfs -o size=206m tmpfs {mount} || exit 99
-{cli(train_args(shared, run, "--epochs", "30"))} > {tmp_path}/first.out 2> {tmp_path}/first.err &
+{cli(train_args(shared, run, "--epochs", str(epochs)))} > {tmp_path}/first.out 2> {tmp_path}/first.err &
 pid=$!
 while [ "$(cat {run}/log.csv 2>/dev/null | wc -l)" -lt 3 ] && kill -0 $pid 2>/dev/null; do sleep 0.05; done
+kill -STOP $pid
 dd if=/dev/zero of={mount}/filler bs=1M 2>/dev/null
+kill -CONT $pid
 wait $pid; echo first=$?
 cp -a {run} {tmp_path}/after_full
 rm {mount}/filler
-{cli(train_args(shared, run, "--epochs", "30"))} > {tmp_path}/second.out 2> {tmp_path}/second.err; echo second=$?
+{cli(train_args(shared, run, "--epochs", str(epochs)))} > {tmp_path}/second.out 2> {tmp_path}/second.err; echo second=$?
 cp -a {run} {tmp_path}/final
 """
     result = in_namespace(script)
@@ -123,7 +126,7 @@ cp -a {run} {tmp_path}/final
     assert not list((tmp_path / "after_full").rglob(".tmp-*"))
     assert "second=0" in result.stdout, (tmp_path / "second.err").read_text()[-3000:]
     final = read_log(tmp_path / "final" / "log.csv")
-    assert [int(r["epoch"]) for r in final] == list(range(30)) and final[:epoch] == rows[:epoch]
+    assert [int(r["epoch"]) for r in final] == list(range(epochs)) and final[:epoch] == rows[:epoch]
     load_trained(tmp_path / "final" / "final.keras")
 
 
