@@ -6,6 +6,8 @@ one fails here (tests/core/test_keras_internals.py) and not deep inside a build 
   moving_variance, momentum, epsilon, center, scale, renorm, synchronized, axis).
 - `unallocated` reads and restores Keras' global list of variables whose initialisation a
   `StatelessScope` deferred (`keras.src.backend.common.global_state`).
+- `graph_steps` runs a model's graph symbolically (`keras.src.ops.function.Function`'s
+  `_run_through_graph`, and a Sequential's `_functional`), layer by layer into nested models.
 - `weights_file_bytes` makes `model.save_weights`' file in memory (`keras.src.saving.saving_lib`:
   `H5IOStore` on an `io.BytesIO`, `_save_state`), which `save_weights` offers only on a path.
 """
@@ -16,9 +18,12 @@ import io
 import types
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import keras
+from keras import tree
 from keras.src.backend.common import global_state
+from keras.src.ops.function import Function
 from keras.src.saving import saving_lib
 
 UNINITIALIZED = "uninitialized_variables"  # Keras' global_state key for deferred variables
@@ -88,6 +93,47 @@ def unallocated() -> Iterator[None]:
             yield
     finally:
         global_state.set_global_attribute(UNINITIALIZED, pending)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One layer run on symbolic tensors: the tensors it reads and those it makes."""
+
+    name: str
+    inputs: tuple[keras.KerasTensor, ...]
+    outputs: tuple[keras.KerasTensor, ...]
+
+
+def graph_steps(model: keras.Model, inputs: list[keras.KerasTensor]) -> tuple[list[Step], list[keras.KerasTensor]]:
+    """The layers `model` runs on symbolic `inputs`, in the order Keras runs them, those inside
+    nested models included, and the model's outputs; computed from shapes alone
+    (`compute_output_spec`): no tensor or variable is allocated, so a model that would take
+    gigabytes is sized in milliseconds."""
+    steps: list[Step] = []
+
+    def spec(op):
+        graph = getattr(op, "_functional", None) or op  # a built Sequential runs its functional graph
+
+        def run(*args, **kwargs):
+            if isinstance(graph, Function):
+                return graph._run_through_graph(args[0], operation_fn=spec)
+            if isinstance(op, keras.Sequential):  # not built: its layers one after another
+                outputs = args[0]
+                for layer in op.layers:
+                    outputs = spec(layer)(outputs)
+                return outputs
+            outputs = op.compute_output_spec(*args, **kwargs)
+            steps.append(Step(op.name, _tensors((args, kwargs)), _tensors(outputs)))
+            return outputs
+
+        return run
+
+    outputs = spec(model)(inputs if len(inputs) > 1 else inputs[0])
+    return steps, list(_tensors(outputs))
+
+
+def _tensors(structure) -> tuple[keras.KerasTensor, ...]:
+    return tuple(x for x in tree.flatten(structure) if isinstance(x, keras.KerasTensor))
 
 
 def weights_file_bytes(model: keras.Model) -> bytes:

@@ -22,6 +22,10 @@ CIFAR10_CLASSES = (
 _SPLITS = {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]}
 VALIDATION_FRACTION = 0.1  # the paper's 45k/5k split of the 50k training images
 PAD = 4
+MAX_BATCH_BYTES = 64 << 20
+"""The largest batch file read: the official ones are 30.7 MB (10,000 images of 3,073 bytes and
+a pickle's framing), so this allows batches of up to 2x their images, while a file of
+gigabytes (a sparse one takes no disk) is refused from its size before a byte is read."""
 
 
 def load_cifar10(directory: str | os.PathLike, split: str = "test") -> tuple[np.ndarray, np.ndarray]:
@@ -126,6 +130,11 @@ def _batch_problem(batch) -> str | None:
 
 def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """(uint8 N x 3072 rows, int64 labels 0-9) of one batch file, or a ValueError naming it."""
+    size = path.stat().st_size
+    if size > MAX_BATCH_BYTES:
+        raise ValueError(f"`data_dir` file {display_path(path)} is not a CIFAR-10 python batch: it is {size:,} bytes, "
+                         f"more than the {MAX_BATCH_BYTES:,} (MAX_BATCH_BYTES) of twice an official batch's images; "
+                         "refused before reading it.")
     try:
         batch = _BatchUnpickler(io.BytesIO(path.read_bytes()), encoding="bytes").load()
         problem = _batch_problem(batch)

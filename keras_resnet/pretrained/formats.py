@@ -38,8 +38,9 @@ from safetensors import SafetensorError, safe_open
 
 from keras_resnet.core.architectures import BN_EPSILON, VARIANTS
 from keras_resnet.core.arguments import file_problem
-from keras_resnet.core.keras_internals import unallocated
+from keras_resnet.core.keras_internals import graph_steps, unallocated
 from keras_resnet.core.names import BN, CLASSIFIER, CONV, STEM, block_name
+from keras_resnet.data.image_folders import CROP
 
 WEIGHT_FORMATS = ("keras_resnet", "keras_applications", "torch")
 TORCH_SUFFIXES = (".pth", ".th", ".pt", ".bin")
@@ -442,13 +443,65 @@ def _numpy(tensor) -> np.ndarray:
 
 # --- .keras archives -----------------------------------------------------------------------
 
+ACTIVATION_BUDGET = 128 << 20
+"""The most bytes of activations (float32) a `.keras` model may hold at once while it runs on
+one image, at its input size (`OPEN_SIDE` where that is open). The package's largest nets hold
+at most 15.8 MiB at 224 x 224 (ResNeXt-101; ResNet-50 to -152 9.2 MiB, CifarResNet-1202 at
+32 x 32 0.2 MiB; BENCHMARKS.md), so 8x that leaves room for inputs of about 8x the pixels,
+while an UpSampling2D(512), an 8192 x 8192 input or a CentreCrop(size=12000) in a file of
+kilobytes, each gigabytes, are refused before Keras builds the model. A batch holds this per
+image: `predict` runs one image at a time."""
+OPEN_SIDE = CROP
+"""The side taken for an input dimension a model leaves open (None), as the package's ImageNet
+nets take their images: `predict` feeds such a model each image at its own size."""
+_KERAS_WEIGHTS = ("model.weights.h5", "model.weights.npz")  # what Keras reads, the first found
+_PYTHON_NUMBER = 40
+"""Bytes a number of an npz weight takes in Keras 3 once read: it turns each array into a list
+(`NpzIOStore.get`: `.tolist()`), one Python int or float object (24-32 bytes) and a pointer each."""
+
+
+@dataclass(frozen=True)
+class Activations:
+    """The most numbers a model holds at once as it runs on one image, and the layer whose
+    output makes that peak."""
+
+    peak: int
+    layer: str
+    shape: tuple
+
+
+def peak_activations(model: keras.Model) -> Activations:
+    """Tensors live from the layer that makes them to the last that reads them (the inputs from
+    the start, the outputs to the end), as Keras runs the graph: their largest sum, per image."""
+    inputs = [keras.KerasTensor((1, *(OPEN_SIDE if d is None else d for d in x.shape[1:])), x.dtype)
+              for x in model.inputs]
+    steps, outputs = graph_steps(model, inputs)
+    last = {id(x): i for i, step in enumerate(steps) for x in step.inputs} | {id(x): len(steps) for x in outputs}
+    live = {id(x): _numbers(x) for x in inputs}
+    peak = Activations(sum(live.values()), "input", inputs[0].shape)
+    for i, step in enumerate(steps):
+        live |= {id(x): _numbers(x) for x in step.outputs}
+        if sum(live.values()) > peak.peak:
+            peak = Activations(sum(live.values()), step.name, step.outputs[0].shape)
+        for x in (*step.inputs, *step.outputs):
+            if last.get(id(x), i) <= i:
+                live.pop(id(x), None)
+    return peak
+
+
+def _numbers(tensor: keras.KerasTensor) -> int:
+    """Its numbers for one image; an open dimension counts `OPEN_SIDE`."""
+    return math.prod(OPEN_SIDE if d is None else d for d in tensor.shape[1:])
+
+
 def check_keras_archive(path: str | os.PathLike) -> None:
     """What `keras.models.load_model` reads of a `.keras` archive, checked before it reads any:
-    no member declares more than `EXPANSION` x the bytes it stores (zip bombs), model.weights.h5
-    keeps its data inside itself (`check_stored_inside`), and the config declares no more
-    weight bytes than `EXPANSION` x those the archive stores, counted by building it in a
-    `keras.StatelessScope`, which allocates no variable (a 13 KB file declaring Dense(10**9)
-    would otherwise allocate 8 GB before a weight is read). A ValueError names the file."""
+    no member declares more than `EXPANSION` x the bytes it stores (zip bombs), the weights Keras
+    reads (model.weights.h5, else model.weights.npz) are sized from their headers
+    (`check_stored_inside`, `check_npz`), and the config declares no more weight bytes than
+    `EXPANSION` x those stored and no more activations than `ACTIVATION_BUDGET`, counted by
+    building it in a `keras.StatelessScope`, which allocates no variable (a 13 KB file declaring
+    Dense(10**9) would otherwise allocate 8 GB before a weight is read). A ValueError names the file."""
     source = f"`model_file` {str(path)!r}"
     if not zipfile.is_zipfile(path):
         raise ValueError(f"{source} is not a .keras archive (the zip file `train` and `model.save` write).")
@@ -459,27 +512,74 @@ def check_keras_archive(path: str | os.PathLike) -> None:
         if "config.json" not in names:
             raise ValueError(f"{source} is not a .keras archive: it has no config.json.")
         config = archive.read("config.json")
-        stored = sum(archive.getinfo(n).compress_size for n in ("model.weights.h5", "model.weights.npz") if n in names)
-        if "model.weights.h5" in names:
-            # read whole, as Keras does: h5py seeks back and forth, which a zip member does by rereading
-            member = io.BytesIO(archive.read("model.weights.h5"))
-            try:
-                weights = h5py.File(member, "r")
-            except OSError as e:
-                raise ValueError(f"{source}: its model.weights.h5 is not a readable HDF5 file ({e}).") from None
-            with weights:
-                check_stored_inside(weights, f"{source} (model.weights.h5)", len(member.getbuffer()))
-    numbers = _declared_numbers(config, source)
+        weights = next((name for name in _KERAS_WEIGHTS if name in names), None)
+        stored = archive.getinfo(weights).compress_size if weights else 0
+        # read whole, as Keras does an .h5: h5py seeks back and forth, which a zip member does by rereading
+        member = io.BytesIO(archive.read(weights)) if weights else None
+    numbers, activations = _declared_model(config, source)
     check_declared(f"{source} (its config's weights, as float32)", 4 * numbers, stored)
+    if 4 * activations.peak > ACTIVATION_BUDGET:
+        raise ValueError(
+            f"{source} was refused: run on one image of its input size (side {OPEN_SIDE} where open), it would hold "
+            f"{4 * activations.peak:,} bytes of activations at once, at layer {activations.layer!r} of output shape "
+            f"{activations.shape}; more than the {ACTIVATION_BUDGET:,} bytes (ACTIVATION_BUDGET) any ResNet here "
+            f"needs 8 times over. Refused before Keras builds it.")
+    if weights == "model.weights.h5":
+        _check_h5_member(member, source)
+    elif weights:
+        check_npz(member, f"{source} (model.weights.npz)", numbers)
 
 
-def _declared_numbers(config_json: bytes, source: str) -> int:
-    """How many numbers the variables of a model config hold, counted without allocating them."""
+def _check_h5_member(member: io.BytesIO, source: str) -> None:
+    try:
+        weights = h5py.File(member, "r")
+    except OSError as e:
+        raise ValueError(f"{source}: its model.weights.h5 is not a readable HDF5 file ({e}).") from None
+    with weights:
+        check_stored_inside(weights, f"{source} (model.weights.h5)", len(member.getbuffer()))
+
+
+def check_npz(member: io.BytesIO, source: str, numbers: int) -> None:
+    """An npz (a zip of .npy files) as Keras 3 reads its weights (`np.load(allow_pickle=False)`,
+    each array then `.tolist()`), sized from the .npy headers before any array is read: no
+    pickled (object) array, no member declaring more than `EXPANSION` x the bytes it stores,
+    and no more numbers in all than the config's variables hold (each becomes a Python object,
+    `_PYTHON_NUMBER` bytes). A ValueError names `source` and the member."""
+    try:
+        npz = zipfile.ZipFile(member)
+        declared = [(info, _npy_header(npz, info)) for info in npz.infolist()]
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:  # numpy: ValueError for a bad header
+        raise ValueError(f"{source} is not a readable npz file ({type(e).__name__}: {str(e)[:200]}).") from None
+    for info, (shape, dtype) in declared:
+        if dtype.hasobject:
+            raise ValueError(f"{source}: member {info.filename} is a pickled (object) array, which is never "
+                             "unpickled; only numeric arrays are weights.")
+        count = math.prod(shape)
+        check_declared(f"{source} (member {info.filename})", count * (dtype.itemsize + _PYTHON_NUMBER),
+                       info.compress_size)
+    total = sum(math.prod(shape) for _, (shape, _) in declared)
+    if total > numbers:
+        raise ValueError(f"{source} declares {total:,} numbers, more than the {numbers:,} its config's weights "
+                         "hold; refused before reading any.")
+
+
+def _npy_header(npz: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[tuple[int, ...], np.dtype]:
+    """(shape, dtype) from a .npy member's header, reading nothing past it."""
+    with npz.open(info) as f:
+        version = np.lib.format.read_magic(f)
+        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read(f)
+    return shape, dtype
+
+
+def _declared_model(config_json: bytes, source: str) -> tuple[int, Activations]:
+    """How many numbers the variables of a model config hold, and the activations it makes
+    (`peak_activations`), counted without allocating either."""
     try:
         with unallocated():
             model = keras.saving.deserialize_keras_object({**json.loads(config_json), "compile_config": None},
                                                           safe_mode=True)
-        return sum(math.prod(variable.shape) for variable in model.weights)
+            return sum(math.prod(variable.shape) for variable in model.weights), peak_activations(model)
     except Exception as e:  # Keras raises ValueError, TypeError, KeyError, ... by what is wrong
         raise model_refused(source, e) from e
 

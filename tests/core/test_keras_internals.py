@@ -26,6 +26,22 @@ def test_stateless_scope_defers_variables_to_the_global_list_that_unallocated_re
     global_state.set_global_attribute(keras_internals.UNINITIALIZED, before)
 
 
+def test_graph_steps_walks_nested_models_at_the_shapes_given():
+    """Layers of a Sequential (built and not) and of a functional model nested in a functional
+    model, in order, at the input shape given rather than the declared one (None)."""
+    inner_input = keras.Input((None, None, 8))
+    inner = keras.Model(inner_input, keras.layers.Conv2D(4, 1, name="inner_conv")(inner_input))
+    built = keras.Sequential([keras.Input((None, None, 3)), keras.layers.UpSampling2D(2, name="up")])
+    lazy = keras.Sequential([keras.layers.Conv2D(8, 1, name="lazy_conv")])
+    inputs = keras.Input((None, None, 3))
+    model = keras.Model(inputs, keras.layers.GlobalAveragePooling2D(name="pool")(inner(lazy(built(inputs)))))
+    steps, outputs = keras_internals.graph_steps(model, [keras.KerasTensor((1, 10, 10, 3))])
+    assert [(s.name, tuple(s.outputs[0].shape)) for s in steps] == [
+        ("up", (1, 20, 20, 3)), ("lazy_conv", (1, 20, 20, 8)), ("inner_conv", (1, 20, 20, 4)), ("pool", (1, 4))
+    ], f"{CHANGED}: Function._run_through_graph"
+    assert steps[1].inputs[0] is steps[0].outputs[0] and outputs[0] is steps[-1].outputs[0]
+
+
 def test_batchnorm_has_what_the_fused_call_reads():
     layer = keras.layers.BatchNormalization()
     layer.build((None, 4, 4, 3))

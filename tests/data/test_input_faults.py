@@ -109,6 +109,30 @@ def cifar_copy(shared, tmp_path_factory):
     return directory, real, pickle.loads(real, encoding="bytes")
 
 
+def test_a_sparse_2_gib_batch_is_refused_from_its_size(tmp_path):
+    """A sparse test_batch of 2 GiB (no disk taken) is refused from its size, naming it and
+    MAX_BATCH_BYTES, before a byte is read: in a fresh process, under 300 MiB above the
+    baseline (read whole first, it took 2 GiB)."""
+    with open(tmp_path / "test_batch", "wb") as f:
+        f.truncate(2 << 30)
+    out = run_python(f"""
+import resource
+from keras_resnet.data import cifar10
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+try:
+    cifar10.load_cifar10({str(tmp_path)!r}, "test")
+except ValueError as e:
+    print(e)
+else:
+    raise AssertionError("not refused")
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base) / 2**20)
+""")
+    refusal, peak = out.splitlines()[-2:]
+    assert re.fullmatch(r"`data_dir` file '.*test_batch' is not a CIFAR-10 python batch: it is 2,147,483,648 bytes, "
+                        r"more than the 67,108,864 \(MAX_BATCH_BYTES\) .*; refused before reading it\.", refusal), out
+    assert float(peak) < 300, out
+
+
 @pytest.mark.parametrize("fault", BATCH_FAULTS)
 def test_batches_with_wrong_types_or_declared_sizes_are_refused_at_once(cifar_copy, fault):
     """Types are judged before any conversion: a few hundred bytes of nested lists would make

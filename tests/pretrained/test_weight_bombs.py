@@ -3,9 +3,12 @@ with the model's, and every declared size with the bytes the file stores, before
 read. Read without these checks (peak RSS above the same baseline), these bombs cost: the two
 HDF5 files 2.0 GiB each, the PyTorch stride-0 tensor 2.0 GiB (then a numpy error naming no
 file), the .keras config 4.8 GiB, the .keras dataset 8.1 GiB, and the zip member 1.0 GiB (and
-loaded); "h5 huge classes" would have `convert` build a 2**28-way layer (64 GiB). Each is
-refused with a ValueError naming it, within a few MiB of the baseline."""
+loaded); "h5 huge classes" would have `convert` build a 2**28-way layer (64 GiB). Used by
+`keras-resnet predict`, the .keras files whose config makes huge activations take +2.9 to
++4.1 GB (issue 26), and the npz weights +1.36 GB. Each is refused with a ValueError naming it,
+within a few MiB of the baseline."""
 
+import io
 import json
 import os
 import re
@@ -16,6 +19,12 @@ import keras
 import numpy as np
 import pytest
 from conftest import run_python
+from keras.src.saving import saving_lib
+
+import keras_resnet as kr
+from keras_resnet.evaluation.predict import load_trained
+from keras_resnet.models.preprocessing import CentreCrop
+from keras_resnet.pretrained.formats import check_keras_archive
 
 torch = pytest.importorskip("torch")
 CHECKPOINT = "pretrained/akamaster-cifar10/resnet20-12fca82f.th"
@@ -108,7 +117,47 @@ def keras_zip_bomb(path) -> None:
                 member.write(bytes(1 << 20))
 
 
+def _classifier(path, inputs, features) -> None:
+    """A .keras of `features` then global pooling and a 10-way Dense, on `inputs`."""
+    outputs = keras.layers.Dense(10)(keras.layers.GlobalAveragePooling2D()(features))
+    keras.Model(inputs, outputs).save(path)
+
+
+def keras_upsampling(path) -> None:
+    """UpSampling2D(512) of a 16 x 16 input: an 8192 x 8192 x 3 activation (805 MB) per image."""
+    inputs = keras.Input((16, 16, 3))
+    _classifier(path, inputs, keras.layers.UpSampling2D(512)(inputs))
+
+
+def keras_huge_input(path) -> None:
+    """An 8192 x 8192 input and a conv of 8 filters: `predict` resizes every image to it."""
+    inputs = keras.Input((8192, 8192, 3))
+    _classifier(path, inputs, keras.layers.Conv2D(8, 3)(inputs))
+
+
+def keras_centre_crop(path) -> None:
+    """The package's own CentreCrop, to 12000 x 12000, on an input of any size."""
+    inputs = keras.Input((None, None, 3))
+    _classifier(path, inputs, keras.layers.Conv2D(8, 3)(CentreCrop(size=12000)(inputs)))
+
+
+def keras_npz_bomb(path) -> None:
+    """A .keras whose weights are a model.weights.npz (Keras reads one where no .h5 is) holding
+    a .npy that declares 2**26 float32 (256 MiB, a list of 2.5 GB once Keras `.tolist()`s it),
+    its zeros deflated to 0.3 MB."""
+    files = _small_keras(path.with_name("small.keras"))
+    npz = io.BytesIO()
+    with zipfile.ZipFile(npz, "w", zipfile.ZIP_DEFLATED) as z, z.open("layers/dense.npy", "w") as member:
+        np.lib.format.write_array_header_1_0(member, {"descr": "<f4", "fortran_order": False, "shape": (1 << 26,)})
+        for _ in range(256):
+            member.write(bytes(1 << 20))
+    members = {name: data for name, data in files.items() if name != "model.weights.h5"}
+    _write_zip(path, {**members, "model.weights.npz": npz.getvalue()})
+
+
 # name: (builder, suffix, how it is loaded, refusal)
+ACTIVATIONS = r"bomb\.keras' was refused: run on one image of its input size \(side 224 where open\), it would hold " \
+              r"{} bytes of activations at once, at layer '{}' of output shape \({}\); more than the 134,217,728 bytes"
 REFUSED = r" declares {} bytes of data but stores [\d,]+; refused before reading any"
 BOMBS = {
     "h5 empty chunks": (h5_empty_chunks, ".h5", "weights", r"bomb\.h5" + REFUSED.format("2,147,483,648")),
@@ -123,6 +172,14 @@ BOMBS = {
                            r"bomb\.keras' \(model.weights.h5\)" + REFUSED.format(r"2,147,483,\d+")),
     "keras zip bomb": (keras_zip_bomb, ".keras", "model",
                        r"bomb\.keras' \(member model.weights.h5\)" + REFUSED.format(r"536,8\d\d,\d+")),
+    "keras UpSampling2D(512)": (keras_upsampling, ".keras", "model",
+                                ACTIVATIONS.format("805,309,440", "up_sampling2d", "1, 8192, 8192, 3")),
+    "keras 8192 input": (keras_huge_input, ".keras", "model", ACTIVATIONS.format("2,951,741,568", "conv2d",
+                                                                              "1, 8190, 8190, 8")),
+    "keras CentreCrop(12000)": (keras_centre_crop, ".keras", "model",
+                                ACTIVATIONS.format("6,334,464,128", r"conv2d(_\d+)?", "1, 11998, 11998, 8")),
+    "keras npz weights": (keras_npz_bomb, ".keras", "model", r"bomb\.keras' \(model.weights.npz\) \(member "
+                          r"layers/dense.npy\)" + REFUSED.format("2,952,790,016")),
 }
 
 MEASURE = """
@@ -176,3 +233,43 @@ def test_bombs_are_refused_in_bounded_memory(shared, tmp_path):
     print(f"after a StatelessScope: peak +{results['after a scope']['peak_mib'] - baseline:.0f} MiB")
     assert max(results[name]["peak_mib"] for name in [*BOMBS, "after a scope"]) - baseline < BOUND_MIB
     assert sorted(p.name for p in out.iterdir()) == ["legit.h5"]  # the bombs' conversion wrote nothing
+
+
+def test_keras_files_of_a_trained_cifar_net_still_load(shared, tmp_path, cifar_test):
+    """The published ResNet-20 (CIFAR-10) weights saved as .keras load, with the same outputs."""
+    net = kr.CifarResNet(3, weights=shared / CHECKPOINT)
+    net.save(tmp_path / "cifar.keras")
+    images = cifar_test[0][:8].astype("float32")
+    np.testing.assert_allclose(load_trained(tmp_path / "cifar.keras").predict_on_batch(images),
+                               net.predict_on_batch(images), atol=1e-5)
+
+
+def test_a_resnet50_keras_file_still_loads(tmp_path):
+    """ResNet-50 (98 MB of weights; 9.2 MiB of activations at once per 224 x 224 image)."""
+    net = kr.ResNet50(weights=None)
+    net.save(tmp_path / "resnet50.keras")
+    assert load_trained(tmp_path / "resnet50.keras").count_params() == net.count_params()
+
+
+def test_npz_weights_are_sized_from_their_headers(tmp_path):
+    """Keras 3 writes npz weights as pickled dicts (object arrays), which its own reader, with
+    allow_pickle=False, refuses: so do we, before building the model. An npz of numeric arrays
+    within the config's numbers passes the check (Keras then decides whether it loads)."""
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, keras.layers.Dense(3, name="dense")(inputs))
+    saving_lib.save_model(model, tmp_path / "npz.keras", weights_format="npz")
+    with pytest.raises(ValueError, match="Object arrays cannot be loaded when allow_pickle=False"):
+        keras.models.load_model(tmp_path / "npz.keras")
+    with pytest.raises(ValueError, match=r"npz\.keras' \(model.weights.npz\): member .*\.npy is a pickled \(object\) "
+                                         r"array, which is never unpickled"):
+        check_keras_archive(tmp_path / "npz.keras")
+    files = _small_keras(tmp_path / "small.keras")
+    for name, shape in (("plain", (20,)), ("beyond the config", (21,))):
+        npz = io.BytesIO()
+        np.savez(npz, **{"layers/dense": np.zeros(shape, "float32")})
+        members = {"config.json": files["config.json"], "model.weights.npz": npz.getvalue()}
+        _write_zip(tmp_path / f"{name}.keras", members)
+    check_keras_archive(tmp_path / "plain.keras")
+    with pytest.raises(ValueError, match=r"beyond the config\.keras' \(model.weights.npz\) declares 21 numbers, more "
+                                         r"than the 20 its config's weights hold"):
+        check_keras_archive(tmp_path / "beyond the config.keras")
