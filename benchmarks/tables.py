@@ -66,6 +66,15 @@ def quantization(result: dict) -> str:
                 f"{ratio(r['batch32_speedup'])} |")
     return "\n".join(rows)
 
+def input_memory(result: dict) -> str:
+    rows = [f"| case | file size | files | peak above baseline (max of {result['processes_per_case']} processes) |",
+            "|---|---:|---:|---:|"]
+    for case in result["cases"]:
+        rows.append(f"| {case['case']} | {case['file_bytes'] / 2**20:.2f} MiB | {case['files']} | "
+                    f"{case['peak_above_baseline_mib']:.1f} MiB |")
+    return "\n".join(rows)
+
+
 def startup(result: dict) -> str:
     rows = ["| command | median s (range) | / import tensorflow |", "|---|---:|---:|"]
     for name, t in result["seconds"].items():
@@ -99,6 +108,8 @@ def main() -> None:
             print(throughput(result) + "\n")
         elif result["benchmark"] == "startup":
             print(startup(result) + "\n")
+        elif result["benchmark"] == "input_memory":
+            print(input_memory(result) + "\n")
         elif result["benchmark"] == "quantization":
             print(f"CPU features {', '.join(result['cpu_features'])}; {result['threads']} thread(s) per runtime\n\n"
                   + quantization(result) + "\n")

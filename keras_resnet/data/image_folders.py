@@ -19,6 +19,15 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 # Pillow's default decompression-bomb limit (PIL.Image.MAX_IMAGE_PIXELS): a larger image is
 # refused before decoding, as a few hundred KB of PNG can declare gigabytes of pixels.
 MAX_PIXELS = 89_478_485
+# The most bytes a file of W x H pixels can need: 16 a pixel (a raw 16-bit RGBA PNG takes 8, a JPEG of
+# noise at quality 100 under 8) and 64 MiB of metadata (ICC profiles, EXIF, embedded previews). A larger
+# file is refused from its header, unread: a sparse 2 GiB file would otherwise be read whole first.
+BYTES_PER_PIXEL = 16
+METADATA_BYTES = 64 * 2**20
+JPEG_RATIOS = (8, 4, 2, 1)  # libjpeg's DCT scalings, largest first (Pillow's draft mode)
+# a JPEG is decoded at least this many times its resized size (Pillow's `reducing_gap` in `thumbnail`): the
+# resize then antialiases from enough pixels, and an ImageNet-sized photo (under 512 a side) is decoded whole
+REDUCING_GAP = 2
 MAX_NAMED = 10  # bad files named one by one in a refusal; the rest are counted
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # the whole IEND chunk: length 0, type, CRC
@@ -72,34 +81,45 @@ def image_problem(path: str | os.PathLike) -> str | None:
     try:
         if problem := file_problem(path):
             return problem
-        if not os.path.getsize(path):
-            return "empty"
-        with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            return _encoded_problem(data)
+        with open(path, "rb") as f:
+            return _mapped_problem(f, os.fstat(f.fileno()).st_size)[0]
     except OSError as e:
         return f"cannot be read: {e.strerror or e}"
 
 
-def _encoded_problem(data: bytes | mmap.mmap) -> str | None:
-    """`image_problem` of the file's bytes."""
+def _mapped_problem(f, size: int) -> tuple[str | None, tuple[int, int]]:
+    """`_encoded_problem` of the open file's first `size` bytes, mapped rather than read."""
+    if not size:
+        return "empty", (0, 0)
+    with mmap.mmap(f.fileno(), size, access=mmap.ACCESS_READ) as data:
+        return _encoded_problem(data)
+
+
+def _encoded_problem(data: bytes | mmap.mmap) -> tuple[str | None, tuple[int, int]]:
+    """(`image_problem` of the file's bytes, the (width, height) its header declares). The end
+    marker is searched for last, once the size is known to fit the pixels: the search reads
+    the file back from its end."""
     if data[:8] == PNG_SIGNATURE:
         header, end, end_name = _png_header, _PNG_IEND, "PNG IEND chunk"
     elif data[:2] == b"\xff\xd8":
         header, end, end_name = _jpeg_header, b"\xff\xd9", "JPEG end marker FF D9"
     else:
-        return f"not a JPEG or PNG file: it starts with {bytes(data[:8]).hex(' ')}"
+        return f"not a JPEG or PNG file: it starts with {bytes(data[:8]).hex(' ')}", (0, 0)
     try:
         width, height, body = header(data)
     except ValueError as e:
-        return str(e)
+        return str(e), (0, 0)
     if width < 1 or height < 1:
-        return f"it declares {width} x {height} pixels"
+        return f"it declares {width} x {height} pixels", (width, height)
     if width * height > MAX_PIXELS:
         return (f"{width} x {height} pixels, above the limit of {MAX_PIXELS:,} pixels (MAX_PIXELS, Pillow's "
-                "decompression-bomb limit)")
+                "decompression-bomb limit)"), (width, height)
+    if len(data) > (most := BYTES_PER_PIXEL * width * height + METADATA_BYTES):
+        return (f"{len(data):,} bytes, more than its {width} x {height} pixels can need ({most:,} at most: "
+                f"{BYTES_PER_PIXEL} bytes a pixel and {METADATA_BYTES >> 20} MiB of metadata)"), (width, height)
     if data.rfind(end, body) < 0:  # trailing bytes after the marker decode fine, as in TensorFlow
-        return f"cut short: no {end_name} after its image data"
-    return None
+        return f"cut short: no {end_name} after its image data", (width, height)
+    return None, (width, height)
 
 
 def _png_header(data: bytes | mmap.mmap) -> tuple[int, int, int]:
@@ -140,25 +160,78 @@ def _jpeg_header(data: bytes | mmap.mmap) -> tuple[int, int, int]:
 
 
 def read_image(path: str | os.PathLike):
-    """The image file as a float32 0-255 RGB tensor (H x W x 3), or a ValueError naming it: a
-    file that is not a complete JPEG or PNG, or that declares more than MAX_PIXELS pixels, is
-    refused from its header, before decoding allocates anything."""
+    """The image file at full size as a float32 0-255 RGB tensor (`decode_file`)."""
+    import tensorflow as tf
+
+    return tf.cast(decode_file(path), tf.float32)
+
+
+def decode_file(path: str | os.PathLike, at_least: tuple[int, int] | None = None):
+    """The image file as a uint8 RGB tensor (H x W x 3), or a ValueError naming it: a file that
+    is not a complete JPEG or PNG, declares more than MAX_PIXELS pixels, or is larger than they
+    can need is refused from its header and end, before it is read. With `at_least` (height,
+    width), the size it is resized to next, a JPEG is decoded at the smallest DCT scale (1/8,
+    1/4, 1/2) that keeps both sides REDUCING_GAP times that (a 12-megapixel photo for a 224
+    crop: 2.3 MB, not 36); a PNG has no such scale."""
     import tensorflow as tf
 
     if file_problem(path):
-        raise ValueError(f"image file {display_path(path)} does not exist or is not a regular file.")
+        raise refusal(path, "missing")
     try:
-        encoded = Path(path).read_bytes()
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            problem, (width, height) = _mapped_problem(f, size)
+            encoded = f.read(size) if problem is None else b""  # the bytes checked, whatever is appended since
     except OSError as e:
         raise ValueError(f"image file {display_path(path)} cannot be read: {e.strerror or e}.") from None
-    problem = "empty" if not encoded else _encoded_problem(encoded)
     if problem is None:
         try:
-            image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
-            return tf.cast(image, tf.float32)
+            if encoded[:2] == b"\xff\xd8":
+                return tf.io.decode_jpeg(encoded, channels=3, ratio=_jpeg_ratio(width, height, at_least))
+            return tf.io.decode_png(encoded, channels=3)
         except tf.errors.InvalidArgumentError as e:  # damaged inside: a CRC, the compressed data
             problem = e.message.strip().splitlines()[-1][:200]
-    raise ValueError(f"image file {display_path(path)} is not a readable JPEG or PNG image: {problem}.")
+    raise refusal(path, problem)
+
+
+def refusal(path: str | os.PathLike, problem: str) -> ValueError:
+    """The ValueError for an image file that `image_problem` or its decoder finds fault with."""
+    if problem in ("missing", "not a regular file"):
+        return ValueError(f"image file {display_path(path)} does not exist or is not a regular file.")
+    return ValueError(f"image file {display_path(path)} is not a readable JPEG or PNG image: {problem}.")
+
+
+def check_image_files(paths) -> None:
+    """Each file checked from its header and end (`image_problem`) before any is decoded: a bad
+    last file of many is refused at once, not after the others' work."""
+    for path in paths:
+        if problem := image_problem(path):
+            raise refusal(path, problem)
+
+
+def _jpeg_ratio(width: int, height: int, at_least: tuple[int, int] | None) -> int:
+    """The largest DCT scaling whose image (libjpeg rounds its sides up) keeps REDUCING_GAP x `at_least`."""
+    if at_least is None:
+        return 1
+    low, narrow = (REDUCING_GAP * side for side in at_least)
+    return next((r for r in JPEG_RATIOS if -(-height // r) >= low and -(-width // r) >= narrow), 1)
+
+
+def load_resized(path: str | os.PathLike, size: tuple[int, int]) -> np.ndarray:
+    """The image file as a float32 0-255 RGB array of `size` (H, W): resized from uint8 (antialiased,
+    aspect not kept) where its size differs, so that no full-size float copy is made."""
+    import tensorflow as tf
+
+    image = decode_file(path, size)
+    if tuple(image.shape[:2]) != tuple(size):
+        image = tf.image.resize(image, size, antialias=True)
+    return np.asarray(image, np.float32)
+
+
+def load_for_evaluation(path: str | os.PathLike) -> np.ndarray:
+    """The image file as `eval_transform` brings it, a float32 224 x 224 x 3 array (`decode_file`
+    at EVAL_SIZE: a large JPEG decoded at a DCT scale)."""
+    return np.asarray(eval_transform(decode_file(path, (EVAL_SIZE, EVAL_SIZE))))
 
 
 def decode(path):
@@ -205,6 +278,7 @@ def train_transform(image, seeds):
 
 
 def eval_transform(image):
+    """The shorter-side-256 image's centre 224 crop, float32 (from uint8 too: the resize casts)."""
     return centre_crop(resize_shorter(image, EVAL_SIZE))
 
 

@@ -29,12 +29,13 @@ import numpy as np
 from keras_resnet.core.arguments import check_choice, is_integer
 from keras_resnet.core.atomic import check_replaceable, work_directory
 from keras_resnet.data.cifar10 import load_cifar10
-from keras_resnet.data.image_folders import IMAGE_SUFFIXES, read_image
+from keras_resnet.data.image_folders import IMAGE_SUFFIXES, check_image_files, load_resized
 
 EXPORT_FORMATS = ("savedmodel", "onnx", "tflite")
 SUFFIXES = {".onnx": "onnx", ".tflite": "tflite"}  # a SavedModel is a directory: no suffix
 TOLERANCE = 1e-4  # largest absolute difference of (softmax) outputs accepted
 ONNX_OPSET = 17
+RUN_BATCH = 32  # images an exported model runs on at once while it is verified
 INSTALL = "pip install tf2onnx onnxruntime (the keras3-resnet [export] extra)"
 REQUIRES = {"onnx": ("tf2onnx", "onnxruntime")}  # packages beyond TensorFlow, by format
 # what `model.export` (tf.saved_model.save) writes at the top of a SavedModel directory
@@ -225,7 +226,7 @@ class SavedModelRuntime:
         import tensorflow as tf
 
         loaded = tf.saved_model.load(str(path))  # kept referenced: `serve` uses its variables
-        return loaded.serve(images).numpy()
+        return np.concatenate([loaded.serve(batch).numpy() for batch in batches(images)])
 
 
 class OnnxRuntime:
@@ -244,7 +245,8 @@ class OnnxRuntime:
         import onnxruntime
 
         session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        return session.run(None, {session.get_inputs()[0].name: images})[0]
+        name = session.get_inputs()[0].name
+        return np.concatenate([session.run(None, {name: batch})[0] for batch in batches(images)])
 
 
 class TFLiteRuntime:
@@ -267,13 +269,24 @@ class TFLiteRuntime:
     def run(path: Path, images: np.ndarray) -> np.ndarray:
         interpreter = tflite_interpreter(str(path))
         (inputs,), (outputs,) = interpreter.get_input_details(), interpreter.get_output_details()
-        interpreter.resize_tensor_input(inputs["index"], images.shape)
-        # its INFO line ("Created TensorFlow Lite XNNPACK delegate") obeys no log level: held back as TF's are
-        with stderr_held_back() if _quiet() else nullcontext():
-            interpreter.allocate_tensors()
-        interpreter.set_tensor(inputs["index"], images)
-        interpreter.invoke()
-        return interpreter.get_tensor(outputs["index"])
+        got, allocated = [], None
+        for batch in batches(images):
+            if batch.shape != allocated:  # the first batch, and a shorter last one
+                interpreter.resize_tensor_input(inputs["index"], batch.shape)
+                # its INFO line ("Created TensorFlow Lite XNNPACK delegate") obeys no log level: held back
+                with stderr_held_back() if _quiet() else nullcontext():
+                    interpreter.allocate_tensors()
+                allocated = batch.shape
+            interpreter.set_tensor(inputs["index"], batch)
+            interpreter.invoke()
+            got.append(interpreter.get_tensor(outputs["index"]))
+        return np.concatenate(got)
+
+
+def batches(images: np.ndarray) -> Iterator[np.ndarray]:
+    """`images` in batches of RUN_BATCH: a runtime's activations are a batch's, whatever `--count`."""
+    for start in range(0, len(images), RUN_BATCH):
+        yield images[start:start + RUN_BATCH]
 
 
 def _quiet() -> bool:
@@ -344,7 +357,7 @@ def verification_images(source: str | os.PathLike | None, shape: tuple, count: i
     if not files:
         raise ValueError(f"`images` {str(source)!r} must be a CIFAR-10 directory (with test_batch) or a "
                          f"folder of {'/'.join(IMAGE_SUFFIXES)} images.")
-    return resized([read_image(p) for p in files[:count]], shape)  # a damaged file: a ValueError naming it
+    return read_resized(files[:count], shape)
 
 
 def check_count(count: int) -> None:
@@ -359,11 +372,13 @@ def image_files(source: Path) -> list[Path]:
     return sorted(p for p in source.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES) if source.is_dir() else []
 
 
-def resized(images, shape: tuple) -> np.ndarray:
-    """Decoded images as one float32 batch of `shape` (H, W, C; None sizes become 224), each
-    resized (antialiased) where its size differs."""
-    import tensorflow as tf
-
+def read_resized(paths, shape: tuple) -> np.ndarray:
+    """The image files as one float32 batch of `shape` (H, W, C; None sizes become 224), every file
+    checked from its header first, then read one at a time straight to that size (`load_resized`:
+    a JPEG at its smallest DCT scale that holds it, resized from uint8): only input-sized images are held."""
     size = tuple(224 if s is None else s for s in shape[:2])
-    return np.stack([tf.image.resize(image, size, antialias=True).numpy() if image.shape[:2] != size else image
-                     for image in images]).astype(np.float32)
+    check_image_files(paths)  # a damaged file: a ValueError naming it, before any is decoded
+    batch = np.empty((len(paths), *size, 3), np.float32)
+    for i, path in enumerate(paths):
+        batch[i] = load_resized(path, size)
+    return batch

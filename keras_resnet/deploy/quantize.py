@@ -28,7 +28,7 @@ import numpy as np
 
 from keras_resnet.core.arguments import display_path
 from keras_resnet.data.cifar10 import load_cifar10
-from keras_resnet.data.image_folders import IMAGE_SUFFIXES, list_images, read_image
+from keras_resnet.data.image_folders import IMAGE_SUFFIXES, list_images
 from keras_resnet.deploy.artefacts import (
     MAX_ACCURACY_DROP,
     MIN_AGREEMENT,
@@ -40,7 +40,7 @@ from keras_resnet.deploy.artefacts import (
     check_quantize,
     image_files,
     model_images,
-    resized,
+    read_resized,
     verification_images,
 )
 from keras_resnet.deploy.folding import fold_batchnorm
@@ -171,7 +171,7 @@ def calibration_images(source: str | os.PathLike, shape: tuple, count: int = CAL
         raise ValueError(f"`calibration` {display_path(source)} must be a CIFAR-10 directory (with data_batch_*) or "
                          f"a folder of {'/'.join(IMAGE_SUFFIXES)} images; it holds none.")
     chosen = [files[i] for i in np.sort(rng.choice(len(files), min(count, len(files)), replace=False))]
-    return resized([read_image(p) for p in chosen], shape)  # a file that is no image: a ValueError naming it
+    return read_resized(chosen, shape)  # a file that is no image: a ValueError naming it
 
 
 def labelled_images(source: str | os.PathLike, shape: tuple, count: int,
@@ -189,7 +189,7 @@ def labelled_images(source: str | os.PathLike, shape: tuple, count: int,
         return verification_images(source, shape, count), None
     paths, labels, _ = list_images(source)
     chosen = np.sort(np.random.default_rng(seed).choice(len(paths), min(count, len(paths)), replace=False))
-    return resized([read_image(paths[i]) for i in chosen], shape), labels[chosen]
+    return read_resized([paths[i] for i in chosen], shape), labels[chosen]
 
 
 def check_separate(calibration: str | os.PathLike, images: str | os.PathLike) -> None:

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 
 from keras_resnet.core.arguments import check_choice, is_integer
-from keras_resnet.data.image_folders import CROP, EVAL_SIZE, eval_transform, list_images, read_image, resize_shorter
+from keras_resnet.data.image_folders import CROP, EVAL_SIZE, decode_file, eval_transform, list_images, resize_shorter
 from keras_resnet.models.layers import graph_depth
 from keras_resnet.models.preprocessing import PixelMean
 
@@ -51,7 +51,7 @@ def fully_convolutional(model):
 
 
 def predict_image(model, image, method: str = "centre", scales=SCALES, fcn=None) -> np.ndarray:
-    """Class scores of one decoded image (H x W x 3, 0-255) by `method`; `fcn` is
+    """Class scores of one decoded image (H x W x 3, 0-255, uint8 or float) by `method`; `fcn` is
     `fully_convolutional(model)`, built once by the caller for many images."""
     check_choice("method", method, METHODS)
     if method == "centre":
@@ -81,7 +81,8 @@ def evaluate_folder(model, directory, method: str = "centre", scales=SCALES, lim
     paths, labels, _ = list_images(directory)
     paths, labels = paths[:limit], labels[:limit]
     fcn = fully_convolutional(model) if method == "multiscale" else None
-    scores = np.stack([predict_image(model, read_image(p), method, scales, fcn) for p in paths])
+    side = max(scales) if method == "multiscale" else EVAL_SIZE  # decoded no smaller than the largest resize
+    scores = np.stack([predict_image(model, decode_file(p, (side, side)), method, scales, fcn) for p in paths])
     top5 = np.argsort(-scores, axis=1)[:, :5]
     return {
         "method": method,

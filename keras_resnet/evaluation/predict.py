@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import keras
 import numpy as np
 
 from keras_resnet.core.arguments import check_top, display_path
-from keras_resnet.data.image_folders import CROP, eval_transform, read_image
+from keras_resnet.data.image_folders import CROP, check_image_files, load_for_evaluation, load_resized, read_image
 from keras_resnet.models import layers
 from keras_resnet.models.builder import build_by_id
 from keras_resnet.models.layers import graph_depth, use_fused_batchnorm
@@ -96,27 +97,29 @@ def named_classifier(model: str | os.PathLike, weights: str | None) -> tuple[ker
     return built, class_names_for(model if _is_model_file(model) else None, built.output_shape[-1])
 
 
-def model_inputs(built: keras.Model, paths) -> list:
-    """Each image file brought to `built`'s input as in its evaluation: resized to a small fixed
-    input (CIFAR), or shorter side 256 and centre 224 crop (ImageNet); float32 0-255 RGB, as
-    numpy arrays (TensorFlow decodes them; a model on JAX or torch takes no TensorFlow tensor)."""
-    import tensorflow as tf
-
+def model_inputs(built: keras.Model, paths) -> Iterator[np.ndarray]:
+    """Each image file brought to `built`'s input as in its evaluation, one at a time: resized to
+    a small fixed input (CIFAR), or shorter side 256 and centre 224 crop (ImageNet); float32 0-255
+    RGB, as numpy arrays (TensorFlow decodes them; a model on JAX or torch takes no TensorFlow
+    tensor). Every file is checked from its header first, so a bad one is refused before any work;
+    a JPEG is decoded at the smallest scale that holds the input, and only input-sized images are kept."""
+    check_image_files(paths)
     size = built.input_shape[1:3]
-    images = []
     for path in paths:
-        image = read_image(path)
-        image = eval_transform(image) if size == (CROP, CROP) else image
-        images.append(np.asarray(tf.image.resize(image, size, antialias=True) if None not in size else image))
-    return images
+        if size == (CROP, CROP):
+            yield load_for_evaluation(path)
+        elif None in size:  # a fully-convolutional model takes the whole image
+            yield np.asarray(read_image(path))
+        else:
+            yield load_resized(path, size)
 
 
 def predict_files(model, paths, top: int = 3, weights: str | None = None) -> list[list[tuple[str, float]]]:
     """Per image file, the `top` (class name, score), best first, by `model` (a .keras file,
-    or a model id with `weights`), of the images as `model_inputs` brings them."""
+    or a model id with `weights`), of the images as `model_inputs` brings them, one at a time:
+    memory does not grow with the number of files."""
     built, names = named_classifier(model, weights)
     check_top(top, len(names))
-    images = model_inputs(built, paths)
     # predict_on_batch: `predict` in a loop grows memory (keras-team/keras#13118; BENCHMARKS.md)
-    scores = np.concatenate([np.asarray(built.predict_on_batch(image[None])) for image in images])
+    scores = [np.asarray(built.predict_on_batch(image[None]))[0] for image in model_inputs(built, paths)]
     return [[(names[i], float(s[i])) for i in np.argsort(-s)[:top]] for s in scores]

@@ -5,7 +5,7 @@ every output checked before the first file is written, and each file is written 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import keras
@@ -60,10 +60,11 @@ def _exists(picture: Path) -> ValueError:
                       "an earlier picture): choose another --output or move that file.")
 
 
-def write_explanations(model: keras.Model, images: Sequence[np.ndarray], paths: Sequence[str | os.PathLike],
+def write_explanations(model: keras.Model, images: Iterable[np.ndarray], paths: Sequence[str | os.PathLike],
                        names: Sequence[str], output: str | os.PathLike, class_name: str | None = None) -> list[Path]:
     """A picture per image (0-255 RGB, as `model` takes it) of `paths`, written into `output`;
-    the maps are of `class_name` (default: each image's top class). Returns the files written."""
+    the maps are of `class_name` (default: each image's top class). `images` may be a generator
+    (`model_inputs`): one is read at a time. Returns the files written."""
     wanted = class_index(class_name, names)
     pictures = picture_paths(paths, output)
     drawn = []

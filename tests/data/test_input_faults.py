@@ -343,6 +343,138 @@ print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base) / 2**20
     assert float(out.split()[-1]) < 300, out
 
 
+# --- memory that does not grow with the input ----------------------------------------------------------------------
+
+def solid_png(side: int, colour: tuple = (200, 30, 60)) -> bytes:
+    """A valid RGB PNG of side x side pixels of one colour: 258 KB of zlib at 9000 x 9000."""
+    row, compressor = b"\0" + bytes(colour) * side, zlib.compressobj(9)
+    pixels = b"".join(compressor.compress(row) for _ in range(side)) + compressor.flush()
+    ihdr = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+
+
+def photo(path, height: int = 3000, width: int = 4000) -> None:
+    """A 12-megapixel JPEG (smooth colours, as a camera's; 2.9 MB): 36 MB decoded, 146 MB as float32."""
+    import tensorflow as tf
+
+    coarse = np.random.default_rng(0).uniform(0, 255, (height // 10, width // 10, 3))
+    path.write_bytes(tf.io.encode_jpeg(tf.cast(tf.image.resize(coarse, (height, width)), tf.uint8), quality=90).numpy())
+
+
+# peak resident memory (VmHWM) in MiB above the resident memory at `reset()`, read in a fresh process
+PEAK = """
+from pathlib import Path
+import numpy as np
+def status(field):
+    line = next(x for x in Path('/proc/self/status').read_text().splitlines() if x.startswith(field + ':'))
+    return int(line.split()[1]) / 1024
+def reset():
+    global base
+    Path('/proc/self/clear_refs').write_text('5')  # VmHWM back to VmRSS
+    base = status('VmRSS')
+def above():
+    return status('VmHWM') - base
+"""
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg"])
+def test_a_sparse_2_gib_image_is_refused_from_its_header_unread(originals, tmp_path, suffix):
+    """A real image followed by 2 GiB of holes is more than its 300 x 400 pixels can need: refused
+    from its header by `read_image` and `image_problem`, within 5 s and 300 MiB, never read."""
+    jpeg, png = originals
+    path = tmp_path / f"sparse{suffix}"
+    path.write_bytes(png if suffix == ".png" else jpeg)
+    with open(path, "r+b") as f:
+        f.truncate(2 << 30)
+    reason = "2,147,483,648 bytes, more than its 400 x 300 pixels can need (69,028,864 at most: 16 bytes a pixel"
+    with bounded(), pytest.raises(ValueError, match=f"^image file '{path}' is not a readable JPEG or PNG image: "):
+        folders.read_image(path)
+    with bounded():
+        assert folders.image_problem(path).startswith(reason)
+
+
+def test_ordinary_images_are_read_as_before(image_folder):
+    """An ImageNet-sized image (under 512 a side) is decoded whole, as before: its evaluation crop
+    equals the full-size float32 image's bit for bit; resized to 32 x 32, so does a PNG's, and a
+    JPEG decoded at 1/4 differs by under 2 levels in the mean."""
+    import tensorflow as tf
+
+    for path in folders.list_images(image_folder / "train")[0]:
+        full = folders.read_image(path)
+        np.testing.assert_array_equal(folders.load_for_evaluation(path), folders.eval_transform(full).numpy())
+        small, before = folders.load_resized(path, (32, 32)), tf.image.resize(full, (32, 32), antialias=True).numpy()
+        if path.endswith(".png"):
+            np.testing.assert_array_equal(small, before)
+        else:
+            assert np.abs(small - before).mean() < 2
+
+
+def test_a_jpeg_is_decoded_at_the_smallest_scale_that_holds_the_input(tmp_path):
+    """A 4000 x 3000 photo is decoded at the smallest DCT scale that keeps twice the size it is
+    resized to: 1/8 for a 32 x 32 input, 1/4 for a 224 crop (shorter side 256: 750 >= 512), 1/2
+    past shorter side 375; its 224 crop is the full decode's to 2 levels in the mean (a wrong
+    scale: tens)."""
+    path = tmp_path / "photo.jpg"
+    photo(path)
+    assert folders.decode_file(path, (32, 32)).shape == (375, 500, 3)
+    assert folders.decode_file(path, (256, 256)).shape == (750, 1000, 3)
+    assert folders.decode_file(path, (375, 375)).shape == (750, 1000, 3)
+    assert folders.decode_file(path, (376, 376)).shape == (1500, 2000, 3)
+    assert folders.decode_file(path).shape == (3000, 4000, 3)
+    full = folders.eval_transform(folders.read_image(path)).numpy()
+    assert np.abs(folders.load_for_evaluation(path) - full).mean() < 2
+
+
+def test_a_huge_png_is_predicted_within_300_mib_of_the_baseline(tmp_path):
+    """A fresh process: cifar_resnet20 built and a 32 x 32 PNG predicted is the baseline; a 258 KB
+    PNG of 9000 x 9000 pixels of one colour (972 MB as float32, as it was decoded before) then goes
+    through `predict`'s `model_inputs` and the model within 300 MiB of it, scored as the small one."""
+    big, small = tmp_path / "big.png", tmp_path / "small.png"
+    big.write_bytes(solid_png(9000))
+    small.write_bytes(solid_png(32))
+    out = run_python(PEAK + f"""
+from keras_resnet.evaluation.predict import classifier, model_inputs
+model = classifier("cifar_resnet20", "cifar10")
+small = np.asarray(model.predict_on_batch(next(model_inputs(model, [{str(small)!r}]))[None]))
+reset()
+big = np.asarray(model.predict_on_batch(next(model_inputs(model, [{str(big)!r}]))[None]))
+print(np.abs(big - small).max(), above())
+""")
+    difference, peak = map(float, out.split()[-2:])
+    assert difference < 1e-4 and peak < 300, out
+
+
+def test_memory_is_flat_in_the_number_of_photos(tmp_path):
+    """A fresh process, 12-megapixel photos: `predict_files` on 40 peaks within 10 MiB of its peak
+    on 4 (each photo held whole would add 34 MiB, as float32 146), and `verification_images` and
+    `calibration_images` of 40 at 224 x 224 within 300 MiB of the baseline (before: 5.7 GB)."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    photo(photos / "0.jpg")
+    for i in range(1, 40):
+        os.link(photos / "0.jpg", photos / f"{i}.jpg")
+    paths = sorted(map(str, photos.iterdir()))
+    out = run_python(PEAK + f"""
+from keras_resnet.deploy.artefacts import verification_images
+from keras_resnet.deploy.quantize import calibration_images
+from keras_resnet.evaluation.predict import predict_files
+paths = {paths!r}
+predict_files("cifar_resnet20", paths[:1], weights="cifar10")
+peaks = []
+for count in (4, 40):
+    reset()
+    assert len(predict_files("cifar_resnet20", paths[:count], weights="cifar10")) == count
+    peaks.append(above())
+for read in (verification_images, calibration_images):
+    reset()
+    assert read({str(photos)!r}, (224, 224, 3), count=40).shape == (40, 224, 224, 3)
+    peaks.append(above())
+print(*peaks)
+""")
+    four, forty, verification, calibration = map(float, out.split()[-4:])
+    assert forty - four < 10 and max(four, forty, verification, calibration) < 300, out
+
+
 # --- classes.json and evaluate's limit ------------------------------------------------------------------------------
 
 CLASSES_FAULTS = {
