@@ -20,6 +20,15 @@ def pytest_report_header(config):
     return f"keras_resnet from {Path(keras_resnet.__file__).parent}"
 
 
+def pytest_ignore_collect(collection_path, config):
+    """A session of only the tests marked `backends` (scripts/test.sh's torch and JAX runs)
+    does not import the test files that have none: seconds each, and their modules' memory."""
+    if config.getoption("markexpr") == "backends" and collection_path.suffix == ".py" \
+            and collection_path.name.startswith("test_"):
+        return "backends" not in collection_path.read_text(encoding="utf-8")
+    return None
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_finish(session):
     """Keras models are large webs of Python objects and a test process builds hundreds: what

@@ -203,6 +203,16 @@ def test_application_notop_variable_input_channels(app, keras_data_format):
         assert ours.input_shape == theirs.input_shape == (None, *input_shape)
 
 
+def deep_net_elsewhere(app: str, data_format: str) -> None:
+    """ResNet-101 and -152 differ from ResNet-50 only in blocks per stage (the same layers from
+    the same builder), so each runs inference under one backend a data format: channels_last
+    under TensorFlow, channels_first under torch (TensorFlow's CPU cannot); JAX, where each
+    compile of a deep net costs most, runs ResNet-50 in both."""
+    runs_here = {"channels_last": "tensorflow", "channels_first": "torch"}[data_format]
+    if app != "ResNet50" and keras.backend.backend() != runs_here:
+        pytest.skip(f"{app} in {data_format} runs under the {runs_here} backend")
+
+
 @skip_applications
 @requires_trainable_backend
 @pytest.mark.parametrize("app", [pytest.param(app, marks=pytest.mark.slow) if app == "ResNet152" else app
@@ -212,6 +222,7 @@ def test_application_base(app, keras_data_format, keras_decode_predictions):
     weights=None, one random image of the model's input size in place of the elephant, its
     preprocessing (the global data format), prediction and decoding, then serialisation."""
     skip_channels_first_on_tensorflow_cpu(keras_data_format)
+    deep_net_elsewhere(app, keras_data_format)
     # Can be instantiated with default arguments (keras' default weights are "imagenet")
     model = getattr(kr, app)(weights=None)
     # keras' defaults spelled out: the same build as test_application_classifier_activation's
