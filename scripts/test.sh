@@ -4,7 +4,8 @@
 # default backend), and the tests marked `backends` (models, weights, preprocessing, training, files
 # that load with Keras alone, Keras' own applications tests) under torch and under JAX. The three runs
 # go at once, TensorFlow's on two pytest-xdist workers taking a test file each (`--dist loadfile`: a
-# file's tests run in order in one process, so its module fixtures are built once): most tests spend
+# file's tests run in order in one process, so its module fixtures are built once; files with the most
+# slow tests first, tests/conftest.py's order, so both workers end together): most tests spend
 # their time in one Python thread, so four processes keep two cores busy. Arguments go to every
 # pytest run (`-n 0` runs TensorFlow's in one process); the backend runs always select `-m backends`.
 set -euo pipefail
@@ -20,7 +21,7 @@ for backend in torch jax; do
   (KERAS_BACKEND=$backend "${pytest[@]}" "$@" -m backends > "$logs/$backend.log" 2>&1; echo $? > "$logs/$backend.rc") &
 done
 status=0
-KERAS_BACKEND=tensorflow "${pytest[@]}" -n 2 --dist loadfile "$@" || status=$?
+KERAS_BACKEND=tensorflow "${pytest[@]}" -n 2 --dist loadfile --no-loadscope-reorder "$@" || status=$?
 wait
 for backend in torch jax; do
   echo "== KERAS_BACKEND=$backend: the tests marked backends =="

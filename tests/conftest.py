@@ -1,3 +1,4 @@
+import collections
 import gc
 import os
 import shutil
@@ -27,6 +28,18 @@ def pytest_ignore_collect(collection_path, config):
             and collection_path.name.startswith("test_"):
         return "backends" not in collection_path.read_text(encoding="utf-8")
     return None
+
+
+def pytest_collection_modifyitems(config, items):
+    """Test files in order of their slow tests, then of their tests, most first (each file's own
+    order kept): scripts/test.sh's xdist workers take files in this order
+    (`--no-loadscope-reorder`), so the long files start first and the two workers end together,
+    not one running a long file alone while the other waits."""
+    counts = collections.defaultdict(lambda: [0, 0])
+    for item in items:
+        counts[item.path][0] -= item.get_closest_marker("slow") is not None
+        counts[item.path][1] -= 1
+    items.sort(key=lambda item: counts[item.path])
 
 
 @pytest.hookimpl(trylast=True)
