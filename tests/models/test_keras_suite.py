@@ -180,6 +180,18 @@ def assert_same_decoding(ours: list, theirs: list) -> None:
         np.testing.assert_allclose([e[2] for e in image_ours], [e[2] for e in image_theirs], rtol=1e-6)
 
 
+# ResNet-101 and -152 differ from ResNet-50 only in blocks per stage (the same layers from the same
+# builder): their rows run under one backend, ResNet-50's under every one. Inference: channels_last
+# under TensorFlow, channels_first under torch (TensorFlow's CPU cannot; JAX, where each compile of a
+# deep net costs most, runs ResNet-50 in both); shapes: under TensorFlow.
+DEEP_INFERENCE = {"channels_last": "tensorflow", "channels_first": "torch"}
+
+
+def only_under(app: str, backend: str) -> None:
+    if app != "ResNet50" and keras.backend.backend() != backend:
+        pytest.skip(f"{app}'s row runs under the {backend} backend")
+
+
 # --- applications_test.py: ApplicationsTest -------------------------------------------------------
 
 
@@ -190,6 +202,7 @@ def assert_same_decoding(ours: list, theirs: list) -> None:
 def test_application_notop_variable_input_channels(app, keras_data_format):
     """ApplicationsTest.test_application_notop_variable_input_channels: 1 and 4 input channels,
     any size, give (None, None, None, 2048) feature maps (channels first: (None, 2048, None, None))."""
+    only_under(app, "tensorflow")
     last_dim = APPS[app]
     if keras_data_format == "channels_first":
         correct_output_shape = [None, last_dim, None, None]
@@ -203,16 +216,6 @@ def test_application_notop_variable_input_channels(app, keras_data_format):
         assert ours.input_shape == theirs.input_shape == (None, *input_shape)
 
 
-def deep_net_elsewhere(app: str, data_format: str) -> None:
-    """ResNet-101 and -152 differ from ResNet-50 only in blocks per stage (the same layers from
-    the same builder), so each runs inference under one backend a data format: channels_last
-    under TensorFlow, channels_first under torch (TensorFlow's CPU cannot); JAX, where each
-    compile of a deep net costs most, runs ResNet-50 in both."""
-    runs_here = {"channels_last": "tensorflow", "channels_first": "torch"}[data_format]
-    if app != "ResNet50" and keras.backend.backend() != runs_here:
-        pytest.skip(f"{app} in {data_format} runs under the {runs_here} backend")
-
-
 @skip_applications
 @requires_trainable_backend
 @pytest.mark.parametrize("app", [pytest.param(app, marks=pytest.mark.slow) if app == "ResNet152" else app
@@ -222,7 +225,7 @@ def test_application_base(app, keras_data_format, keras_decode_predictions):
     weights=None, one random image of the model's input size in place of the elephant, its
     preprocessing (the global data format), prediction and decoding, then serialisation."""
     skip_channels_first_on_tensorflow_cpu(keras_data_format)
-    deep_net_elsewhere(app, keras_data_format)
+    only_under(app, DEEP_INFERENCE[keras_data_format])
     # Can be instantiated with default arguments (keras' default weights are "imagenet")
     model = getattr(kr, app)(weights=None)
     # keras' defaults spelled out: the same build as test_application_classifier_activation's
@@ -260,6 +263,7 @@ def test_application_base(app, keras_data_format, keras_decode_predictions):
 def test_application_notop_custom_input_shape(app, keras_data_format):
     """ApplicationsTest.test_application_notop_custom_input_shape: 123x123 images give 2048
     feature maps on the format's channel axis."""
+    only_under(app, "tensorflow")
     input_shape = in_format((123, 123), 3, keras_data_format)
     last_dim_axis = 1 if keras_data_format == "channels_first" else -1
     ours, theirs = build_both(app, include_top=False, input_shape=input_shape)
@@ -273,6 +277,7 @@ def test_application_notop_custom_input_shape(app, keras_data_format):
 def test_application_notop_custom_input_tensor(app, keras_data_format):
     """ApplicationsTest.test_application_notop_custom_input_tensor: built on a tensor (a strided
     conv of a 4-channel 200x200 input), the model starts at that input."""
+    only_under(app, "tensorflow")
     input_shape = in_format((200, 200), 4, keras_data_format)
     last_dim_axis = 1 if keras_data_format == "channels_first" else -1
     inputs_custom = keras.layers.Input(shape=input_shape, name="custom_input")
@@ -291,6 +296,7 @@ def test_application_notop_custom_input_tensor(app, keras_data_format):
 def test_application_pooling(app, pooling, keras_data_format):
     """ApplicationsTest.test_application_pooling (pooling="max"; and "avg" for one net): a
     (None, 2048) vector per image in either format."""
+    only_under(app, "tensorflow")
     ours, theirs = build_both(app, include_top=False, pooling=pooling)
     assert output_shape(ours) == [None, APPS[app]]
     assert summary(ours) == theirs
@@ -302,6 +308,7 @@ def test_application_pooling(app, pooling, keras_data_format):
 def test_application_classifier_activation(app, keras_data_format):
     """ApplicationsTest.test_application_classifier_activation: the classifier's activation is
     the one asked for."""
+    only_under(app, "tensorflow")
     ours, theirs = build_both(app, include_top=True, classifier_activation="softmax")
     last_layer_act = ours.layers[-1].activation.__name__
     assert last_layer_act == "softmax"
