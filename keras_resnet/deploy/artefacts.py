@@ -283,10 +283,10 @@ class TFLiteRuntime:
         return np.concatenate(got)
 
 
-def batches(images: np.ndarray) -> Iterator[np.ndarray]:
-    """`images` in batches of RUN_BATCH: a runtime's activations are a batch's, whatever `--count`."""
-    for start in range(0, len(images), RUN_BATCH):
-        yield images[start:start + RUN_BATCH]
+def batches(images: np.ndarray, size: int = RUN_BATCH) -> Iterator[np.ndarray]:
+    """`images` in batches of `size`: a runtime's activations are a batch's, whatever `--count`."""
+    for start in range(0, len(images), size):
+        yield images[start:start + size]
 
 
 def _quiet() -> bool:

@@ -34,6 +34,7 @@ from keras_resnet.deploy.artefacts import (
     MIN_AGREEMENT,
     OnnxRuntime,
     TFLiteRuntime,
+    batches,
     build_verified,
     check_backend,
     check_count,
@@ -137,8 +138,7 @@ def _onnx_int8(model, path: Path, work: Path, calibration: np.ndarray) -> None:
 
     class Batches(CalibrationDataReader):
         def __init__(self, name: str):
-            self.batches = iter({name: calibration[i:i + CALIBRATION_BATCH]}
-                                for i in range(0, len(calibration), CALIBRATION_BATCH))
+            self.batches = iter({name: batch} for batch in batches(calibration, CALIBRATION_BATCH))
 
         def get_next(self):
             return next(self.batches, None)
