@@ -11,7 +11,7 @@ import shutil
 import stat
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 try:
@@ -171,6 +171,62 @@ def remove_temporaries(*directories: str | os.PathLike) -> int:
     for path in stale:
         path.unlink()
     return len(stale)
+
+
+class NotALock(OSError):
+    """The file at a lock's path is someone else's (a symbolic link, a directory, a file with other
+    content or another name): it is left as it is. `why` says which."""
+
+    def __init__(self, why: str):
+        super().__init__(why)
+        self.why = why
+
+
+def take_lock(path: Path, on_held: Callable[[int, str], None]) -> tuple[int, bool]:
+    """A descriptor of the lock file at `path`, locked (`try_lock`), and whether this call created
+    the file. While another process holds it, `on_held(descriptor, holder pid)` runs: it raises to
+    give up, or returns (after waiting) to try again. The file is opened through no symbolic link
+    and must be one `is_lock` accepts, else `NotALock`; a lock taken on a file that its holder
+    removed meanwhile (holders remove the files they created) is taken again on the one there now."""
+    while True:
+        opened = _open_lock(path)
+        if opened is None:
+            continue
+        descriptor, created = opened
+        try:
+            while (holder := try_lock(descriptor)) is not None:
+                on_held(descriptor, holder)
+            if same_file(descriptor, path):
+                return descriptor, created
+        except BaseException:
+            os.close(descriptor)
+            raise
+        os.close(descriptor)
+
+
+def _open_lock(path: Path) -> tuple[int, bool] | None:
+    """The lock file at `path` and whether this call created it; None where it vanished between the two opens."""
+    flags = os.O_RDWR | NO_FOLLOW | getattr(os, "O_CLOEXEC", 0)
+    with suppress(FileExistsError):  # a link or a directory there exists too (O_EXCL)
+        return os.open(path, flags | os.O_CREAT | os.O_EXCL, 0o644), True
+    try:
+        descriptor = os.open(path, flags)
+    except FileNotFoundError:
+        return None
+    except OSError as e:  # ELOOP: a symbolic link; EISDIR
+        raise NotALock(e.strerror) from None
+    if not is_lock(descriptor):
+        os.close(descriptor)
+        raise NotALock("it holds more than a pid, or is linked to another file")
+    return descriptor, False
+
+
+def same_file(descriptor: int, path: Path) -> bool:
+    """Whether the open file is the one at `path` now (not through a link)."""
+    try:
+        return os.path.samestat(os.fstat(descriptor), path.lstat())
+    except FileNotFoundError:
+        return False
 
 
 def is_lock(descriptor: int) -> bool:

@@ -5,6 +5,7 @@ subtraction is the model's first layer (`PixelMean`), as for CIFAR."""
 
 from __future__ import annotations
 
+import errno
 import mmap
 import os
 import zlib
@@ -24,6 +25,10 @@ MAX_PIXELS = 89_478_485
 # file is refused from its header, unread: a sparse 2 GiB file would otherwise be read whole first.
 BYTES_PER_PIXEL = 16
 METADATA_BYTES = 64 * 2**20
+# A file's holes (a sparse file: disk blocks never written, read as zeros) beyond this are refused: they make a file
+# of a few KB on disk as costly to read as gigabytes, and an encoder writes every byte (`cp` may leave a hole where
+# a file holds 4 KB of zeros, as in the padding of some metadata).
+UNWRITTEN_BYTES = 2**20
 JPEG_RATIOS = (8, 4, 2, 1)  # libjpeg's DCT scalings, largest first (Pillow's draft mode)
 # a JPEG is decoded at least this many times its resized size (Pillow's `reducing_gap` in `thumbnail`): the
 # resize then antialiases from enough pixels, and an ImageNet-sized photo (under 512 a side) is decoded whole
@@ -36,6 +41,9 @@ _JPEG_FRAMES = set(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # SOFn markers (C4 D
 SCALE_RANGE = (256, 480)
 CROP = 224
 EVAL_SIZE = 256  # shorter side before the centre 224 crop
+# the longest side kept, in shorter sides, before resizing to a shorter side (a panorama is 2-4): the centre 224 crop
+# and the scales of fully-convolutional testing use less; a longer image is cropped about its centre first
+MAX_ASPECT = 4
 # Krizhevsky et al. (2012) colour augmentation: eigen-decomposition of the ImageNet RGB
 # covariance (pixels in [0, 1]); each image is shifted by eigvec @ (alpha * eigval), alpha ~ N(0, 0.1).
 PCA_EIGVAL = (0.2175, 0.0188, 0.0045)
@@ -88,17 +96,38 @@ def image_problem(path: str | os.PathLike) -> str | None:
 
 
 def _mapped_problem(f, size: int) -> tuple[str | None, tuple[int, int]]:
-    """`_encoded_problem` of the open file's first `size` bytes, mapped rather than read."""
+    """`_encoded_problem` of the open file's first `size` bytes, mapped rather than read; the file
+    is left at its start (counting holes moves it)."""
     if not size:
         return "empty", (0, 0)
+    unwritten = _unwritten_bytes(f.fileno(), size)
+    f.seek(0)
     with mmap.mmap(f.fileno(), size, access=mmap.ACCESS_READ) as data:
-        return _encoded_problem(data)
+        return _encoded_problem(data, unwritten)
 
 
-def _encoded_problem(data: bytes | mmap.mmap) -> tuple[str | None, tuple[int, int]]:
-    """(`image_problem` of the file's bytes, the (width, height) its header declares). The end
-    marker is searched for last, once the size is known to fit the pixels: the search reads
-    the file back from its end."""
+def _unwritten_bytes(fd: int, size: int) -> int:
+    """The bytes in the file's holes, counted until they pass UNWRITTEN_BYTES (0 where the system
+    cannot tell): a sparse file declares bytes no program wrote, and takes no disk for what it costs read."""
+    holes, position = 0, 0
+    try:
+        while holes <= UNWRITTEN_BYTES and (hole := os.lseek(fd, position, os.SEEK_HOLE)) < size:
+            try:
+                position = os.lseek(fd, hole, os.SEEK_DATA)
+            except OSError as e:  # ENXIO: no data after the hole
+                if e.errno != errno.ENXIO:
+                    raise
+                position = size
+            holes += position - hole
+    except (AttributeError, OSError):  # no SEEK_HOLE (Windows), or a file system without it
+        return 0
+    return holes
+
+
+def _encoded_problem(data: bytes | mmap.mmap, unwritten: int) -> tuple[str | None, tuple[int, int]]:
+    """(`image_problem` of the file's bytes, the (width, height) its header declares), `unwritten`
+    of them in holes. The end marker is searched for last, once the size is known to fit the
+    pixels and the bytes to be on disk: the search reads the file back from its end."""
     if data[:8] == PNG_SIGNATURE:
         header, end, end_name = _png_header, _PNG_IEND, "PNG IEND chunk"
     elif data[:2] == b"\xff\xd8":
@@ -117,6 +146,9 @@ def _encoded_problem(data: bytes | mmap.mmap) -> tuple[str | None, tuple[int, in
     if len(data) > (most := BYTES_PER_PIXEL * width * height + METADATA_BYTES):
         return (f"{len(data):,} bytes, more than its {width} x {height} pixels can need ({most:,} at most: "
                 f"{BYTES_PER_PIXEL} bytes a pixel and {METADATA_BYTES >> 20} MiB of metadata)"), (width, height)
+    if unwritten > UNWRITTEN_BYTES:
+        return (f"a sparse file: of its {len(data):,} bytes, {unwritten:,} or more are holes that no program wrote "
+                f"(at most {UNWRITTEN_BYTES >> 20} MiB are accepted, UNWRITTEN_BYTES)"), (width, height)
     if data.rfind(end, body) < 0:  # trailing bytes after the marker decode fine, as in TensorFlow
         return f"cut short: no {end_name} after its image data", (width, height)
     return None, (width, height)
@@ -157,13 +189,6 @@ def _jpeg_header(data: bytes | mmap.mmap) -> tuple[int, int, int]:
             raise ValueError(f"a JPEG with a segment of length {length} at byte {pos}")
         pos += 2 + length
     raise ValueError("cut short: a JPEG that ends before its frame header (SOF)")
-
-
-def read_image(path: str | os.PathLike):
-    """The image file at full size as a float32 0-255 RGB tensor (`decode_file`)."""
-    import tensorflow as tf
-
-    return tf.cast(decode_file(path), tf.float32)
 
 
 def decode_file(path: str | os.PathLike, at_least: tuple[int, int] | None = None):
@@ -243,9 +268,14 @@ def decode(path):
 
 
 def resize_shorter(image, side):
-    """Resize so that the shorter side is `side` (aspect kept)."""
+    """Resize so that the shorter side is `side` (aspect kept), the longer side first cropped about
+    its centre to MAX_ASPECT times the shorter: the resized image is bounded by `side`, not by the
+    input's shape (a 16 x 100000 PNG of a few KB resized whole took 5.3 GB)."""
     import tensorflow as tf
 
+    shape = tf.shape(image)[:2]
+    longest = MAX_ASPECT * tf.reduce_min(shape)
+    image = tf.image.resize_with_crop_or_pad(image, tf.minimum(shape[0], longest), tf.minimum(shape[1], longest))
     shape = tf.cast(tf.shape(image)[:2], tf.float32)
     scale = tf.cast(side, tf.float32) / tf.reduce_min(shape)
     size = tf.cast(tf.round(shape * scale), tf.int32)

@@ -13,7 +13,7 @@ import keras
 import numpy as np
 
 from keras_resnet.core.arguments import check_top, display_path
-from keras_resnet.data.image_folders import CROP, check_image_files, load_for_evaluation, load_resized, read_image
+from keras_resnet.data.image_folders import CROP, check_image_files, load_for_evaluation, load_resized
 from keras_resnet.models import layers
 from keras_resnet.models.builder import build_by_id
 from keras_resnet.models.layers import graph_depth, use_fused_batchnorm
@@ -99,17 +99,17 @@ def named_classifier(model: str | os.PathLike, weights: str | None) -> tuple[ker
 
 def model_inputs(built: keras.Model, paths) -> Iterator[np.ndarray]:
     """Each image file brought to `built`'s input as in its evaluation, one at a time: resized to
-    a small fixed input (CIFAR), or shorter side 256 and centre 224 crop (ImageNet); float32 0-255
+    a small fixed input (CIFAR), or shorter side 256 and centre 224 crop (ImageNet, and an open input); float32 0-255
     RGB, as numpy arrays (TensorFlow decodes them; a model on JAX or torch takes no TensorFlow
     tensor). Every file is checked from its header first, so a bad one is refused before any work;
     a JPEG is decoded at the smallest scale that holds the input, and only input-sized images are kept."""
     check_image_files(paths)
     size = built.input_shape[1:3]
     for path in paths:
-        if size == (CROP, CROP):
+        # an open input (a fully-convolutional model) gets the ImageNet crop too: the size its file
+        # was checked at (`formats.OPEN_SIDE`), where the whole image would cost up to 89 megapixels' activations
+        if size == (CROP, CROP) or None in size:
             yield load_for_evaluation(path)
-        elif None in size:  # a fully-convolutional model takes the whole image
-            yield np.asarray(read_image(path))
         else:
             yield load_resized(path, size)
 
@@ -122,4 +122,9 @@ def predict_files(model, paths, top: int = 3, weights: str | None = None) -> lis
     check_top(top, len(names))
     # predict_on_batch: `predict` in a loop grows memory (keras-team/keras#13118; BENCHMARKS.md)
     scores = [np.asarray(built.predict_on_batch(image[None]))[0] for image in model_inputs(built, paths)]
+    broken = [display_path(path) for path, s in zip(paths, scores) if not np.isfinite(s).all()]
+    if broken:  # argsort ranks NaN first: a made-up top class with score nan
+        raise ValueError(f"`model` {display_path(model)} gives NaN or infinite class scores for {len(broken)} of the "
+                         f"{len(paths)} images ({', '.join(broken[:3])}{', ...' if len(broken) > 3 else ''}): its "
+                         "weights are damaged, or it diverged in training.")
     return [[(names[i], float(s[i])) for i in np.argsort(-s)[:top]] for s in scores]

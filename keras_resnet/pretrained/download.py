@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from keras_resnet.core.atomic import CAN_LOCK, NO_FOLLOW, is_lock, try_lock, write_text
+from keras_resnet.core.atomic import CAN_LOCK, NotALock, same_file, take_lock, write_text
 
 WEIGHTS_DIR_ENV = "KERAS_RESNET_WEIGHTS_DIR"
 TIMEOUT_ENV = "KERAS_RESNET_DOWNLOAD_TIMEOUT"
@@ -295,38 +295,34 @@ def _exclusive(path: Path, patience: float, spec: WeightsFile) -> Iterator[Calla
     try:
         yield lambda: os.utime(fd)  # the modification time is what waiters watch
     finally:
-        path.unlink(missing_ok=True)  # while still locked: a waiter on this inode sees it gone and retries
+        if same_file(fd, path):  # while still locked: a waiter on this inode sees it gone and retries
+            path.unlink()
         os.close(fd)
 
 
 def _lock(path: Path, patience: float, spec: WeightsFile) -> int:
-    """A descriptor of `path` holding its lock; the file is the one at `path` now (a holder
-    removes it on release, so a lock taken on the removed file is dropped and taken again)."""
+    """`atomic.take_lock` of the download's lock: waiting while its holder receives bytes, giving up
+    (TimeoutError, an OSError) once it has received nothing for `patience` seconds."""
     started = time.time()
-    while True:
-        try:  # never through a link: a lock named by someone else's symbolic link is not ours to write
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | NO_FOLLOW | os.O_CLOEXEC, 0o644)
-        except OSError as e:
-            raise _not_ours(path, spec) if path.is_symlink() else _unwritable(path.parent, e, spec) from None
-        try:
-            if not is_lock(fd):  # a hard link to another file, or a file with other content
-                raise _not_ours(path, spec)
-            while (holder := try_lock(fd)) is not None:
-                idle = time.time() - max(os.fstat(fd).st_mtime, started)
-                if idle > patience:
-                    raise OSError(
-                        f"Gave up waiting for process {holder}, which is downloading {spec.url} "
-                        f"(lock {path}) and has received nothing for {idle:.0f} s: stop it or "
-                        f"try again. " + _how_to_place(spec)
-                    ) from None
-                time.sleep(0.1)
-            if path.exists() and os.path.samestat(os.fstat(fd), path.stat()):
-                os.utime(fd)
-                return fd
-        except BaseException:
-            os.close(fd)
-            raise
-        os.close(fd)
+
+    def wait(descriptor: int, holder: str) -> None:
+        idle = time.time() - max(os.fstat(descriptor).st_mtime, started)
+        if idle > patience:
+            raise TimeoutError(f"Gave up waiting for process {holder}, which is downloading {spec.url} (lock "
+                               f"{path}) and has received nothing for {idle:.0f} s: stop it or try again. "
+                               + _how_to_place(spec))
+        time.sleep(0.1)
+
+    try:
+        descriptor = take_lock(path, wait)[0]
+    except NotALock:
+        raise _not_ours(path, spec) from None
+    except TimeoutError:
+        raise
+    except OSError as e:  # the cache directory cannot be written
+        raise _unwritable(path.parent, e, spec) from None
+    os.utime(descriptor)
+    return descriptor
 
 
 def _not_ours(path: Path, spec: WeightsFile) -> OSError:

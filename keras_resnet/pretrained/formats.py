@@ -450,10 +450,10 @@ at most 15.8 MiB at 224 x 224 (ResNeXt-101; ResNet-50 to -152 9.2 MiB, CifarResN
 32 x 32 0.2 MiB; BENCHMARKS.md), so 8x that leaves room for inputs of about 8x the pixels,
 while an UpSampling2D(512), an 8192 x 8192 input or a CentreCrop(size=12000) in a file of
 kilobytes, each gigabytes, are refused before Keras builds the model. A batch holds this per
-image: `predict` runs one image at a time."""
+image: `predict` runs one image at a time, `evaluate` as many as fit this budget."""
 OPEN_SIDE = CROP
 """The side taken for an input dimension a model leaves open (None), as the package's ImageNet
-nets take their images: `predict` feeds such a model each image at its own size."""
+nets take their images: `predict` feeds such a model the ImageNet centre crop of that side."""
 _KERAS_WEIGHTS = ("model.weights.h5", "model.weights.npz")  # what Keras reads, the first found
 _PYTHON_NUMBER = 40
 """Bytes a number of an npz weight takes in Keras 3 once read: it turns each array into a list

@@ -23,12 +23,14 @@ from keras_resnet.core.arguments import check_choice, is_integer
 from keras_resnet.core.atomic import (
     CAN_LOCK,
     NO_FOLLOW,
+    NotALock,
     is_lock,
     is_own_temporary,
     no_follow,
     remove_temporaries,
+    same_file,
+    take_lock,
     temporary,
-    try_lock,
     write_text,
 )
 from keras_resnet.data.cifar10 import check_validation_fraction
@@ -149,7 +151,7 @@ def holding(output: Path) -> Iterator[Callable[[], None]]:
     descriptor, created = _take_lock(path)
 
     def remove() -> None:  # while still held: a process that opened it meanwhile finds it gone
-        if created and _same_file(descriptor, path):
+        if created and same_file(descriptor, path):
             path.unlink()
 
     try:
@@ -159,56 +161,17 @@ def holding(output: Path) -> Iterator[Callable[[], None]]:
 
 
 def _take_lock(path: Path) -> tuple[int, bool]:
-    """A descriptor of the lock file at `path`, locked, and whether this call created the file.
-    A lock taken on a file that its creator removed meanwhile (a run that never started) is
-    taken again on the file there now."""
-    while True:
-        opened = _open_lock(path)
-        if opened is None:
-            continue
-        descriptor, created = opened
-        try:
-            holder = try_lock(descriptor)
-            if holder is not None:
-                raise ValueError(f"`output` directory {str(path.parent)!r} is in use by another training process "
-                                 f"(pid {holder}); wait for it to end, or choose another `output`.")
-            if _same_file(descriptor, path):
-                return descriptor, created
-        except BaseException:
-            os.close(descriptor)
-            raise
-        os.close(descriptor)
+    """`atomic.take_lock` of the run's lock, refused at once while another process trains."""
+    def refuse(descriptor: int, holder: str) -> None:
+        raise ValueError(f"`output` directory {str(path.parent)!r} is in use by another training process "
+                         f"(pid {holder}); wait for it to end, or choose another `output`.")
 
-
-def _open_lock(path: Path) -> tuple[int, bool] | None:
-    """The lock file at `path`, opened through no symbolic link: created by this call, or one
-    that `atomic.is_lock` accepts (anything else is a ValueError, and is left untouched); and
-    whether this call created it. None: it vanished between the two opens."""
-    flags = os.O_RDWR | NO_FOLLOW | getattr(os, "O_CLOEXEC", 0)
-    with suppress(FileExistsError):
-        return os.open(path, flags | os.O_CREAT | os.O_EXCL, 0o644), True
     try:
-        descriptor = os.open(path, flags)
-    except FileNotFoundError:
-        return None
-    except OSError as e:  # ELOOP: a symbolic link; EISDIR
-        raise _not_a_lock(path, e.strerror) from None
-    if not is_lock(descriptor):
-        os.close(descriptor)
-        raise _not_a_lock(path, "it holds more than a pid, or is linked to another file")
-    return descriptor, False
-
-
-def _not_a_lock(path: Path, why: str) -> ValueError:
-    return ValueError(f"`output` directory {str(path.parent)!r} holds {path.name!r}, which is not the lock of a "
-                      f"training run ({why}); it is left as it is. Remove it, or choose another `output`.")
-
-
-def _same_file(descriptor: int, path: Path) -> bool:
-    try:
-        return os.path.samestat(os.fstat(descriptor), path.lstat())
-    except FileNotFoundError:
-        return False
+        return take_lock(path, refuse)
+    except NotALock as e:
+        why = f"which is not the lock of a training run ({e.why}); it is left as it is"
+        raise ValueError(f"`output` directory {str(path.parent)!r} holds {path.name!r}, {why}. Remove it, or choose "
+                         "another `output`.") from None
 
 
 def _check_is_a_run(output: Path) -> dict | None:

@@ -226,7 +226,7 @@ def originals(image_folder):
 
 @pytest.mark.parametrize("name", IMAGE_FAULTS)
 def test_bad_image_files_are_refused_from_their_bytes(originals, tmp_path, name):
-    """Each fault: `read_image` refuses it naming the file and why, within 5 s and 300 MiB
+    """Each fault: `decode_file` refuses it naming the file and why, within 5 s and 300 MiB
     (the bomb would take 768 MB decoded, 3 GB as float32); and the check is sound: where it
     refuses a small file, TensorFlow's decoder fails on it too."""
     import tensorflow as tf
@@ -236,7 +236,7 @@ def test_bad_image_files_are_refused_from_their_bytes(originals, tmp_path, name)
     path = tmp_path / name
     path.write_bytes(encoded)
     with bounded(), pytest.raises(ValueError) as refused:
-        folders.read_image(path)
+        folders.decode_file(path)
     assert str(refused.value).startswith(f"image file '{path}' is not a readable JPEG or PNG image: ")
     assert reason in str(refused.value) and folders.image_problem(path) in str(refused.value)
     if "bomb" not in name:
@@ -264,7 +264,7 @@ def test_unusual_but_decodable_images_are_accepted(originals, tmp_path, variant)
         path.write_bytes(encoded)
         assert folders.image_problem(path) is None
         expected = tf.io.decode_image(original, channels=3, expand_animations=False)
-        np.testing.assert_array_equal(folders.read_image(path).numpy(), expected.numpy().astype(np.float32))
+        np.testing.assert_array_equal(folders.decode_file(path).numpy(), expected.numpy().astype(np.float32))
 
 
 def copy_folder(image_folder, tmp_path):
@@ -321,7 +321,7 @@ def test_a_file_name_that_is_not_utf8_trains_and_evaluates(image_folder, origina
 
 def test_a_png_bomb_stays_within_300_mib_of_the_baseline(tmp_path):
     """A fresh process: peak memory after imports is the baseline; refusing the 250 KB PNG of
-    16000 x 16000 pixels through `read_image` and through `list_images` adds under 300 MiB
+    16000 x 16000 pixels through `decode_file` and through `list_images` adds under 300 MiB
     (decoded, it takes 4.4 GB in `predict`)."""
     bomb = tmp_path / "data" / "cat" / "bomb.png"
     bomb.parent.mkdir(parents=True)
@@ -331,7 +331,7 @@ def test_a_png_bomb_stays_within_300_mib_of_the_baseline(tmp_path):
 import resource, tensorflow
 from keras_resnet.data import image_folders as folders
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-for check in (lambda: folders.read_image({str(bomb)!r}), lambda: folders.list_images({str(bomb.parent.parent)!r})):
+for check in (lambda: folders.decode_file({str(bomb)!r}), lambda: folders.list_images({str(bomb.parent.parent)!r})):
     try:
         check()
     except ValueError as e:
@@ -345,11 +345,12 @@ print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base) / 2**20
 
 # --- memory that does not grow with the input ----------------------------------------------------------------------
 
-def solid_png(side: int, colour: tuple = (200, 30, 60)) -> bytes:
-    """A valid RGB PNG of side x side pixels of one colour: 258 KB of zlib at 9000 x 9000."""
+def solid_png(side: int, colour: tuple = (200, 30, 60), height: int | None = None) -> bytes:
+    """A valid RGB PNG of side x side pixels (side x `height`) of one colour: 258 KB of zlib at 9000 x 9000."""
+    height = side if height is None else height
     row, compressor = b"\0" + bytes(colour) * side, zlib.compressobj(9)
-    pixels = b"".join(compressor.compress(row) for _ in range(side)) + compressor.flush()
-    ihdr = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
+    pixels = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+    ihdr = struct.pack(">IIBBBBB", side, height, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
 
 
@@ -380,7 +381,7 @@ def above():
 @pytest.mark.parametrize("suffix", [".png", ".jpg"])
 def test_a_sparse_2_gib_image_is_refused_from_its_header_unread(originals, tmp_path, suffix):
     """A real image followed by 2 GiB of holes is more than its 300 x 400 pixels can need: refused
-    from its header by `read_image` and `image_problem`, within 5 s and 300 MiB, never read."""
+    from its header by `decode_file` and `image_problem`, within 5 s and 300 MiB, never read."""
     jpeg, png = originals
     path = tmp_path / f"sparse{suffix}"
     path.write_bytes(png if suffix == ".png" else jpeg)
@@ -388,9 +389,51 @@ def test_a_sparse_2_gib_image_is_refused_from_its_header_unread(originals, tmp_p
         f.truncate(2 << 30)
     reason = "2,147,483,648 bytes, more than its 400 x 300 pixels can need (69,028,864 at most: 16 bytes a pixel"
     with bounded(), pytest.raises(ValueError, match=f"^image file '{path}' is not a readable JPEG or PNG image: "):
-        folders.read_image(path)
+        folders.decode_file(path)
     with bounded():
         assert folders.image_problem(path).startswith(reason)
+
+
+def sparse_png(path, hole: int) -> bool:
+    """A valid 9000 x 9000 PNG whose private ancillary chunk holds `hole` zero bytes left unwritten
+    (seeked over: a hole, on a file system that keeps them); whether the file came out sparse."""
+    whole = solid_png(9000)
+    pixels_end = len(whole) - 12  # before IEND
+    padding = struct.pack(">I", hole) + b"prIv"
+    with open(path, "wb") as f:
+        f.write(whole[:pixels_end] + padding)
+        f.seek(hole, os.SEEK_CUR)
+        f.write(struct.pack(">I", zlib.crc32(b"\0" * hole, zlib.crc32(b"prIv"))) + whole[pixels_end:])
+    return os.stat(path).st_blocks * 512 < os.stat(path).st_size - hole // 2
+
+
+def test_a_sparse_image_within_its_size_bound_is_refused_unread(tmp_path):
+    """A 258 KB PNG of 9000 x 9000 pixels made 1 GB long by a hole (within the 1.3 GB its pixels
+    may take, and 258 KB on disk) is refused by `decode_file` and `image_problem` within 300 MiB
+    of a fresh process's baseline; read whole, it took 7.5 GB. A hole of 64 KB (`cp` makes one of
+    4 KB of zeros) decodes as the same file written whole."""
+    big, small, whole = tmp_path / "sparse.png", tmp_path / "padded.png", tmp_path / "whole.png"
+    if not (sparse_png(big, 10**9) and sparse_png(small, 1 << 16)):
+        pytest.skip(f"the file system of {tmp_path} keeps no holes")
+    whole.write_bytes(small.read_bytes())
+    out = run_python(PEAK + f"""
+import tensorflow
+from keras_resnet.data import image_folders as folders
+reset()
+try:
+    folders.decode_file({str(big)!r}, (32, 32))
+except ValueError as e:
+    print(e)
+print(folders.image_problem({str(big)!r}))
+print(above())
+small, whole = (folders.decode_file(p, (32, 32)).numpy() for p in ({str(small)!r}, {str(whole)!r}))
+print("same", (small == whole).all(), small.shape)
+""")
+    reason = "a sparse file: of its 1,000,258,647 bytes, "
+    refusal, problem, peak, same = out.splitlines()[-4:]
+    assert refusal.startswith(f"image file '{big}' is not a readable JPEG or PNG image: {reason}"), out
+    assert problem.startswith(reason) and "UNWRITTEN_BYTES" in problem, out
+    assert float(peak) < 300 and same == "same True (9000, 9000, 3)", out
 
 
 def test_ordinary_images_are_read_as_before(image_folder):
@@ -400,13 +443,75 @@ def test_ordinary_images_are_read_as_before(image_folder):
     import tensorflow as tf
 
     for path in folders.list_images(image_folder / "train")[0]:
-        full = folders.read_image(path)
+        full = folders.decode_file(path)
         np.testing.assert_array_equal(folders.load_for_evaluation(path), folders.eval_transform(full).numpy())
         small, before = folders.load_resized(path, (32, 32)), tf.image.resize(full, (32, 32), antialias=True).numpy()
         if path.endswith(".png"):
             np.testing.assert_array_equal(small, before)
         else:
             assert np.abs(small - before).mean() < 2
+
+
+def test_a_long_thin_image_is_brought_to_the_input_within_300_mib(tmp_path):
+    """A 100000 x 16 PNG of one colour (a few KB) goes to a 224 input and to an open one (which
+    gets the same crop, the size its .keras was checked at) within 300 MiB of a fresh process's
+    baseline, as that colour; resized to shorter side 256 whole, it took 5.3 GB."""
+    thin = tmp_path / "thin.png"
+    thin.write_bytes(solid_png(100_000, height=16))
+    assert thin.stat().st_size < 20_000
+    out = run_python(PEAK + f"""
+import keras, tensorflow
+from keras_resnet.evaluation.predict import model_inputs
+for side in (224, None):
+    model = keras.Sequential([keras.Input((side, side, 3)), keras.layers.GlobalAveragePooling2D()])
+    reset()
+    image = next(model_inputs(model, [{str(thin)!r}]))
+    print(image.shape, np.abs(image - [200, 30, 60]).max(), above())
+""")
+    for line in out.splitlines()[-2:]:
+        shape, difference, peak = line.rsplit(" ", 2)
+        assert shape == "(224, 224, 3)" and float(difference) < 1e-3 and float(peak) < 300, out
+
+
+def test_only_an_image_longer_than_max_aspect_is_cropped_before_resizing():
+    """Up to MAX_ASPECT (4) sides to one, `resize_shorter` is the plain antialiased resize bit for
+    bit; a 10:1 image keeps its centre: the centre 224 crop differs from the uncropped resize's
+    only where the resampling grid moves, by under 1 level in the mean."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    for width in (120, 160):  # 3:1 and 4:1 of 40 rows
+        image = tf.constant(rng.uniform(0, 255, (40, width, 3)), tf.float32)
+        expected = tf.image.resize(image, (256, round(width * 256 / 40)), antialias=True)
+        np.testing.assert_array_equal(folders.resize_shorter(image, 256).numpy(), expected.numpy())
+    coarse = tf.image.resize(rng.uniform(0, 255, (4, 40, 3)), (40, 400)).numpy()  # smooth, as a photo
+    cropped = folders.eval_transform(tf.constant(coarse, tf.float32)).numpy()
+    whole = folders.centre_crop(tf.image.resize(coarse, (256, 2560), antialias=True)).numpy()
+    assert folders.resize_shorter(coarse, 256).shape == (256, 1024, 3) and np.abs(cropped - whole).mean() < 1
+
+
+def test_evaluate_batches_a_costly_model_within_its_budget(shared, tmp_path):
+    """A .keras of 50 MiB of activations an image (within ACTIVATION_BUDGET, so accepted) is
+    evaluated on 64 real CIFAR-10 test images within 300 MiB of a fresh process's baseline, as
+    the same model scores them one at a time; in batches of 256 it took 3.2 GB (64 x 50 MiB)."""
+    path = tmp_path / "upsampling.keras"
+    out = run_python(PEAK + f"""
+import keras
+from keras_resnet.data.cifar10 import load_cifar10
+from keras_resnet.evaluation.datasets import evaluate
+from keras_resnet.pretrained.formats import peak_activations
+keras.utils.set_random_seed(0)
+model = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.UpSampling2D(64),
+                          keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(10, activation="softmax")])
+model.save({str(path)!r})
+images, labels = load_cifar10({str(shared / "cifar-10-batches-py")!r}, "test")
+one_by_one = np.mean([np.argmax(model.predict_on_batch(x[None])) != y for x, y in zip(images[:64], labels)])
+reset()
+result = evaluate({str(path)!r}, "cifar10", {str(shared / "cifar-10-batches-py")!r}, limit=64)
+print(4 * peak_activations(model).peak >> 20, result["top1_error"] == one_by_one, above())
+""")
+    activations, same, peak = out.split()[-3:]
+    assert int(activations) >= 48 and same == "True" and float(peak) < 300, out
 
 
 def test_a_jpeg_is_decoded_at_the_smallest_scale_that_holds_the_input(tmp_path):
@@ -421,7 +526,7 @@ def test_a_jpeg_is_decoded_at_the_smallest_scale_that_holds_the_input(tmp_path):
     assert folders.decode_file(path, (375, 375)).shape == (750, 1000, 3)
     assert folders.decode_file(path, (376, 376)).shape == (1500, 2000, 3)
     assert folders.decode_file(path).shape == (3000, 4000, 3)
-    full = folders.eval_transform(folders.read_image(path)).numpy()
+    full = folders.eval_transform(folders.decode_file(path)).numpy()
     assert np.abs(folders.load_for_evaluation(path) - full).mean() < 2
 
 

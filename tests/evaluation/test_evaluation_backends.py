@@ -8,7 +8,7 @@ import pytest
 from conftest import keras_resnet_main
 from references import miniature
 
-from keras_resnet.data.image_folders import eval_transform, list_images, read_image
+from keras_resnet.data.image_folders import decode_file, eval_transform, list_images
 from keras_resnet.evaluation.methods import METHODS, predict_image
 
 pytestmark = pytest.mark.backends
@@ -32,6 +32,22 @@ def test_predict_names_the_classes_of_real_cifar_images(cifar_test, tmp_path, ca
     assert sum(p == cifar[label] for p, label in zip(predicted, labels[:10])) >= 8, predicted
 
 
+def test_predict_refuses_a_model_that_gives_nan(cifar_test, tmp_path, capsys):
+    """A .keras whose weights hold NaN (a diverged run) printed classes with score nan, ranked
+    at random; now one line names the model, how many images and why (exit 2)."""
+    import tensorflow as tf
+
+    model = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(10)])
+    kernel, bias = model.layers[-1].get_weights()
+    model.layers[-1].set_weights([kernel, np.full_like(bias, np.nan)])
+    model.save(tmp_path / "nan.keras")
+    (tmp_path / "0.png").write_bytes(tf.io.encode_png(cifar_test[0][0]).numpy())
+    result = keras_resnet_main(capsys, "predict", tmp_path / "nan.keras", tmp_path / "0.png")
+    assert result.returncode == 2 and "nan" not in result.stdout, result
+    assert result.stderr.startswith(f"keras-resnet predict: error: `model` '{tmp_path / 'nan.keras'}' gives NaN or "
+                                    "infinite class scores for 1 of the 1 images"), result.stderr
+
+
 @pytest.fixture(scope="module")
 def classifier_file(tmp_path_factory):
     """A 2-class ImageNet-layout classifier as a .keras file: ResNet-18's layers, one block a stage."""
@@ -49,6 +65,6 @@ def test_evaluate_a_folder_by_each_of_the_papers_methods(image_folder, classifie
     assert result.returncode == 0, result.stderr
     assert f"method {method}" in result.stdout and "images 1" in result.stdout
     model = keras.models.load_model(classifier_file)
-    image = read_image(list_images(image_folder / "val")[0][0])
+    image = decode_file(list_images(image_folder / "val")[0][0])
     expected = keras.ops.convert_to_numpy(model(np.asarray(eval_transform(image))[None], training=False))[0]
     np.testing.assert_allclose(predict_image(model, image, "centre"), expected, rtol=1e-5, atol=1e-6)
