@@ -260,11 +260,11 @@ def load_for_evaluation(path: str | os.PathLike) -> np.ndarray:
 
 
 def decode(path):
-    """A JPEG/PNG file as a float32 0-255 RGB image."""
+    """A JPEG/PNG file (checked by `list_images`) as a uint8 RGB image: the transforms resize it to
+    float32, so no full-size float32 copy is made (4 bytes a pixel a channel, 1 GB at MAX_PIXELS)."""
     import tensorflow as tf
 
-    image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
-    return tf.cast(image, tf.float32)
+    return tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
 
 
 def resize_shorter(image, side):
