@@ -8,12 +8,24 @@ import keras
 import numpy as np
 
 from keras_resnet.core.arguments import check_choice, is_integer
-from keras_resnet.data.image_folders import CROP, EVAL_SIZE, decode_file, eval_transform, list_images, resize_shorter
+from keras_resnet.data.image_folders import (
+    CROP,
+    EVAL_SIZE,
+    MAX_ASPECT,
+    decode_file,
+    eval_transform,
+    list_images,
+    resize_shorter,
+)
 from keras_resnet.models.layers import graph_depth
 from keras_resnet.models.preprocessing import PixelMean
+from keras_resnet.pretrained.formats import peak_activations
 
 METHODS = ("centre", "ten-crop", "multiscale")
 SCALES = (224, 256, 384, 480, 640)
+# the most float32 activations fully-convolutional testing may hold for one image at its largest scale: the
+# family's largest, ResNeXt-101, holds 503 MiB at 640 x 2560 (15.8 MiB at 224 x 224)
+MULTISCALE_BUDGET = 1 << 30
 
 
 def ten_crops(image, size: int = EVAL_SIZE, crop: int = CROP):
@@ -50,6 +62,19 @@ def fully_convolutional(model):
     return fcn
 
 
+def check_multiscale(fcn: keras.Model, scales) -> None:
+    """`fcn` runs on images up to MAX_ASPECT x max(`scales`) by max(`scales`): refused (naming
+    `method`) where its activations there pass MULTISCALE_BUDGET. A `.keras` is checked at 224 x 224
+    (`formats.ACTIVATION_BUDGET`); at 640 x 2560, 33 times the pixels, a file within that budget could
+    take 4 GB."""
+    side = max(scales)
+    peak = 4 * peak_activations(fcn, (side, MAX_ASPECT * side)).peak
+    if peak > MULTISCALE_BUDGET:
+        raise ValueError(f"method='multiscale' runs this model on images up to {side} x {MAX_ASPECT * side}, where it "
+                         f"would hold {peak:,} bytes of activations at once, more than MULTISCALE_BUDGET "
+                         f"({MULTISCALE_BUDGET:,}); use method 'centre' or 'ten-crop'.")
+
+
 def predict_image(model, image, method: str = "centre", scales=SCALES, fcn=None) -> np.ndarray:
     """Class scores of one decoded image (H x W x 3, 0-255, uint8 or float) by `method`; `fcn` is
     `fully_convolutional(model)`, built once by the caller for many images."""
@@ -81,6 +106,8 @@ def evaluate_folder(model, directory, method: str = "centre", scales=SCALES, lim
     paths, labels, _ = list_images(directory)
     paths, labels = paths[:limit], labels[:limit]
     fcn = fully_convolutional(model) if method == "multiscale" else None
+    if fcn is not None:
+        check_multiscale(fcn, scales)
     side = max(scales) if method == "multiscale" else EVAL_SIZE  # decoded no smaller than the largest resize
     scores = np.stack([predict_image(model, decode_file(p, (side, side)), method, scales, fcn) for p in paths])
     top5 = np.argsort(-scores, axis=1)[:, :5]

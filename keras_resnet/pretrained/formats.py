@@ -470,11 +470,15 @@ class Activations:
     shape: tuple
 
 
-def peak_activations(model: keras.Model) -> Activations:
+def peak_activations(model: keras.Model, open_sides: tuple[int, ...] = ()) -> Activations:
     """Tensors live from the layer that makes them to the last that reads them (the inputs from
-    the start, the outputs to the end), as Keras runs the graph: their largest sum, per image."""
-    inputs = [keras.KerasTensor((1, *(OPEN_SIDE if d is None else d for d in x.shape[1:])), x.dtype)
-              for x in model.inputs]
+    the start, the outputs to the end), as Keras runs the graph: their largest sum, per image.
+    An input's open dimensions take `open_sides` in order, then `OPEN_SIDE`."""
+    def sized(shape: tuple) -> tuple:
+        sides = iter(open_sides)
+        return tuple(next(sides, OPEN_SIDE) if d is None else d for d in shape)
+
+    inputs = [keras.KerasTensor((1, *sized(x.shape[1:])), x.dtype) for x in model.inputs]
     steps, outputs = graph_steps(model, inputs)
     last = {id(x): i for i, step in enumerate(steps) for x in step.inputs} | {id(x): len(steps) for x in outputs}
     live = {id(x): _numbers(x) for x in inputs}

@@ -514,6 +514,22 @@ print(4 * peak_activations(model).peak >> 20, result["top1_error"] == one_by_one
     assert int(activations) >= 48 and same == "True" and float(peak) < 300, out
 
 
+def test_multiscale_refuses_a_model_too_costly_at_its_largest_scale(image_folder, tmp_path):
+    """A fully-convolutional .keras of 38 MiB of activations at 224 x 224 (accepted) would hold
+    1.2 GB at 640 x 2560, multiscale testing's largest image: `--method multiscale` is refused
+    before any image is read, naming the method and the budget; the centre crop still evaluates."""
+    import keras
+
+    path = tmp_path / "upsampling.keras"
+    keras.Sequential([keras.Input((None, None, 3)), keras.layers.UpSampling2D(8), keras.layers.GlobalAveragePooling2D(),
+                      keras.layers.Dense(2, activation="softmax")]).save(path)
+    with bounded(30), pytest.raises(ValueError, match=r"^method='multiscale' runs this model on images up to 640 x "
+                                    r"2560, where it would hold 1,2[\d,]+ bytes of activations at once, more than "
+                                    r"MULTISCALE_BUDGET \(1,073,741,824\); use method 'centre' or 'ten-crop'\.$"):
+        evaluate(path, "imagenet", image_folder, "multiscale")
+    assert evaluate(path, "imagenet", image_folder, "centre")["images"] == 6
+
+
 def test_a_jpeg_is_decoded_at_the_smallest_scale_that_holds_the_input(tmp_path):
     """A 4000 x 3000 photo is decoded at the smallest DCT scale that keeps twice the size it is
     resized to: 1/8 for a 32 x 32 input, 1/4 for a 224 crop (shorter side 256: 750 >= 512), 1/2
