@@ -13,9 +13,8 @@ import numpy as np
 
 from keras_resnet.core.arguments import check_choice
 from keras_resnet.data.cifar10 import cifar10, load_cifar10
-from keras_resnet.evaluation.methods import check_limit, evaluate_folder
+from keras_resnet.evaluation.methods import batch_for, check_limit, evaluate_folder
 from keras_resnet.evaluation.predict import classifier
-from keras_resnet.pretrained.formats import ACTIVATION_BUDGET, peak_activations
 from keras_resnet.training.datasets import DATASETS
 
 TEST_BATCH = 256  # CIFAR-10 test images a batch; fewer for a model above 0.5 MiB of activations an image (`batch_for`)
@@ -37,14 +36,8 @@ def _check_cifar10(data_dir: str | os.PathLike | None, method: str) -> None:
 def _test_cifar10(model: keras.Model, data_dir: str | os.PathLike | None, method: str, limit: int | None) -> dict:
     images, labels = cifar10(None, 0).test if data_dir is None else load_cifar10(data_dir, "test")
     images, labels = images[:limit], labels[:limit]
-    predictions = model.predict(images, batch_size=batch_for(model), verbose=0)
+    predictions = model.predict(images, batch_size=batch_for(model, TEST_BATCH), verbose=0)
     return {"images": len(labels), "top1_error": float(np.mean(np.argmax(predictions, axis=1) != labels))}
-
-
-def batch_for(model: keras.Model) -> int:
-    """TEST_BATCH, or fewer images so that a batch's activations stay within ACTIVATION_BUDGET: a
-    .keras file is checked for one image, and a batch holds that many times its activations."""
-    return max(1, min(TEST_BATCH, ACTIVATION_BUDGET // (4 * peak_activations(model).peak)))
 
 
 def _check_folders(data_dir: str | os.PathLike | None, method: str) -> None:

@@ -19,7 +19,7 @@ from keras_resnet.data.image_folders import (
 )
 from keras_resnet.models.layers import graph_depth
 from keras_resnet.models.preprocessing import PixelMean
-from keras_resnet.pretrained.formats import peak_activations
+from keras_resnet.pretrained.formats import ACTIVATION_BUDGET, peak_activations
 
 METHODS = ("centre", "ten-crop", "multiscale")
 SCALES = (224, 256, 384, 480, 640)
@@ -62,6 +62,12 @@ def fully_convolutional(model):
     return fcn
 
 
+def batch_for(model: keras.Model, most: int) -> int:
+    """`most`, or fewer images so that a batch's activations stay within ACTIVATION_BUDGET: a
+    .keras file is checked for one image, and a batch holds that many times its activations."""
+    return max(1, min(most, ACTIVATION_BUDGET // (4 * peak_activations(model).peak)))
+
+
 def check_multiscale(fcn: keras.Model, scales) -> None:
     """`fcn` runs on images up to MAX_ASPECT x max(`scales`) by max(`scales`): refused (naming
     `method`) where its activations there pass MULTISCALE_BUDGET. A `.keras` is checked at 224 x 224
@@ -75,14 +81,16 @@ def check_multiscale(fcn: keras.Model, scales) -> None:
                          f"({MULTISCALE_BUDGET:,}); use method 'centre' or 'ten-crop'.")
 
 
-def predict_image(model, image, method: str = "centre", scales=SCALES, fcn=None) -> np.ndarray:
+def predict_image(model, image, method: str = "centre", scales=SCALES, fcn=None, batch: int = 10) -> np.ndarray:
     """Class scores of one decoded image (H x W x 3, 0-255, uint8 or float) by `method`; `fcn` is
-    `fully_convolutional(model)`, built once by the caller for many images."""
+    `fully_convolutional(model)`, built once by the caller for many images; the ten crops run
+    `batch` at a time (`batch_for`)."""
     check_choice("method", method, METHODS)
     if method == "centre":
         return _scores(model, eval_transform(image)[None])[0]
     if method == "ten-crop":
-        return _scores(model, ten_crops(image)).mean(axis=0)
+        crops = ten_crops(image)
+        return np.concatenate([_scores(model, crops[i:i + batch]) for i in range(0, 10, batch)]).mean(axis=0)
     fcn = fully_convolutional(model) if fcn is None else fcn
     return np.mean([_scores(fcn, resize_shorter(image, s)[None])[0] for s in scales], axis=0)
 
@@ -109,7 +117,8 @@ def evaluate_folder(model, directory, method: str = "centre", scales=SCALES, lim
     if fcn is not None:
         check_multiscale(fcn, scales)
     side = max(scales) if method == "multiscale" else EVAL_SIZE  # decoded no smaller than the largest resize
-    scores = np.stack([predict_image(model, decode_file(p, (side, side)), method, scales, fcn) for p in paths])
+    batch = batch_for(model, 10) if method == "ten-crop" else 10
+    scores = np.stack([predict_image(model, decode_file(p, (side, side)), method, scales, fcn, batch) for p in paths])
     top5 = np.argsort(-scores, axis=1)[:, :5]
     return {
         "method": method,
