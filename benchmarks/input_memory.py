@@ -1,6 +1,8 @@
 """Memory that image files cost, as the commands read them (issue 26): the peak resident memory
 above a baseline, in a fresh process per case, for photos and large PNGs given to `predict`,
-`explain`, `export --images` and `--calibration`, and for a sparse 2 GiB PNG (refused).
+`explain`, `export --images` and `--calibration`, and for a sparse 2 GiB PNG (refused). The
+export cases run the whole export (`export_model` to ONNX; int8 for `--calibration`, verified on
+8 seeded random images) of a small model at 224 x 224, so that what grows is the images' share.
 
     python benchmarks/input_memory.py [--runs 1]
 
@@ -32,7 +34,8 @@ CASES = [
     ("predict, PNG 9400x9400", "predict", "9400.png", 1),
     ("predict, PNG 9459x9459 (MAX_PIXELS)", "predict", "9459.png", 1),
     ("explain, PNG 9400x9400", "explain", "9400.png", 1),
-    ("export --images, 40 photos at 224x224", "verification", "photo.jpg", 40),
+    ("export --images, 100 photos at 224x224 (--count default)", "verification", "photo.jpg", 100),
+    ("export --images, 1000 photos at 224x224 (--quantize's)", "verification", "photo.jpg", 1000),
     ("export --calibration, 256 photos at 224x224", "calibration", "photo.jpg", 256),
     ("any command, sparse 2 GiB PNG (refused)", "refused", "sparse.png", 1),
 ]
@@ -40,7 +43,9 @@ CASES = [
 CHILD = """
 import tempfile
 from pathlib import Path
+import keras
 from keras_resnet.deploy.artefacts import verification_images
+from keras_resnet.deploy.export import export_model
 from keras_resnet.deploy.quantize import calibration_images
 from keras_resnet.evaluation.predict import classifier, model_inputs
 from keras_resnet.explain.pictures import write_explanations
@@ -56,13 +61,24 @@ def refused(files):
         return
     raise AssertionError('not refused')
 
+def export(files, quantize=None):
+    folder, shape = Path(files[0]).parent, (224, 224, 3)
+    output = folder.parent / 'export.onnx'  # in the benchmark's temporary folder
+    if quantize is None:
+        return export_model(small_model, output, 'onnx', verification_images(folder, shape, len(files)))
+    return export_model(small_model, output, 'onnx', verification_images(None, shape, 8), quantize=quantize,
+                        calibration=calibration_images(folder, shape, len(files)), min_agreement=0)
+
 model = classifier('cifar_resnet20', 'cifar10')
 names = [str(i) for i in range(10)]
+inputs = keras.Input((224, 224, 3))  # pooled to 28 x 28 at once: activations small beside the images
+features = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(8, 3)(keras.layers.AveragePooling2D(8)(inputs)))
+small_model = keras.Model(inputs, keras.layers.Dense(10, activation='softmax')(features))
 run = {
     'predict': lambda files: [model.predict_on_batch(image[None]) for image in model_inputs(model, files)],
     'explain': lambda files: write_explanations(model, model_inputs(model, files), files, names, tempfile.mkdtemp()),
-    'verification': lambda files: verification_images(Path(files[0]).parent, (224, 224, 3), len(files)),
-    'calibration': lambda files: calibration_images(Path(files[0]).parent, (224, 224, 3), len(files)),
+    'verification': export,
+    'calibration': lambda files: export(files, 'int8'),
     'refused': refused,
 }
 run['predict' if case == 'refused' else case]([small])  # the baseline: the same path on a 32 x 32 PNG

@@ -78,7 +78,8 @@ def measure(depth: int, shared: Path, repeats: int, threads: int, work: Path) ->
     model = getattr(kr, f"CifarResNet{depth}")(weights="cifar10")
     shape = model.input_shape[1:]
     calibration = calibration_images(data, shape)
-    images, labels = labelled_images(data, shape, 1017)
+    test, labels = labelled_images(data, shape, 1017)
+    images = np.concatenate(list(test.batches()))  # held whole: the timed batches are its slices
     rows, cases = {}, []
     for format in FORMATS:
         floating, int8 = work / f"resnet{depth}_float.{format}", work / f"resnet{depth}_int8.{format}"

@@ -1,6 +1,7 @@
 """What an export is and how it is checked, shared by the float exports (`export`) and the int8
 ones (`quantize`): the formats and their names, each format's writer and runtime, the images
-an export is verified on, and the verified build itself.
+an export is verified on (`Images`: a batch at a time, so memory does not grow with their number),
+and the verified build itself.
 
 Every export is checked before it is kept: the written artefact is loaded in its own
 runtime, run on the given images, and compared with the Keras model. The artefact is built in
@@ -20,7 +21,7 @@ import shutil
 import sys
 import tempfile
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
@@ -29,7 +30,7 @@ import numpy as np
 from keras_resnet.core.arguments import check_choice, is_integer
 from keras_resnet.core.atomic import check_replaceable, work_directory
 from keras_resnet.data.cifar10 import load_cifar10
-from keras_resnet.data.image_folders import IMAGE_SUFFIXES, check_image_files, load_resized
+from keras_resnet.data.image_folders import CROP, IMAGE_SUFFIXES, check_image_files, load_resized
 
 EXPORT_FORMATS = ("savedmodel", "onnx", "tflite")
 SUFFIXES = {".onnx": "onnx", ".tflite": "tflite"}  # a SavedModel is a directory: no suffix
@@ -73,22 +74,73 @@ def check_quantize(quantize: str, format: str) -> None:
                          f"format={format!r} (a SavedModel keeps float weights).")
 
 
-def model_images(model, images, argument: str) -> np.ndarray:
-    """`images` as float32, refused (naming `argument`) unless a batch of the shape `model` takes."""
-    images = np.asarray(images, np.float32)
+class Images:
+    """Images an export is verified or calibrated on, of `shape` (N, H, W, C), given a batch at a
+    time and again on every pass (the Keras model's, the runtime's, the overlap check's):
+    `load(start, stop)` makes those images as float32 (an array's slice, files decoded, seeded
+    noise), so a pass holds one batch, whatever `--count`."""
+
+    def __init__(self, shape: tuple[int, ...], load: Callable[[int, int], np.ndarray], batch: int = RUN_BATCH):
+        self.shape, self.load, self.batch = tuple(shape), load, batch
+
+    @classmethod
+    def of(cls, images: Images | np.ndarray) -> Images:
+        """`images` as they are, or an array (a list) held as given and cast a batch at a time: a
+        uint8 CIFAR-10 batch is not copied whole to float32."""
+        if isinstance(images, Images):
+            return images
+        array = np.asarray(images)
+        if array.dtype.kind not in "uif":  # anything but numbers: converted (or refused by numpy) here, not later
+            array = array.astype(np.float32)
+        return cls(array.shape, lambda start, stop: np.asarray(array[start:stop], np.float32))
+
+    @classmethod
+    def files(cls, paths: Sequence[str | os.PathLike], shape: tuple) -> Images:
+        """Image files at `shape` (H, W, C; None sizes become 224), every one checked from its header
+        now (a damaged file: a ValueError naming it, before any work), then each batch read one file
+        at a time straight to that size (`load_resized`: a JPEG at its smallest DCT scale that holds
+        it, resized from uint8): only input-sized images are held, a batch of them."""
+        size, paths = input_size(shape), list(paths)
+        check_image_files(paths)
+
+        def load(start: int, stop: int) -> np.ndarray:
+            batch = np.empty((stop - start, *size, 3), np.float32)
+            for i, path in enumerate(paths[start:stop]):
+                batch[i] = load_resized(path, size)
+            return batch
+
+        return cls((len(paths), *size, 3), load)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def batches(self, size: int | None = None) -> Iterator[np.ndarray]:
+        """The images in order, `size` (default: `batch`) at a time: a runtime's activations are a batch's too."""
+        size = size or self.batch
+        for start in range(0, len(self), size):
+            yield self.load(start, min(start + size, len(self)))
+
+
+def model_images(model, images: Images | np.ndarray, argument: str) -> Images:
+    """`images` (`Images.of`) in batches of RUN_BATCH, fewer where `model`'s activations would pass
+    `formats.ACTIVATION_BUDGET` (`batch_for`); refused (naming `argument`) unless of the shape `model` takes."""
+    from keras_resnet.pretrained.formats import batch_for  # imports Keras: not while the command line is parsed
+
+    images = Images.of(images)
     expected_shape = tuple(model.input_shape[1:])
-    if images.ndim != 4 or any(e is not None and e != s for e, s in zip(expected_shape, images.shape[1:])):
+    if len(images.shape) != 4 or any(e is not None and e != s for e, s in zip(expected_shape, images.shape[1:])):
         raise ValueError(f"`{argument}` must be a batch of shape (N, {', '.join(map(str, expected_shape))}) "
                          f"for this model; received shape {images.shape}.")
-    return images
+    return Images(images.shape, images.load, batch_for(model, RUN_BATCH))
 
 
-def build_verified(model, path: str | os.PathLike, format: str, images: np.ndarray,
+def build_verified(model, path: str | os.PathLike, format: str, images: Images,
                    write: Callable[[object, Path, Path], None],
                    verify: Callable[[np.ndarray, np.ndarray], dict]) -> dict:
     """The artefact `write(model, artefact, work)` makes, built in a temporary folder beside
     `path`, run in `format`'s runtime on `images` and moved to `path` only when
-    `verify(its outputs, the Keras model's)` returns its check rather than raising."""
+    `verify(its outputs, the Keras model's)` returns its check rather than raising. Both models
+    run a batch at a time; only their outputs (N x classes) are kept whole."""
     for module in REQUIRES.get(format, ()):  # import errors before any work
         _require(module, format)
     path = Path(path)
@@ -98,7 +150,7 @@ def build_verified(model, path: str | os.PathLike, format: str, images: np.ndarr
         tempfile.TemporaryFile(dir=path.parent).close()
     except OSError as e:
         raise ValueError(f"the {format} export {str(path)!r} cannot be written: {e}.") from e
-    expected = np.asarray(model.predict(images, verbose=0))
+    expected = np.concatenate([np.asarray(model.predict_on_batch(batch)) for batch in images.batches()])
     with work_directory(path) as work:  # a killed export's is removed by the next export to `path`
         artefact = work / path.name
         try:
@@ -222,11 +274,11 @@ class SavedModelRuntime:
         model.export(str(path), format="tf_saved_model", verbose=False, input_signature=[spec])
 
     @staticmethod
-    def run(path: Path, images: np.ndarray) -> np.ndarray:
+    def run(path: Path, images: Images | np.ndarray) -> np.ndarray:
         import tensorflow as tf
 
         loaded = tf.saved_model.load(str(path))  # kept referenced: `serve` uses its variables
-        return np.concatenate([loaded.serve(batch).numpy() for batch in batches(images)])
+        return np.concatenate([loaded.serve(batch).numpy() for batch in Images.of(images).batches()])
 
 
 class OnnxRuntime:
@@ -241,12 +293,12 @@ class OnnxRuntime:
         tf2onnx.convert.from_keras(model, input_signature=spec, opset=ONNX_OPSET, output_path=str(path))
 
     @staticmethod
-    def run(path: Path, images: np.ndarray) -> np.ndarray:
+    def run(path: Path, images: Images | np.ndarray) -> np.ndarray:
         import onnxruntime
 
         session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         name = session.get_inputs()[0].name
-        return np.concatenate([session.run(None, {name: batch})[0] for batch in batches(images)])
+        return np.concatenate([session.run(None, {name: batch})[0] for batch in Images.of(images).batches()])
 
 
 class TFLiteRuntime:
@@ -266,11 +318,11 @@ class TFLiteRuntime:
         shutil.rmtree(saved)
 
     @staticmethod
-    def run(path: Path, images: np.ndarray) -> np.ndarray:
+    def run(path: Path, images: Images | np.ndarray) -> np.ndarray:
         interpreter = tflite_interpreter(str(path))
         (inputs,), (outputs,) = interpreter.get_input_details(), interpreter.get_output_details()
         got, allocated = [], None
-        for batch in batches(images):
+        for batch in Images.of(images).batches():
             if batch.shape != allocated:  # the first batch, and a shorter last one
                 interpreter.resize_tensor_input(inputs["index"], batch.shape)
                 # its INFO line ("Created TensorFlow Lite XNNPACK delegate") obeys no log level: held back
@@ -281,12 +333,6 @@ class TFLiteRuntime:
             interpreter.invoke()
             got.append(interpreter.get_tensor(outputs["index"]))
         return np.concatenate(got)
-
-
-def batches(images: np.ndarray, size: int = RUN_BATCH) -> Iterator[np.ndarray]:
-    """`images` in batches of `size`: a runtime's activations are a batch's, whatever `--count`."""
-    for start in range(0, len(images), size):
-        yield images[start:start + size]
 
 
 def _quiet() -> bool:
@@ -342,22 +388,30 @@ def _require(module: str, format: str) -> None:
 RUNTIMES = {"savedmodel": SavedModelRuntime, "onnx": OnnxRuntime, "tflite": TFLiteRuntime}
 
 
-def verification_images(source: str | os.PathLike | None, shape: tuple, count: int = 100, seed: int = 0) -> np.ndarray:
+def verification_images(source: str | os.PathLike | None, shape: tuple, count: int = 100, seed: int = 0) -> Images:
     """`count` images of `shape` (H, W, C; None sizes become 224) to verify an export on: the
     CIFAR-10 test batch of a directory holding one, JPEG/PNG files under a folder (resized),
-    or, with no source, seeded random 0-255 images."""
+    or, with no source, seeded random 0-255 images (each from its own seed, made when its
+    batch is)."""
     check_count(count)
     if source is None:
-        size = tuple(224 if s is None else s for s in shape[:2])
-        return np.random.default_rng(seed).uniform(0, 255, (count, *size, shape[2])).astype(np.float32)
+        size, channels = input_size(shape), shape[2]
+
+        def noise(start: int, stop: int) -> np.ndarray:
+            batch = np.empty((stop - start, *size, channels), np.float32)
+            for i in range(start, stop):
+                batch[i - start] = np.random.default_rng((seed, i)).uniform(0, 255, batch.shape[1:])
+            return batch
+
+        return Images((count, *size, channels), noise)
     source = Path(source)
     if (source / "test_batch").is_file():
-        return load_cifar10(source, "test")[0][:count].astype(np.float32)
+        return Images.of(load_cifar10(source, "test")[0][:count])
     files = image_files(source)
     if not files:
         raise ValueError(f"`images` {str(source)!r} must be a CIFAR-10 directory (with test_batch) or a "
                          f"folder of {'/'.join(IMAGE_SUFFIXES)} images.")
-    return read_resized(files[:count], shape)
+    return Images.files(files[:count], shape)
 
 
 def check_count(count: int) -> None:
@@ -372,13 +426,6 @@ def image_files(source: Path) -> list[Path]:
     return sorted(p for p in source.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES) if source.is_dir() else []
 
 
-def read_resized(paths, shape: tuple) -> np.ndarray:
-    """The image files as one float32 batch of `shape` (H, W, C; None sizes become 224), every file
-    checked from its header first, then read one at a time straight to that size (`load_resized`:
-    a JPEG at its smallest DCT scale that holds it, resized from uint8): only input-sized images are held."""
-    size = tuple(224 if s is None else s for s in shape[:2])
-    check_image_files(paths)  # a damaged file: a ValueError naming it, before any is decoded
-    batch = np.empty((len(paths), *size, 3), np.float32)
-    for i, path in enumerate(paths):
-        batch[i] = load_resized(path, size)
-    return batch
+def input_size(shape: tuple) -> tuple[int, int]:
+    """(H, W) of a model's input `shape` (H, W, C), a None size (any) taken as the ImageNet crop, 224."""
+    return tuple(CROP if s is None else s for s in shape[:2])

@@ -15,6 +15,7 @@ from keras_resnet.deploy.artefacts import (
     MIN_AGREEMENT,
     RUNTIMES,
     TOLERANCE,
+    Images,
     build_verified,
     check_backend,
     model_images,
@@ -22,12 +23,13 @@ from keras_resnet.deploy.artefacts import (
 from keras_resnet.deploy.quantize import quantize_model
 
 
-def export_model(model, path: str | os.PathLike, format: str, images: np.ndarray, *,
-                 tolerance: float = TOLERANCE, quantize: str | None = None, calibration: np.ndarray | None = None,
-                 labels: np.ndarray | None = None, max_accuracy_drop: float = MAX_ACCURACY_DROP,
-                 min_agreement: float = MIN_AGREEMENT) -> dict:
+def export_model(model, path: str | os.PathLike, format: str, images: Images | np.ndarray, *,
+                 tolerance: float = TOLERANCE, quantize: str | None = None,
+                 calibration: Images | np.ndarray | None = None, labels: np.ndarray | None = None,
+                 max_accuracy_drop: float = MAX_ACCURACY_DROP, min_agreement: float = MIN_AGREEMENT) -> dict:
     """Write `model` to `path` in `format`, verified on `images` (N x H x W x C, what the
-    model takes); returns the check: images, max_abs_diff, top1_agreement. Raises ValueError
+    model takes: an array, or `artefacts.Images`, such as `verification_images` gives, read a
+    batch at a time); returns the check: images, max_abs_diff, top1_agreement. Raises ValueError
     (and writes nothing) if the exported model's outputs differ by more than `tolerance`
     or it ranks any image's top class differently. `quantize="int8"` (tflite, onnx) writes a
     full-integer model calibrated on `calibration`, held to an accuracy budget instead

@@ -32,33 +32,32 @@ from keras_resnet.data.image_folders import IMAGE_SUFFIXES, list_images
 from keras_resnet.deploy.artefacts import (
     MAX_ACCURACY_DROP,
     MIN_AGREEMENT,
+    Images,
     OnnxRuntime,
     TFLiteRuntime,
-    batches,
     build_verified,
     check_backend,
     check_count,
     check_quantize,
     image_files,
     model_images,
-    read_resized,
     verification_images,
 )
 from keras_resnet.deploy.folding import fold_batchnorm
 
 CALIBRATION_COUNT = 256  # images whose activation ranges set the scales: TensorFlow's guide asks a few hundred
-CALIBRATION_BATCH = 32
 
 
-def quantize_model(model, path: str | os.PathLike, format: str, images: np.ndarray, *, quantize: str = "int8",
-                   calibration: np.ndarray, labels: np.ndarray | None = None,
+def quantize_model(model, path: str | os.PathLike, format: str, images: Images | np.ndarray, *,
+                   quantize: str = "int8", calibration: Images | np.ndarray, labels: np.ndarray | None = None,
                    max_accuracy_drop: float = MAX_ACCURACY_DROP, min_agreement: float = MIN_AGREEMENT) -> dict:
     """Write `model`, BN folded, as a full-integer `format` file at `path`, calibrated on
-    `calibration` and verified on `images` (with integer `labels`, if given: accuracy too).
-    Returns the check: images, calibration_images, keras_accuracy and int8_accuracy (None
-    without labels), accuracy_drop (points), top1_agreement, float_bytes and int8_bytes (the
-    float export of the same model, and this one). Raises ValueError, writing nothing, when
-    the budget is missed (giving both accuracies and the agreement) or on bad input."""
+    `calibration` and verified on `images` (arrays or `Images`, each read a batch at a time;
+    with integer `labels`, if given: accuracy too). Returns the check: images,
+    calibration_images, keras_accuracy and int8_accuracy (None without labels), accuracy_drop
+    (points), top1_agreement, float_bytes and int8_bytes (the float export of the same model,
+    and this one). Raises ValueError, writing nothing, when the budget is missed (giving both
+    accuracies and the agreement) or on bad input."""
     check_backend(format)
     check_quantize(quantize, format)
     if not (isinstance(max_accuracy_drop, (int, float)) and 0 <= max_accuracy_drop <= 100):
@@ -106,7 +105,7 @@ def quantize_model(model, path: str | os.PathLike, format: str, images: np.ndarr
     return build_verified(model, path, format, images, write, verify)
 
 
-def _check_labels(labels, images: np.ndarray, classes: int) -> np.ndarray | None:
+def _check_labels(labels, images: Images, classes: int) -> np.ndarray | None:
     if labels is None:
         return None
     labels = np.asarray(labels)
@@ -116,29 +115,30 @@ def _check_labels(labels, images: np.ndarray, classes: int) -> np.ndarray | None
     return labels
 
 
-def _digests(images: np.ndarray) -> set[bytes]:
-    return {hashlib.blake2b(image.tobytes(), digest_size=16).digest() for image in images}
+def _digests(images: Images) -> set[bytes]:
+    """A digest per image, a batch decoded at a time: 16 bytes an image are held, not the images."""
+    return {hashlib.blake2b(image.tobytes(), digest_size=16).digest() for batch in images.batches() for image in batch}
 
 
-def _tflite_int8(model, path: Path, work: Path, calibration: np.ndarray) -> None:
+def _tflite_int8(model, path: Path, work: Path, calibration: Images) -> None:
     import tensorflow as tf
 
     def full_integer(converter) -> None:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = lambda: ([image[None]] for image in calibration)
+        converter.representative_dataset = lambda: ([image[None]] for batch in calibration.batches() for image in batch)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]  # an op without int8 fails
 
     TFLiteRuntime.write(model, work / "float.tflite", work)
     TFLiteRuntime.write(model, path, work, configure=full_integer)
 
 
-def _onnx_int8(model, path: Path, work: Path, calibration: np.ndarray) -> None:
+def _onnx_int8(model, path: Path, work: Path, calibration: Images) -> None:
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     class Batches(CalibrationDataReader):
         def __init__(self, name: str):
-            self.batches = iter({name: batch} for batch in batches(calibration, CALIBRATION_BATCH))
+            self.batches = iter({name: batch} for batch in calibration.batches())
 
         def get_next(self):
             return next(self.batches, None)
@@ -156,7 +156,7 @@ _WRITERS = {"tflite": _tflite_int8, "onnx": _onnx_int8}
 
 
 def calibration_images(source: str | os.PathLike, shape: tuple, count: int = CALIBRATION_COUNT,
-                       seed: int = 0) -> np.ndarray:
+                       seed: int = 0) -> Images:
     """`count` images drawn at random (seeded) to calibrate on: from the training batches
     (data_batch_*) of a CIFAR-10 directory, or from the JPEG/PNG files under a folder
     (resized to `shape`, H x W x C)."""
@@ -165,17 +165,17 @@ def calibration_images(source: str | os.PathLike, shape: tuple, count: int = CAL
     rng = np.random.default_rng(seed)
     if (source / "data_batch_1").is_file():
         images = load_cifar10(source, "train")[0]
-        return images[np.sort(rng.choice(len(images), min(count, len(images)), replace=False))].astype(np.float32)
+        return Images.of(images[np.sort(rng.choice(len(images), min(count, len(images)), replace=False))])
     files = image_files(source)
     if not files:
         raise ValueError(f"`calibration` {display_path(source)} must be a CIFAR-10 directory (with data_batch_*) or "
                          f"a folder of {'/'.join(IMAGE_SUFFIXES)} images; it holds none.")
     chosen = [files[i] for i in np.sort(rng.choice(len(files), min(count, len(files)), replace=False))]
-    return read_resized(chosen, shape)  # a file that is no image: a ValueError naming it
+    return Images.files(chosen, shape)  # a file that is no image: a ValueError naming it, before any work
 
 
 def labelled_images(source: str | os.PathLike, shape: tuple, count: int,
-                    seed: int = 0) -> tuple[np.ndarray, np.ndarray | None]:
+                    seed: int = 0) -> tuple[Images, np.ndarray | None]:
     """(images, labels) to verify an int8 export on: the first `count` of a CIFAR-10 test batch,
     or `count` drawn at random (seeded) from a folder of class folders (`DIR/<class>/*.jpg`,
     labelled by sorted class name, as training labels them); a folder of loose images gives
@@ -184,12 +184,12 @@ def labelled_images(source: str | os.PathLike, shape: tuple, count: int,
     source = Path(source)
     if (source / "test_batch").is_file():
         images, labels = load_cifar10(source, "test")
-        return images[:count].astype(np.float32), labels[:count]
+        return Images.of(images[:count]), labels[:count]
     if not source.is_dir() or any(p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES for p in source.iterdir()):
         return verification_images(source, shape, count), None
     paths, labels, _ = list_images(source)
     chosen = np.sort(np.random.default_rng(seed).choice(len(paths), min(count, len(paths)), replace=False))
-    return read_resized([paths[i] for i in chosen], shape), labels[chosen]
+    return Images.files([paths[i] for i in chosen], shape), labels[chosen]
 
 
 def check_separate(calibration: str | os.PathLike, images: str | os.PathLike) -> None:

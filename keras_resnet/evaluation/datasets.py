@@ -13,8 +13,9 @@ import numpy as np
 
 from keras_resnet.core.arguments import check_choice
 from keras_resnet.data.cifar10 import cifar10, load_cifar10
-from keras_resnet.evaluation.methods import batch_for, check_limit, evaluate_folder
+from keras_resnet.evaluation.methods import check_limit, evaluate_folder
 from keras_resnet.evaluation.predict import classifier
+from keras_resnet.pretrained.formats import batch_for
 from keras_resnet.training.datasets import DATASETS
 
 TEST_BATCH = 256  # CIFAR-10 test images a batch; fewer for a model above 0.5 MiB of activations an image (`batch_for`)

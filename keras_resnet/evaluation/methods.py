@@ -19,7 +19,7 @@ from keras_resnet.data.image_folders import (
 )
 from keras_resnet.models.layers import graph_depth
 from keras_resnet.models.preprocessing import PixelMean
-from keras_resnet.pretrained.formats import ACTIVATION_BUDGET, peak_activations
+from keras_resnet.pretrained.formats import batch_for, peak_activations
 
 METHODS = ("centre", "ten-crop", "multiscale")
 SCALES = (224, 256, 384, 480, 640)
@@ -60,12 +60,6 @@ def fully_convolutional(model):
         if layer.weights and type(layer) is type(original):  # a converted mean came with its mean
             layer.set_weights(original.get_weights())
     return fcn
-
-
-def batch_for(model: keras.Model, most: int) -> int:
-    """`most`, or fewer images so that a batch's activations stay within ACTIVATION_BUDGET: a
-    .keras file is checked for one image, and a batch holds that many times its activations."""
-    return max(1, min(most, ACTIVATION_BUDGET // (4 * peak_activations(model).peak)))
 
 
 def check_multiscale(fcn: keras.Model, scales) -> None:

@@ -450,7 +450,7 @@ at most 15.8 MiB at 224 x 224 (ResNeXt-101; ResNet-50 to -152 9.2 MiB, CifarResN
 32 x 32 0.2 MiB; BENCHMARKS.md), so 8x that leaves room for inputs of about 8x the pixels,
 while an UpSampling2D(512), an 8192 x 8192 input or a CentreCrop(size=12000) in a file of
 kilobytes, each gigabytes, are refused before Keras builds the model. A batch holds this per
-image: `predict` runs one image at a time, `evaluate` as many as fit this budget."""
+image: `predict` runs one image at a time; `evaluate` and `export` as many as fit this budget (`batch_for`)."""
 OPEN_SIDE = CROP
 """The side taken for an input dimension a model leaves open (None), as the package's ImageNet
 nets take their images: `predict` feeds such a model the ImageNet centre crop of that side."""
@@ -491,6 +491,12 @@ def peak_activations(model: keras.Model, open_sides: tuple[int, ...] = ()) -> Ac
             if last.get(id(x), i) <= i:
                 live.pop(id(x), None)
     return peak
+
+
+def batch_for(model: keras.Model, most: int) -> int:
+    """`most` images, or fewer so that a batch's activations stay within ACTIVATION_BUDGET: a
+    `.keras` file is checked for one image, and a batch holds that many times its activations."""
+    return max(1, min(most, ACTIVATION_BUDGET // (4 * peak_activations(model).peak)))
 
 
 def _numbers(tensor: keras.KerasTensor) -> int:

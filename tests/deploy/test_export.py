@@ -245,6 +245,21 @@ def test_bad_verification_image_is_named(image_folder, tmp_path):
         artefacts.verification_images(images, (32, 32, 3), 10)
 
 
+def test_verification_images_are_the_same_on_every_pass(image_folder, shared, cifar_test):
+    """An export reads its images a batch at a time, once for the Keras model and once for the
+    runtime: each source (seeded noise, files, a CIFAR-10 test batch) gives the same float32
+    images whatever the batch size."""
+    sources = {source: artefacts.verification_images(source, (32, 32, 3), 10)
+               for source in (None, image_folder / "val", shared / "cifar-10-batches-py")}
+    for source, images in sources.items():
+        whole = images.load(0, len(images))
+        assert whole.dtype == np.float32 and whole.shape == images.shape == (len(images), 32, 32, 3), source
+        for size in (1, 4, 32):
+            np.testing.assert_array_equal(np.concatenate(list(images.batches(size))), whole)
+    assert len(sources[image_folder / "val"]) == 6
+    np.testing.assert_array_equal(sources[shared / "cifar-10-batches-py"].load(0, 10), cifar_test[0][:10])
+
+
 @pytest.mark.parametrize("kwargs, message", [
     ({"format": "coreml"}, r"`format` must be one of \['savedmodel', 'onnx', 'tflite'\]; received format='coreml'"),
     ({"format": "onnx", "tolerance": -1}, r"`tolerance` must be a number >= 0; received tolerance=-1"),
@@ -360,3 +375,17 @@ def test_a_killed_exports_work_is_removed_by_the_next_export(tmp_path, capsys):
     result = keras_resnet_main(capsys, "export", "cifar_resnet20", output, "--weights", "cifar10", "--count", "4")
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([".tmp-notes", live.name, "served"])
+
+
+def test_a_costly_model_is_verified_in_batches_within_the_activation_budget():
+    """Exports run RUN_BATCH (32) images at a time, fewer where a model's activations would pass
+    ACTIVATION_BUDGET (a .keras is checked for one image): 3 at a time for 38 MiB an image (32
+    would hold 1.2 GB), 32 for ResNet-20 (0.1 MiB)."""
+    costly = keras.Sequential([keras.Input((224, 224, 3)), keras.layers.UpSampling2D(8),
+                               keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(2)])
+    images = np.zeros((40, 224, 224, 3), np.float32)
+    assert artefacts.model_images(costly, images, "images").batch == 3
+    batches = [len(b) for b in artefacts.model_images(costly, images, "images").batches()]
+    assert batches == [3] * 13 + [1]
+    assert artefacts.model_images(kr.CifarResNet20(), images[:, :32, :32], "images").batch == 32
+
