@@ -22,7 +22,7 @@ from keras_resnet.deploy.artefacts import (
     output_format,
     verification_images,
 )
-from keras_resnet.training.config import DATASET_NAMES
+from keras_resnet.training.config import DATASET_NAMES, default_output
 
 FLOAT_COUNT = 100  # images an export is verified on by default
 INT8_COUNT = 1000  # with --quantize: enough that a 1-point accuracy budget is 10 images
@@ -116,6 +116,9 @@ def run_train(args: argparse.Namespace) -> None:
         _, results = train(config_from_args(args, args.model, args.dataset))
     except TrainingDiverged as e:  # its message says how to resume
         raise CommandFailed(1, e) from e
+    if results["resumed_from_epoch"] == results["epochs"]:
+        print(f"{args.output or default_output(args.model)} had already finished its {results['epochs']} epochs: "
+              "nothing was trained; its final model was tested again.")
     print(f"test error {100 * results['test_error']:.2f}%  ({results['iterations']} iterations)")
 
 
@@ -132,7 +135,7 @@ def run_evaluate(args: argparse.Namespace) -> None:
     from keras_resnet.evaluation.datasets import evaluate
 
     result = evaluate(args.model, args.dataset, args.data_dir, args.method, args.limit, weights=args.weights)
-    print("  ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in result.items()))
+    print("  ".join(f"{k} {100 * v:.2f}%" if k.endswith("_error") else f"{k} {v}" for k, v in result.items()))
 
 
 def predict_options(parser: argparse.ArgumentParser) -> None:

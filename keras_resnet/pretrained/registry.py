@@ -111,7 +111,7 @@ def names() -> list[str]:
 
 def list_weights(model: str | None = None) -> list[dict]:
     """One row per registry entry (of `model`, a model id, if given): the `weights=` name, the
-    model and variant it fits, its licence, source, published top-1/top-5 (%, None where none is
+    model and variant it fits (`shown_variant`), its licence, source, published top-1/top-5 (%, None where none is
     published), how a copy is verified (`check`: the full hash, or a prefix pinned on first use)
     and whether a verified copy is already here ("shipped", "cached" in the cache or
     $KERAS_RESNET_WEIGHTS_DIR, "damaged": a copy there fails its hash, or "no": downloaded on
@@ -125,7 +125,7 @@ def list_weights(model: str | None = None) -> list[dict]:
         (here, verified), results = local_copy(e.file), e.accuracy.results
         error = results.get("top1_error_percent")  # the CIFAR checkpoints publish their error
         rows.append({
-            "weights": e.name, "model": e.model, "variant": e.variant, "license": e.license,
+            "weights": e.name, "model": e.model, "variant": shown_variant(e), "license": e.license,
             "size_mb": here.stat().st_size / 1e6 if verified else None,
             "top1": results.get("top1_accuracy_percent", None if error is None else 100 - error),
             "top5": results.get("top5_accuracy_percent"),
@@ -135,6 +135,12 @@ def list_weights(model: str | None = None) -> list[dict]:
             "source": e.source.split(" (")[0].split(";")[0],
         })
     return rows
+
+
+def shown_variant(entry: Weights) -> str:
+    """The network `entry` fits as users name it: "v2" for a pre-activation net (He et al. 2016),
+    whose stride sits in a 3x3 as v1.5's does (its `variant`), though the nets differ in every block."""
+    return "v2" if parse_model_id(entry.model)[0].preact else entry.variant
 
 
 def entry_for(name: str, model: str, *, variant: str | None, shortcut: str | None, kind: str) -> Weights:

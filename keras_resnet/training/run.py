@@ -385,6 +385,7 @@ def _train(config: TrainConfig, chosen: Dataset, listing: ImageFolders | None, o
     remove_temporaries(output, output / "backup")
     distribute.mixed_precision_policy(config.mixed_precision)
 
+    resumed_from = Backup.finished_epochs(output / "backup") if earlier is not None else 0
     model = _compiled_model(config.model, recipe, data, strategy, record["learning_rate"])
     _check_output(output, MIN_FREE_BYTES + checkpoint_bytes(model))
 
@@ -397,7 +398,8 @@ def _train(config: TrainConfig, chosen: Dataset, listing: ImageFolders | None, o
     results = {"model": config.model, "dataset": config.dataset, "test_error": float(error),
                "test_loss": float(loss), "epochs": record["epochs"], "steps_per_epoch": record["steps_per_epoch"],
                "batch_size": batch_size, "learning_rate": record["learning_rate"],
-               "iterations": int(keras.ops.convert_to_numpy(model.optimizer.iterations))}
+               "iterations": int(keras.ops.convert_to_numpy(model.optimizer.iterations)),
+               "resumed_from_epoch": resumed_from}  # == epochs: the run had finished, and was only tested again
     write_text(output / "results.json", json.dumps(results, indent=1))
     return model, results
 

