@@ -27,7 +27,7 @@ _ENTRIES = (
 )
 # public name -> the module that defines it
 _HOMES = {
-    **dict.fromkeys(_ENTRIES, "keras_resnet.models.resnet"),
+    **dict.fromkeys(_ENTRIES, "keras_resnet.models.networks"),
     "Architecture": "keras_resnet.core.architectures",
     "list_models": "keras_resnet.core.architectures",
     "list_weights": "keras_resnet.pretrained.registry",

@@ -1,5 +1,7 @@
 import collections
 import gc
+import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -65,6 +67,34 @@ def cifar_test(shared):
     from keras_resnet.data.cifar10 import load_cifar10
 
     return load_cifar10(shared / "cifar-10-batches-py", "test")
+
+
+# keras.applications' class index (its decode_predictions downloads it into its cache) and ours,
+# byte-identical, in the shared data; the MD5 keras' decode_predictions checks it by
+KERAS_CLASS_INDEX = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models" / "imagenet_class_index.json"
+SHARED_CLASS_INDEX = (SHARED / "imagenet_class_index.json", SHARED.parent / "imagenet_class_index.json")
+CLASS_INDEX_MD5 = "c2c37ea517e94d9795004a39431a14cb"
+
+
+@pytest.fixture
+def keras_decode_predictions(monkeypatch):
+    """keras.applications' `decode_predictions`, never downloading: with its own cached class
+    index where keras has it, else with the shared copy of that file (the same bytes) loaded into
+    the global it caches the file in."""
+    from keras.applications import imagenet_utils
+    from keras.src.applications import imagenet_utils as keras_imagenet_utils_internals
+
+    if _md5(KERAS_CLASS_INDEX) == CLASS_INDEX_MD5:
+        return imagenet_utils.decode_predictions
+    for path in SHARED_CLASS_INDEX:
+        if _md5(path) == CLASS_INDEX_MD5:
+            monkeypatch.setattr(keras_imagenet_utils_internals, "CLASS_INDEX", json.loads(path.read_text()))
+            return imagenet_utils.decode_predictions
+    pytest.skip(f"keras' imagenet_class_index.json is neither cached at {KERAS_CLASS_INDEX} nor in {SHARED.parent}")
+
+
+def _md5(path: Path) -> str | None:
+    return hashlib.md5(path.read_bytes()).hexdigest() if path.is_file() else None
 
 
 class RunsCode:

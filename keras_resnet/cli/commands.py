@@ -1,7 +1,8 @@
-"""The commands: for each, the function that adds its options to its parser beside the
-function that runs it, and `COMMANDS`, the table `keras-resnet` is built and dispatched from.
-A command's heavy modules (Keras, a backend, TensorFlow) are imported inside its function,
-after its arguments are parsed."""
+"""The commands: for each, the function that adds its options to its parser, the one that
+checks them and the one that runs it, and `COMMANDS`, the table `keras-resnet` is built and
+dispatched from. A check imports no Keras: it calls the library's own checks, from modules
+free of Keras, before Keras and TensorFlow load (seconds), so that a mistake is answered at
+once. A command's heavy modules (Keras, a backend, TensorFlow) are imported inside its run."""
 
 from __future__ import annotations
 
@@ -10,14 +11,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from keras_resnet.cli.formatting import format_table, format_weights
-from keras_resnet.cli.options import add_model_arguments, add_training_arguments, config_from_args
-from keras_resnet.core.architectures import VARIANTS
+from keras_resnet.cli.options import (
+    add_image_arguments,
+    add_model_arguments,
+    add_training_arguments,
+    config_from_args,
+)
+from keras_resnet.core.architectures import VARIANTS, parse_model_id
+from keras_resnet.core.arguments import did_you_mean
+from keras_resnet.data.image_folders import check_image_files
 from keras_resnet.deploy.artefacts import (
     EXPORT_FORMATS,
     MAX_ACCURACY_DROP,
     MIN_AGREEMENT,
     QUANTIZE_MODES,
     TOLERANCE,
+    check_output,
     check_quantize,
     output_format,
     verification_images,
@@ -72,25 +81,36 @@ def weights_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=None, help="only this model's, e.g. resnet50, resnext50_32x4d")
 
 
-def run_weights(args: argparse.Namespace) -> None:
-    from keras_resnet.pretrained.registry import entries, list_weights
+def weights_check(args: argparse.Namespace) -> None:
+    from keras_resnet.pretrained.registry import entries
 
     models = sorted({e.model for e in entries()})
     if args.model is not None and args.model not in models:  # refused naming the models that have weights
-        raise ValueError(f"--model must be one of {', '.join(models)}; received {args.model!r}.")
+        raise ValueError(f"`model` must be one of {', '.join(models)}; received model={args.model!r}."
+                         + did_you_mean(args.model, models))
+
+
+def run_weights(args: argparse.Namespace) -> None:
+    from keras_resnet.pretrained.registry import list_weights
+
     print(format_weights(list_weights(args.model)))
     print("Pass `weights=<weights>` to the model's builder (where a name has both variants, `variant=\"v1.5\"` "
           "picks torchvision's); accuracy on ImageNet-1k validation or CIFAR-10 test as published (`source`).")
 
 
 def convert_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("source", help="keras.applications .h5, torchvision/timm .safetensors or .pth, CIFAR .th")
-    parser.add_argument("output", help="weights file to write (.h5, layer-name keyed)")
+    parser.add_argument("source", metavar="SOURCE",
+                        help="keras.applications .h5, torchvision/timm .safetensors or .pth, CIFAR .th")
+    parser.add_argument("output", metavar="OUTPUT", help="weights file to write (.h5, layer-name keyed)")
     parser.add_argument("--model", required=True, help="e.g. resnet50, resnet18, cifar_resnet20")
     parser.add_argument("--variant", choices=VARIANTS, default=None,
                         help="bottleneck stride placement (default: the source's, v1 keras.applications, v1.5 torch)")
     parser.add_argument("--shortcut", default=None, help="shortcut option of the source (default: the paper's)")
     parser.add_argument("--classes", type=int, default=None, help="default: the source classifier's")
+
+
+def convert_check(args: argparse.Namespace) -> None:
+    parse_model_id(args.model)
 
 
 def run_convert(args: argparse.Namespace) -> None:
@@ -106,6 +126,12 @@ def train_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="e.g. cifar_resnet20, cifar_plainnet56, resnet50")
     parser.add_argument("--dataset", choices=DATASET_NAMES, default="cifar10")
     add_training_arguments(parser)
+
+
+def train_check(args: argparse.Namespace) -> None:
+    from keras_resnet.training.datasets import check_arguments
+
+    check_arguments(config_from_args(args, args.model, args.dataset))
 
 
 def run_train(args: argparse.Namespace) -> None:
@@ -128,7 +154,13 @@ def evaluate_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", default=None, help="as for train; ImageNet: the folder holding val/")
     parser.add_argument("--method", choices=("centre", "ten-crop", "multiscale"), default="centre",
                         help="ImageNet testing: centre crop, 10-crop, or fully-convolutional multi-scale")
-    parser.add_argument("--limit", type=int, default=None, help="only the first N images")
+    parser.add_argument("--limit", type=_at_least_one, default=None, metavar="N", help="only the first N images")
+
+
+def evaluate_check(args: argparse.Namespace) -> None:
+    from keras_resnet.evaluation.datasets import check_evaluation
+
+    check_evaluation(args.model, args.dataset, args.data_dir, args.method, args.limit, weights=args.weights)
 
 
 def run_evaluate(args: argparse.Namespace) -> None:
@@ -140,10 +172,17 @@ def run_evaluate(args: argparse.Namespace) -> None:
 
 def predict_options(parser: argparse.ArgumentParser) -> None:
     add_model_arguments(parser)
-    parser.add_argument("images", nargs="+",
-                        help="JPEG/PNG files, any size (resized as the model's evaluation does)")
+    add_image_arguments(parser)
     parser.add_argument("--top", type=_at_least_one, default=3, metavar="K",
                         help="how many classes to print per image, best first")
+
+
+def classify_check(args: argparse.Namespace) -> None:
+    """`predict` and `explain`: a classifier (`sources.check_model`) and image files to read."""
+    from keras_resnet.evaluation.sources import check_model
+
+    check_model(args.model, args.weights, classify=True)
+    check_image_files(args.images)
 
 
 def run_predict(args: argparse.Namespace) -> None:
@@ -155,7 +194,7 @@ def run_predict(args: argparse.Namespace) -> None:
 
 def export_options(parser: argparse.ArgumentParser) -> None:
     add_model_arguments(parser)
-    parser.add_argument("output", help="SavedModel directory, .onnx or .tflite file to write")
+    parser.add_argument("output", metavar="OUTPUT", help="SavedModel directory, .onnx or .tflite file to write")
     parser.add_argument("--format", choices=EXPORT_FORMATS, default=None,
                         help="default: by the output's name (.onnx, .tflite; no suffix: savedmodel)")
     parser.add_argument("--no-preprocessing", dest="preprocessing", action="store_false",
@@ -183,8 +222,28 @@ def export_options(parser: argparse.ArgumentParser) -> None:
                              "model's")
 
 
+def export_check(args: argparse.Namespace) -> None:
+    """The format, the quantization's folders and the output, then the model (last: an int8
+    export's own mistakes are named whatever the model)."""
+    from keras_resnet.deploy.quantize import check_separate
+    from keras_resnet.evaluation.sources import check_model
+
+    format = output_format(args.output, args.format)
+    if args.quantize is not None:
+        check_quantize(args.quantize, format)
+        if args.calibration is None or args.images is None:
+            raise ValueError("`--quantize int8` needs --calibration DIR (training images to calibrate on) and "
+                             "--images DIR (others, labelled if possible, to verify on; one CIFAR-10 directory serves "
+                             "both: training batches to calibrate, test batch to verify).")
+        check_separate(args.calibration, args.images)
+    elif args.calibration is not None:
+        raise ValueError("`--calibration` is for --quantize int8 exports; add --quantize int8 or leave it out.")
+    check_output(args.output, format)
+    check_model(args.model, args.weights)
+
+
 def run_export(args: argparse.Namespace) -> None:
-    """A float export, or with --quantize an int8 one; the arguments checked before the model loads."""
+    """A float export, or with --quantize an int8 one (`export_check` passed)."""
     from keras_resnet.deploy.export import export_model
     from keras_resnet.evaluation.predict import model_from
 
@@ -192,8 +251,6 @@ def run_export(args: argparse.Namespace) -> None:
     if args.quantize is not None:
         _export_int8(args, format)
         return
-    if args.calibration is not None:
-        raise ValueError("`--calibration` is for --quantize int8 exports; add --quantize int8 or leave it out.")
     model = model_from(args.model, args.weights, preprocessing=args.preprocessing)
     if args.fold_batchnorm:
         from keras_resnet.deploy.folding import fold_batchnorm
@@ -206,17 +263,11 @@ def run_export(args: argparse.Namespace) -> None:
 
 
 def _export_int8(args: argparse.Namespace, format: str) -> None:
-    """`export --quantize int8`: its arguments checked before the model is loaded."""
-    check_quantize(args.quantize, format)
-    if args.calibration is None or args.images is None:
-        raise ValueError("`--quantize int8` needs --calibration DIR (training images to calibrate on) and --images "
-                         "DIR (others, labelled if possible, to verify on; one CIFAR-10 directory serves both: "
-                         "training batches to calibrate, test batch to verify).")
+    """`export --quantize int8` (`export_check` passed)."""
     from keras_resnet.deploy.export import export_model
-    from keras_resnet.deploy.quantize import calibration_images, check_separate, labelled_images
+    from keras_resnet.deploy.quantize import calibration_images, labelled_images
     from keras_resnet.evaluation.predict import model_from
 
-    check_separate(args.calibration, args.images)
     model = model_from(args.model, args.weights, preprocessing=args.preprocessing)
     shape = model.input_shape[1:]
     images, labels = labelled_images(args.images, shape, INT8_COUNT if args.count is None else args.count)
@@ -232,8 +283,7 @@ def _export_int8(args: argparse.Namespace, format: str) -> None:
 
 def explain_options(parser: argparse.ArgumentParser) -> None:
     add_model_arguments(parser)
-    parser.add_argument("images", nargs="+",
-                        help="JPEG/PNG files, any size (resized as the model's evaluation does)")
+    add_image_arguments(parser)
     parser.add_argument("--output", required=True, metavar="DIR",
                         help="directory for one PNG per image: the image under its heat map, with the top 3 classes")
     parser.add_argument("--class", dest="class_name", default=None, metavar="NAME",
@@ -251,24 +301,34 @@ def run_explain(args: argparse.Namespace) -> None:
         print(f"{path} -> {picture}")
 
 
+def nothing_to_check(args: argparse.Namespace) -> None:
+    """A command whose arguments are all checked while parsing."""
+
+
 @dataclass(frozen=True)
 class Command:
     help: str  # the line of `keras-resnet --help`
     options: Callable[[argparse.ArgumentParser], None]
-    run: Callable[[argparse.Namespace], None]
+    run: Callable[[argparse.Namespace], None]  # once `check` has passed
+    # every refusal that needs no model (arguments, files, ids, formats), run before Keras or TensorFlow is
+    # imported: it calls the library's checks from modules free of Keras
+    check: Callable[[argparse.Namespace], None] = nothing_to_check
+    keras: bool = True  # whether `run` imports Keras (TensorFlow is then imported first, its logs quieted)
 
 
 COMMANDS = {  # in the order `keras-resnet --help` lists them
     "table": Command("layers, parameters and multiply-adds of every model (Table 1)", table_options, run_table),
     "weights": Command("the pretrained weights: name, model, licence, size, accuracy, whether here",
-                       weights_options, run_weights),
-    "convert": Command("convert published weights into a keras_resnet weights file", convert_options, run_convert),
-    "train": Command("train a model as in the paper (resumes a killed run)", train_options, run_train),
+                       weights_options, run_weights, weights_check, keras=False),
+    "convert": Command("convert published weights into a keras_resnet weights file", convert_options, run_convert,
+                       convert_check),
+    "train": Command("train a model as in the paper (resumes a killed run)", train_options, run_train, train_check),
     "evaluate": Command("error of a trained model (.keras) or a model id with --weights on a dataset",
-                        evaluate_options, run_evaluate),
+                        evaluate_options, run_evaluate, evaluate_check),
     "predict": Command("top classes of image files (JPEG/PNG) by a trained model or pretrained weights",
-                       predict_options, run_predict),
-    "export": Command("SavedModel, ONNX or TFLite, verified against the Keras model", export_options, run_export),
+                       predict_options, run_predict, classify_check),
+    "export": Command("SavedModel, ONNX or TFLite, verified against the Keras model", export_options, run_export,
+                      export_check),
     "explain": Command("Grad-CAM heat maps of image files: where the model looked for a class",
-                       explain_options, run_explain),
+                       explain_options, run_explain, classify_check),
 }

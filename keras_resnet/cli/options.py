@@ -1,5 +1,5 @@
 """Options that more than one parser takes: a training run's (`train`, and the examples' own
-scripts) and the model of the commands that load one."""
+scripts), and the model and image files of the commands that load one."""
 
 from __future__ import annotations
 
@@ -47,7 +47,14 @@ def config_from_args(args: argparse.Namespace, model: str, dataset: str) -> Trai
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     """The model of `evaluate`, `predict`, `export` and `explain`: a .keras file, or a model id with weights."""
-    parser.add_argument("model", help="a .keras file (e.g. from train) or a model id such as cifar_resnet20")
+    parser.add_argument("model", metavar="MODEL",
+                        help="a .keras file (e.g. RUN/best.keras from train) or a model id such as cifar_resnet20")
     parser.add_argument("--weights", default=None,
                         help="for a model id: registry weights (e.g. cifar10, imagenet; their input normalisation "
                              "is built in, so the model takes raw 0-255 RGB images) or a weights file")
+
+
+def add_image_arguments(parser: argparse.ArgumentParser) -> None:
+    """The image files of `predict` and `explain`."""
+    parser.add_argument("images", nargs="+", metavar="IMAGE",
+                        help="JPEG/PNG files, any size (resized as the model's evaluation does)")

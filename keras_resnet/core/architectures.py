@@ -13,6 +13,8 @@ import numbers
 import re
 from dataclasses import dataclass
 
+from keras_resnet.core.arguments import did_you_mean
+
 BLOCK_KINDS: dict[str, dict[str, tuple[int, ...]]] = {
     # kernel size and width multiplier of each convolution in the block.
     "basic": {"kernels": (3, 3), "widths": (1, 1)},
@@ -215,30 +217,8 @@ def _parse_model_id(model: str) -> tuple[Architecture, bool]:
         f"`model` must be resnet|plainnet{{{','.join(map(str, IMAGENET))}}}, "
         f"cifar_resnet|cifar_plainnet{{6n+2}}, cifar_preact_resnet{{9n+2}} (bottleneck) or "
         f"cifar_preact_resnet{{6n+2}}_basic, or one of {', '.join(FAMILY)}; received model={model!r}."
-        + _did_you_mean(model)
+        + did_you_mean(model, list_models())
     )
-
-
-def _did_you_mean(model) -> str:
-    """The named model that `model` most likely misspells (a prefix first: resnext50), if any:
-    the fewest edits, at most a third of the name's letters."""
-    if not isinstance(model, str) or not model:
-        return ""
-    prefixed = [m for m in list_models() if m.startswith(model)]
-    nearest = min(list_models(), key=lambda m: _edits(model, m))
-    if prefixed or _edits(model, nearest) <= len(model) // 3:
-        return f" Did you mean {(prefixed or [nearest])[0]!r}?"
-    return ""
-
-
-def _edits(a: str, b: str) -> int:
-    """Levenshtein distance: insertions, deletions and substitutions turning `a` into `b`."""
-    row = list(range(len(b) + 1))
-    for i, x in enumerate(a, 1):
-        row, previous = [i], row
-        for j, y in enumerate(b, 1):
-            row.append(min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (x != y)))
-    return row[-1]
 
 
 def list_models() -> list[str]:

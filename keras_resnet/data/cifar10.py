@@ -184,7 +184,8 @@ def cifar10(directory: str | os.PathLike | None = None, validation_fraction: flo
 
 def _download() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """(train, test) from `keras.datasets`, labels flat int64. A failed fetch is an OSError
-    saying so and naming `data_dir` (--data-dir), not keras' bare Exception."""
+    saying so and naming `data_dir` (which the command line names --data-dir), not keras' bare
+    Exception."""
     import keras  # deferred: `export`, which the command line imports before Keras, reads CIFAR files
 
     try:
@@ -192,7 +193,7 @@ def _download() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.nda
     except Exception as e:  # keras.utils.get_file raises a plain Exception for a failed fetch
         raise OSError(
             f"downloading CIFAR-10 (keras.datasets) failed: {' '.join(str(e).split())}. Without the network, "
-            "pass `data_dir` (--data-dir DIR): the folder of python batches (data_batch_1 ... test_batch) "
+            "pass `data_dir`: the folder of python batches (data_batch_1 ... test_batch) "
             "unpacked from cifar-10-python.tar.gz."
         ) from e
     return (x, y.reshape(-1).astype(np.int64)), (test_x, test_y.reshape(-1).astype(np.int64))

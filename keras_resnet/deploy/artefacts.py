@@ -144,7 +144,7 @@ def build_verified(model, path: str | os.PathLike, format: str, images: Images,
     for module in REQUIRES.get(format, ()):  # import errors before any work
         _require(module, format)
     path = Path(path)
-    _check_output(path, format)
+    check_output(path, format)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tempfile.TemporaryFile(dir=path.parent).close()
@@ -163,7 +163,7 @@ def build_verified(model, path: str | os.PathLike, format: str, images: Images,
                 f"nothing was written to {str(path)!r}." + _crop_hint(model, format)
             ) from e
         check = verify(got, expected)
-        _check_output(path, format)  # again: the conversion took a while
+        check_output(path, format)  # again: the conversion took a while
         _move_into_place(artefact, path, work)
     return check
 
@@ -186,19 +186,19 @@ def output_format(path: str | os.PathLike, format: str | None = None) -> str:
     if format is None:
         if named is None:
             raise ValueError(f"`format` cannot be told from the output {str(path)!r}: name it .onnx, .tflite or "
-                             "without a suffix (a SavedModel directory), or give format, one of "
+                             "without a suffix (a SavedModel directory), or give `format`, one of "
                              f"{list(EXPORT_FORMATS)}.")
         return named
     if format in SUFFIXES.values() and suffix != f".{format}" or format == "savedmodel" and suffix in SUFFIXES:
         raise ValueError(f"`format` {format!r} does not match the output {str(path)!r}: onnx exports are named "
                          "*.onnx, tflite *.tflite, savedmodel a directory without those suffixes; rename the "
-                         "output, or leave format out to follow its name.")
+                         "output, or leave `format` out to follow its name.")
     return format
 
 
-def _check_output(path: Path, format: str) -> None:
+def check_output(path: str | os.PathLike, format: str) -> None:
     """Nothing of the user's is replaced: `path` must not exist or be an earlier export of `format`."""
-    check_replaceable(path, f"{format} export", IS_EXPORT[format])
+    check_replaceable(Path(path), f"{format} export", IS_EXPORT[format])
 
 
 def _is_savedmodel(path: Path) -> bool:

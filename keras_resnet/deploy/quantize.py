@@ -43,7 +43,6 @@ from keras_resnet.deploy.artefacts import (
     model_images,
     verification_images,
 )
-from keras_resnet.deploy.folding import fold_batchnorm
 
 CALIBRATION_COUNT = 256  # images whose activation ranges set the scales: TensorFlow's guide asks a few hundred
 
@@ -79,6 +78,8 @@ def quantize_model(model, path: str | os.PathLike, format: str, images: Images |
     sizes = {}
 
     def write(model, artefact: Path, work: Path) -> None:
+        from keras_resnet.deploy.folding import fold_batchnorm  # imports Keras: not while the command line checks
+
         _WRITERS[format](fold_batchnorm(model), artefact, work, calibration)
         sizes.update(float_bytes=(work / f"float.{format}").stat().st_size, int8_bytes=artefact.stat().st_size)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from keras_resnet.core.arguments import check_choice, is_integer
+from keras_resnet.core.arguments import check_choice, check_limit
 from keras_resnet.data.image_folders import (
     CROP,
     EVAL_SIZE,
@@ -92,13 +92,6 @@ def predict_image(model, image, method: str = "centre", scales=SCALES, fcn=None,
 def _scores(model, images) -> np.ndarray:
     """`model` on a batch that TensorFlow prepared, on any Keras backend: numpy in, numpy out."""
     return keras.ops.convert_to_numpy(model(np.asarray(images), training=False))
-
-
-def check_limit(limit: int | None) -> None:
-    """`limit` images of the dataset are evaluated: a positive integer, or None for all (0 would
-    report the error of no images)."""
-    if limit is not None and (not is_integer(limit) or limit < 1):
-        raise ValueError(f"`limit` must be a positive integer or None (all images); received limit={limit!r}.")
 
 
 def evaluate_folder(model, directory, method: str = "centre", scales=SCALES, limit: int | None = None) -> dict:

@@ -14,6 +14,7 @@ import numpy as np
 
 from keras_resnet.core.arguments import check_top, display_path
 from keras_resnet.data.image_folders import CROP, check_image_files, load_for_evaluation, load_resized
+from keras_resnet.evaluation.sources import check_model, check_model_file, is_model_file
 from keras_resnet.models import layers
 from keras_resnet.models.builder import build_by_id
 from keras_resnet.models.layers import graph_depth, use_fused_batchnorm
@@ -31,8 +32,7 @@ def load_trained(model_file: str | os.PathLike):
     (`formats.check_keras_archive`): a file that would run code on loading (a `Lambda`'s
     bytecode, a function named in its config), read other files, allocate far more than it
     stores, or cannot be read is a ValueError."""
-    if not Path(model_file).is_file():
-        raise ValueError(f"`model_file` {str(model_file)!r} does not exist (a .keras file written by `train`).")
+    check_model_file(model_file)
     check_keras_archive(model_file)
     try:
         with graph_depth():
@@ -44,26 +44,18 @@ def load_trained(model_file: str | os.PathLike):
 def model_from(model: str | os.PathLike, weights: str | None = None, *, preprocessing: bool = True):
     """A .keras file (`load_trained`), or a registry model id (e.g. cifar_resnet20) built with
     `weights`: registry weights (cifar10, imagenet) with, if `preprocessing`, their input
-    normalisation built in, so that the model takes raw 0-255 RGB images; or a weights file."""
-    if _is_model_file(model):
-        if weights is not None:
-            raise ValueError(f"`weights` applies to a model id; the .keras file {str(model)!r} carries its own "
-                             f"weights (received weights={weights!r}).")
+    normalisation built in, so that the model takes raw 0-255 RGB images; or a weights file.
+    Both are checked first (`sources.check_model`)."""
+    check_model(model, weights)
+    if is_model_file(model):
         return load_trained(model)
     registry_weights = weights in registry.names()
     return build_by_id(str(model), weights=weights, include_preprocessing=preprocessing and registry_weights)
 
 
-def _is_model_file(model: str | os.PathLike) -> bool:
-    """A .keras file (as `train` writes), not a model id."""
-    return str(model).endswith(".keras")
-
-
 def classifier(model: str | os.PathLike, weights: str | None):
     """`model_from` for classifying: a model id without weights would give random scores."""
-    if weights is None and not _is_model_file(model):
-        raise ValueError(f"`model` must be a .keras file or a model id with `weights` (e.g. cifar_resnet20 with "
-                         f"weights='cifar10'); received model={str(model)!r} and no weights.")
+    check_model(model, weights, classify=True)
     built = model_from(model, weights)
     shape = built.output_shape
     if len(built.outputs) != 1 or len(shape) != 2:  # a segmentation map, several heads: scores per image expected
@@ -94,7 +86,7 @@ def class_names_for(model_file: str | os.PathLike | None, classes: int) -> list[
 def named_classifier(model: str | os.PathLike, weights: str | None) -> tuple[keras.Model, list[str]]:
     """`classifier` and its class names (`class_names_for`)."""
     built = classifier(model, weights)
-    return built, class_names_for(model if _is_model_file(model) else None, built.output_shape[-1])
+    return built, class_names_for(model if is_model_file(model) else None, built.output_shape[-1])
 
 
 def model_inputs(built: keras.Model, paths) -> Iterator[np.ndarray]:

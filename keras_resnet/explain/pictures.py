@@ -11,7 +11,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from keras_resnet.core.arguments import display_path
+from keras_resnet.core.arguments import did_you_mean, display_path
 from keras_resnet.core.atomic import check_replaceable, replacing
 from keras_resnet.explain.gradcam import grad_cam, overlay
 
@@ -26,8 +26,8 @@ def class_index(class_name: str | None, names: Sequence[str]) -> int | None:
     if class_name in names:
         return list(names).index(class_name)
     more = f", ... ({len(names)} classes)" if len(names) > SHOWN_CLASSES else ""
-    raise ValueError(f"`--class` {class_name!r} is not a class of the model; its classes are "
-                     f"{', '.join(map(repr, names[:SHOWN_CLASSES]))}{more}.")
+    raise ValueError(f"`class_name` {class_name!r} is not a class of the model; its classes are "
+                     f"{', '.join(map(repr, names[:SHOWN_CLASSES]))}{more}." + did_you_mean(class_name, names))
 
 
 def picture_paths(paths: Sequence[str | os.PathLike], output: str | os.PathLike) -> list[Path]:
@@ -46,7 +46,7 @@ def picture_paths(paths: Sequence[str | os.PathLike], output: str | os.PathLike)
         named.append(name)
     pictures = [output / f"{name}.png" for name in named]
     if output.exists() and not output.is_dir():
-        raise ValueError(f"`--output` {str(output)!r} is a file; the pictures are written into a directory.")
+        raise ValueError(f"`output` {str(output)!r} is a file; the pictures are written into a directory.")
     for picture in pictures:
         if os.path.lexists(picture):
             raise _exists(picture)
@@ -55,9 +55,9 @@ def picture_paths(paths: Sequence[str | os.PathLike], output: str | os.PathLike)
 
 
 def _exists(picture: Path) -> ValueError:
-    return ValueError(f"`--output` {display_path(picture.parent)} already holds {display_path(picture.name)}; "
+    return ValueError(f"`output` {display_path(picture.parent)} already holds {display_path(picture.name)}; "
                       "explain writes only new files, never over one it did not write in this run (an input image, "
-                      "an earlier picture): choose another --output or move that file.")
+                      "an earlier picture): choose another `output` or move that file.")
 
 
 def write_explanations(model: keras.Model, images: Iterable[np.ndarray], paths: Sequence[str | os.PathLike],

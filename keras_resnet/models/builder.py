@@ -1,6 +1,6 @@
 """The one builder: any network of the paper or its family from its architecture row, in named steps
 (arguments, weights, input and its preprocessing, stem, stages, head, weights loaded). The
-public entries (`resnet`) and the model ids (`build_by_id`) are single calls to it."""
+public entries (`networks`) and the model ids (`build_by_id`) are single calls to it."""
 
 from __future__ import annotations
 

@@ -7,12 +7,15 @@ Kept free of Keras: the command line checks its arguments against the registry a
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 from types import MappingProxyType
 
 from keras_resnet.core.architectures import parse_model_id
+from keras_resnet.core.arguments import did_you_mean
 from keras_resnet.pretrained.download import WeightsFile, local_copy, weights_dir
 
 
@@ -143,14 +146,37 @@ def shown_variant(entry: Weights) -> str:
     return "v2" if parse_model_id(entry.model)[0].preact else entry.variant
 
 
-def entry_for(name: str, model: str, *, variant: str | None, shortcut: str | None, kind: str) -> Weights:
-    """The entry of weights `name` for `model` (and `variant`, where the block `kind` has one;
-    for None the first listed: keras.applications' v1 before torchvision's v1.5), refusing
-    arguments that contradict every entry."""
+def check_weights(weights) -> str | None:
+    """What a `weights=` value names: None, "registry" (one of `names()`) or "file" (an existing
+    file, read by `formats.open_weights`); anything else is refused naming what is accepted.
+    Reads no file, so the command line checks --weights with it before Keras loads."""
+    if weights is None:
+        return None
+    if isinstance(weights, str) and weights in names():
+        return "registry"
+    if isinstance(weights, (str, os.PathLike)) and Path(weights).is_file():
+        return "file"
+    raise ValueError(
+        f"`weights` must be None, a registry name ({', '.join(names())}) or the path to an existing weights file "
+        f"(.h5, .safetensors, .pth); received weights={weights!r}." + did_you_mean(weights, names())
+    )
+
+
+def entries_for(name: str, model: str) -> list[Weights]:
+    """The entries of registry weights `name` for the model id `model`, refused naming the
+    models that have them if there is none."""
     for_model = [e for e in entries() if e.name == name and e.model == model]
     if not for_model:
         have = sorted({e.model for e in entries() if e.name == name})
         raise ValueError(f"weights={name!r} exist for {have}, not for {model!r}.")
+    return for_model
+
+
+def entry_for(name: str, model: str, *, variant: str | None, shortcut: str | None, kind: str) -> Weights:
+    """The entry of weights `name` for `model` (and `variant`, where the block `kind` has one;
+    for None the first listed: keras.applications' v1 before torchvision's v1.5), refusing
+    arguments that contradict every entry."""
+    for_model = entries_for(name, model)
     # basic blocks have no 1x1 conv, so v1 and v1.5 are the same network
     matches = [e for e in for_model if kind == "basic" or variant in (None, e.variant)]
     if not matches or matches[0].shortcut != shortcut:

@@ -5,11 +5,9 @@ becomes its typed entry, a user's file is opened here, once, for everything the 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 import keras
 
@@ -62,16 +60,12 @@ def resolve_weights(weights, model: str, *, variant: str | None, shortcut: str |
                     kind: str) -> Iterator[WeightsSource | None]:
     """What `weights=` names for `model`: None, a registry entry (`registry.entry_for`), or a
     local file, open for the duration of the build."""
-    if weights is None:
+    named = registry.check_weights(weights)
+    if named is None:
         yield None
-    elif isinstance(weights, str) and weights in registry.names():
+    elif named == "registry":
         entry = registry.entry_for(weights, model, variant=variant, shortcut=shortcut, kind=kind)
         yield WeightsSource(weights, entry.variant, entry.preprocessing, entry=entry)
-    elif isinstance(weights, (str, os.PathLike)) and Path(weights).is_file():
+    else:
         with formats.open_weights(weights) as opened:
             yield WeightsSource(str(weights), opened.variant, None, opened=opened)
-    else:
-        raise ValueError(
-            f"`weights` must be None, a registry name ({', '.join(registry.names())}) or the path to an "
-            f"existing weights file (.h5, .safetensors, .pth); received weights={weights!r}."
-        )

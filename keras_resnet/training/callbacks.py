@@ -151,8 +151,8 @@ class StopOnNonFinite(keras.callbacks.Callback):
             f"{what} (iteration {int(keras.ops.convert_to_numpy(optimizer.iterations))}, learning rate "
             f"{float(keras.ops.convert_to_numpy(optimizer.learning_rate)):g}); training stopped. {self.output} "
             f"keeps the last good state: backup/ (epoch {Backup.finished_epochs(self.output / 'backup')}), "
-            "best.keras and log.csv. Lower --learning-rate (or check the data) and run the command again to "
-            "resume from there."
+            "best.keras and log.csv. Lower `learning_rate` (or check the data) and train again to resume from "
+            "there."
         )
 
 

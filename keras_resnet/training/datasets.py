@@ -1,7 +1,9 @@
 """Each dataset a run trains on, as data (one row each, as `core.architectures` holds the
-networks): the paper's recipe for it, the check of a run's data before anything is written,
+networks): the paper's recipe for it, the checks of a run's data before anything is written,
 and the loader of its training, validation and test data. A dataset added here is one row
-(and its name in `training.config.DATASET_NAMES`, which the command line parses with)."""
+(and its name in `training.config.DATASET_NAMES`, which the command line parses with). Free
+of Keras at import: the command line checks a run's arguments (`check_arguments`) before
+Keras loads."""
 
 from __future__ import annotations
 
@@ -17,9 +19,7 @@ import numpy as np
 from keras_resnet.core.arguments import check_choice
 from keras_resnet.data import cifar10 as cifar
 from keras_resnet.data import image_folders as folders
-from keras_resnet.models.layers import channel_axis
-from keras_resnet.training.config import TrainConfig
-from keras_resnet.training.recipe import Recipe
+from keras_resnet.training.config import Recipe, TrainConfig, check_values
 
 ImageFolders = tuple[tuple, tuple]  # (paths, labels, class names) of train/, then of val/ (`image_folders.list_images`)
 
@@ -41,6 +41,8 @@ class TrainingData:
 def in_image_data_format(data: TrainingData) -> TrainingData:
     """`data` as keras.config's image data format wants it: under channels_first, each batch
     (and the mean) transposed after the pipeline, which works channels last."""
+    from keras_resnet.models.layers import channel_axis  # imports Keras
+
     if channel_axis() == -1:
         return data
     import tensorflow as tf
@@ -54,12 +56,14 @@ def in_image_data_format(data: TrainingData) -> TrainingData:
 
 @dataclass(frozen=True)
 class Dataset:
-    """One dataset: `check` runs on a run's arguments before anything is written and returns
+    """One dataset: `check` runs on a run's arguments, reading no data (the command line runs it
+    before Keras loads); `scan` then passes over the data before anything is written and returns
     what it found (image folders' listing, None for CIFAR-10), which `load` reuses, as listing
     costs a pass over an ImageNet-sized tree."""
 
     recipe: Recipe
-    check: Callable[[TrainConfig], ImageFolders | None]
+    check: Callable[[TrainConfig], None]
+    scan: Callable[[TrainConfig], ImageFolders | None]
     load: Callable[[TrainConfig, int, ImageFolders | None], TrainingData]
 
 
@@ -67,6 +71,10 @@ def _check_cifar10(config: TrainConfig) -> None:
     cifar.check_validation_fraction(config.validation_fraction)
     if config.data_dir is not None:
         cifar.check_cifar10_dir(config.data_dir)
+
+
+def _scan_cifar10(config: TrainConfig) -> None:
+    """Nothing to list: the batches are read whole (and checked) by `load`."""
 
 
 def _load_cifar10(config: TrainConfig, batch_size: int, listing: None) -> TrainingData:
@@ -88,10 +96,13 @@ def _load_cifar10(config: TrainConfig, batch_size: int, listing: None) -> Traini
     )
 
 
-def _check_folders(config: TrainConfig) -> ImageFolders:
-    """Every image is checked as it is listed (`image_folders.list_images`)."""
+def _check_folders(config: TrainConfig) -> None:
     if config.data_dir is None:
         raise ValueError("dataset='imagenet' needs `data_dir` with train/ and val/ class folders.")
+
+
+def _scan_folders(config: TrainConfig) -> ImageFolders:
+    """Every image is checked as it is listed (`image_folders.list_images`)."""
     listing = tuple(folders.list_images(Path(config.data_dir) / split) for split in ("train", "val"))
     if listing[0][2] != listing[1][2]:
         raise ValueError(f"`data_dir` {config.data_dir!r}: train/ and val/ must have the same class folders.")
@@ -125,12 +136,21 @@ def _folders_fingerprint(root: Path, paths: list[str]) -> str:
 # The paper's recipes: Section 4.2 (CIFAR-10) and Section 3.4 (ImageNet).
 DATASETS: dict[str, Dataset] = {
     "cifar10": Dataset(Recipe(batch_size=128, learning_rate=0.1, iterations=64_000, schedule="cifar"),
-                       _check_cifar10, _load_cifar10),
+                       _check_cifar10, _scan_cifar10, _load_cifar10),
     "imagenet": Dataset(Recipe(batch_size=256, learning_rate=0.1, iterations=600_000, schedule="plateau"),
-                        _check_folders, _load_folders),
+                        _check_folders, _scan_folders, _load_folders),
 }
 
 
 def dataset(name: str) -> Dataset:
     check_choice("dataset", name, tuple(DATASETS))
     return DATASETS[name]
+
+
+def check_arguments(config: TrainConfig) -> Dataset:
+    """The dataset of `config`, once each value (`config.check_values`) and its data arguments
+    (the dataset's `check`) are checked, reading no data."""
+    chosen = dataset(config.dataset)
+    check_values(config)
+    chosen.check(config)
+    return chosen

@@ -1,31 +1,16 @@
 """The paper's optimisation set-up in one place: SGD with momentum 0.9, weight decay 1e-4 on
-the weights, the batch sizes, learning rates and training lengths of Sections 3.4 and 4.2.
-(He initialisation and BN after every convolution are the builder's.)"""
+the weights, the batch sizes, learning rates and training lengths of Sections 3.4 and 4.2
+(each dataset's `config.Recipe`, its row of `training.datasets.DATASETS`). (He initialisation
+and BN after every convolution are the builder's.)"""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import keras
 
 from keras_resnet.models.layers import all_layers
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """One dataset's training recipe (its row of `training.datasets.DATASETS`); `iterations`
-    is the length at `batch_size`."""
-
-    batch_size: int
-    learning_rate: float
-    iterations: int
-    schedule: str  # "cifar": /10 at 1/2 and 3/4 of the run; "plateau": /10 when val error stalls
-    momentum: float = 0.9
-    weight_decay: float = 1e-4
-    warmup_lr: float = 0.01  # 110-layer CIFAR net: until the training error is below 80%
-    warmup_until_error: float = 0.8
-    warmup_min_depth: int = 110
+from keras_resnet.training.config import Recipe
 
 
 def scaled_learning_rate(recipe: Recipe, batch_size: int) -> float:

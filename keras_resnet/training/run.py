@@ -19,7 +19,7 @@ from pathlib import Path
 import keras
 
 from keras_resnet.core.architectures import parse_model_id
-from keras_resnet.core.arguments import check_choice, is_integer
+from keras_resnet.core.arguments import check_choice
 from keras_resnet.core.atomic import (
     CAN_LOCK,
     NO_FOLLOW,
@@ -47,10 +47,15 @@ from keras_resnet.training.callbacks import (
     run_file,
     save_model,
 )
-from keras_resnet.training.config import DATASET_NAMES, SCHEDULES, STRATEGIES, TrainConfig
-from keras_resnet.training.datasets import Dataset, ImageFolders, TrainingData, dataset, in_image_data_format
+from keras_resnet.training.config import DATASET_NAMES, Recipe, TrainConfig, check_values, is_count, is_number
+from keras_resnet.training.datasets import (
+    Dataset,
+    ImageFolders,
+    TrainingData,
+    check_arguments,
+    in_image_data_format,
+)
 from keras_resnet.training.recipe import (
-    Recipe,
     add_weight_decay,
     compile_for_training,
     scaled_learning_rate,
@@ -79,41 +84,9 @@ def check_config(config: TrainConfig) -> Recipe:
 
 
 def _check_arguments(config: TrainConfig) -> tuple[Dataset, ImageFolders | None]:
-    """The dataset, and what its check found (image folders' listing), once per run."""
-    chosen = dataset(config.dataset)
-    _check_values(config)
-    return chosen, chosen.check(config)
-
-
-def _check_values(config: TrainConfig) -> None:
-    """Each value's type and range, reading no file: of the arguments, and of a run's record."""
-    parse_model_id(config.model)
-    check_choice("schedule", config.schedule, (None, *SCHEDULES))
-    check_choice("strategy", config.strategy, STRATEGIES)
-    for name in ("epochs", "batch_size", "steps_per_epoch"):
-        value = getattr(config, name)
-        if value is not None and not _is_count(value, 1):
-            raise ValueError(f"`{name}` must be a positive integer or None; received {name}={value!r}.")
-    if not _is_count(config.seed, 0) or config.seed >= 2**32:  # what keras.utils.set_random_seed takes
-        raise ValueError(f"`seed` must be an integer in [0, 2**32 - 1]; received seed={config.seed!r}.")
-    for name, least in (("step_epochs", 1), ("patience", 0)):
-        if not _is_count(getattr(config, name), least):
-            raise ValueError(f"`{name}` must be an integer >= {least}; received {name}={getattr(config, name)!r}.")
-    for name in ("min_delta", "min_lr"):
-        if not _is_number(getattr(config, name)) or getattr(config, name) < 0:
-            raise ValueError(f"`{name}` must be a finite number >= 0; received {name}={getattr(config, name)!r}.")
-    if config.learning_rate is not None and not (_is_number(config.learning_rate) and config.learning_rate > 0):
-        raise ValueError(f"`learning_rate` must be a finite number > 0 or None; received "
-                         f"learning_rate={config.learning_rate!r}.")
-
-
-def _is_count(value, least: int) -> bool:
-    """An integer >= `least` that config.json records as such: a Python int, not numpy's."""
-    return is_integer(value) and isinstance(value, int) and value >= least
-
-
-def _is_number(value) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+    """The dataset, and what its scan found (image folders' listing), once per run."""
+    chosen = check_arguments(config)
+    return chosen, chosen.scan(config)
 
 
 def run_directory(config: TrainConfig) -> Path:
@@ -256,7 +229,7 @@ def _check_record(path: Path, run: dict) -> None:
             raise ValueError(f"{', '.join(f'{k}={run[k]!r}' for k in wrong)} is not a value a run records.")
         check_choice("dataset", run["dataset"], DATASET_NAMES)
         check_validation_fraction(run["validation_fraction"])
-        _check_values(TrainConfig(**{k: run[k] for k in names}))
+        check_values(TrainConfig(**{k: run[k] for k in names}))
         _check_history(run)
     except ValueError as e:
         raise ValueError(f"`output` file {str(path)!r} is not the record of a run as `keras-resnet train` writes "
@@ -271,7 +244,7 @@ def _check_history(run: dict) -> None:
     epochs, rate = run["epochs"], run["learning_rate"]
     diverged = run.get("diverged")
     if "diverged" in run and not (isinstance(diverged, dict) and set(diverged) == {"epoch", "learning_rate"}
-            and _is_count(diverged["epoch"], 0) and diverged["epoch"] < epochs and diverged["learning_rate"] == rate):
+            and is_count(diverged["epoch"], 0) and diverged["epoch"] < epochs and diverged["learning_rate"] == rate):
         raise ValueError(f"`diverged`={diverged!r} is not one of the run's {epochs} epochs and its learning rate "
                          f"{rate!r}.")
     changes = run.get("changes", [])
@@ -279,9 +252,9 @@ def _check_history(run: dict) -> None:
     if not (isinstance(changes, list) and all(isinstance(c, dict) and set(c) == keys for c in changes)):
         raise ValueError(f"`changes`={changes!r} is not a list of changes of learning rate ({sorted(keys)}).")
     rates = [c["was"] for c in changes[:1]] + [c["learning_rate"] for c in changes] or [rate]
-    if not (all(_is_number(r) and r > 0 for r in rates) and all(b < a for a, b in zip(rates, rates[1:]))
+    if not (all(is_number(r) and r > 0 for r in rates) and all(b < a for a, b in zip(rates, rates[1:]))
             and rates[-1] == rate and all(c["was"] == r for c, r in zip(changes, rates))
-            and all(c["because"] == "training diverged" and _is_count(c["epoch"], 0) and c["epoch"] < epochs
+            and all(c["because"] == "training diverged" and is_count(c["epoch"], 0) and c["epoch"] < epochs
                     for c in changes)):
         raise ValueError(f"`changes`={changes!r} are not lower learning rates, each after a divergence, ending "
                          f"at the run's {rate!r}.")

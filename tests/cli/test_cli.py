@@ -48,6 +48,7 @@ def test_weights_lists_the_registry(capsys):
     assert next(r for r in rows if r[1] == "resnext50_32x4d")[5:9] == ["77.62", "93.70", "sha256[:8]+pin", "no"]
     result = keras_resnet_main(capsys, "weights", "--model", "resnet51")
     assert result.returncode == 2 and "--model must be one of cifar_resnet20" in result.stderr
+    assert result.stderr.endswith("received --model 'resnet51'. Did you mean 'resnet50', 'resnet18' or 'resnet50d'?\n")
 
 
 def test_bad_arguments_are_reported():
@@ -64,6 +65,8 @@ def test_bad_arguments_are_reported():
     ["export", "m.keras", "m.onnx", "--count", "2.5"],
     ["predict", "m.keras", "x.png", "--top", "0"],
     ["predict", "m.keras", "x.png", "--top", "-1"],
+    ["evaluate", "m.keras", "--limit", "0"],  # was the error of no images, after loading the model
+    ["evaluate", "m.keras", "--limit", "-5"],
 ])
 def test_counts_below_one_are_refused_naming_the_option(capsys, tmp_path, argv):
     """Refused while parsing, before a model is read: the option as typed and what it accepts."""
@@ -151,6 +154,11 @@ def failures(shared, files, tmp_path):
     classes.mkdir()
     (classes / "model.keras").write_bytes(model.read_bytes())
     (classes / "classes.json").write_text('["cat", ')
+    run = tmp_path / "runs" / "r20"  # a training run's directory given for its model file
+    run.mkdir(parents=True)
+    (run / "config.json").write_text("{}")
+    (run / "best.keras").write_bytes(model.read_bytes())
+    png = files / "png" / "0.png"
     return [
         (["convert", checkpoint, files / "user_files", "--model", "cifar_resnet20"], {}, 2, ["user_files"]),
         (["convert", checkpoint, files / "a_file" / "out.h5", "--model", "cifar_resnet20"], {}, 2, ["a_file"]),
@@ -163,25 +171,47 @@ def failures(shared, files, tmp_path):
         (["export", "resnet50", tmp_path / "r.onnx", "--format", "onnx", "--weights", "imagenet"],
          {"KERAS_HOME": str(tmp_path / "keras_home")}, 1, ["https://"]),
         (["predict", classes / "model.keras", files / "png" / "0.png"], {}, 2, ["classes.json"]),
-        (["predict", model, files / "png" / "0.png", "--weights", "cifar10"], {}, 2, ["`weights`", "model.keras"]),
-        (["predict", "cifar_resnet20", files / "png" / "0.png"], {}, 2, ["`model`", "weights"]),
-        (["evaluate", "cifar_resnet20", "--data-dir", data], {}, 2, ["`model`", "weights"]),
+        (["predict", model, png, "--weights", "cifar10"], {}, 2, ["--weights applies", "model.keras"]),
+        (["predict", "cifar_resnet20", png], {}, 2, ["MODEL must be", "with --weights"]),
+        (["predict", tmp_path / "missing.keras", png], {}, 2, ["MODEL", "missing.keras' does not exist"]),
+        (["predict", "cifar_resnt20", png, "--weights", "cifar10"], {}, 2,
+         ["received MODEL 'cifar_resnt20'. Did you mean 'cifar_resnet20'"]),
+        (["predict", run, png], {}, 2, [f"MODEL '{run}' is a training run's directory", f"'{run / 'best.keras'}'"]),
+        (["predict", "cifar_resnet20", png, "--weights", "cifar"], {}, 2,
+         ["received --weights 'cifar'. Did you mean 'cifar10'?"]),
+        (["explain", "resnet50", png, "--weights", "cifar10", "--output", tmp_path / "maps"], {}, 2,
+         ["--weights 'cifar10' exist for ['cifar_resnet20'", "not for 'resnet50'"]),
+        (["evaluate", "cifar_resnet20", "--data-dir", data], {}, 2, ["MODEL must be", "with --weights"]),
+        (["evaluate", "cifar_resnet20", "--weights", "cifar10", "--data-dir", files / "png"], {}, 2,
+         ["--data-dir", "missing ['test_batch']"]),
+        (["evaluate", "cifar_resnet20", "--weights", "cifar10", "--method", "ten-crop"], {}, 2,
+         ["--method must be one of ['centre']; received --method 'ten-crop'"]),
         (["export", "cifar_resnet20", tmp_path / "x.onnx", "--format", "tflite"], {}, 2,
-         ["`format` 'tflite'", "x.onnx"]),
-        (["export", "cifar_resnet20", tmp_path / "x.bin"], {}, 2, ["`format`", "x.bin"]),
+         ["--format 'tflite'", "x.onnx", "leave --format out"]),
+        (["export", "cifar_resnet20", tmp_path / "x.bin"], {}, 2, ["--format cannot", "x.bin", "give --format, one"]),
         (["evaluate", model, "--data-dir", files / "empty_batches"], {}, 2, ["test_batch"]),
-        (["evaluate", model, "--data-dir", data, "--limit", "0"], {}, 2, ["limit"]),
-        (["evaluate", model, "--data-dir", data, "--limit", "-5"], {}, 2, ["limit"]),
-        (["train", "--model", "cifar_resnet8", "--data-dir", data, "--output", listed_run], {}, 2, ["config.json"]),
+        (["train", "--model", "cifar_resnet8", "--data-dir", data, "--output", listed_run], {}, 2,
+         ["--output file", "config.json"]),
         (["train", "--model", "resnet18", "--dataset", "imagenet", "--data-dir", imagenet, "--output",
           tmp_path / "imagenet_run"], {}, 2, ["cut.png"]),
-        ([*train, "--step-epochs", "0"], {}, 2, ["step_epochs"]),
-        ([*train, "--patience", "-1"], {}, 2, ["patience"]),
-        ([*train, "--min-lr", "-1"], {}, 2, ["min_lr"]),
-        ([*train, "--min-delta", "nan"], {}, 2, ["min_delta"]),
+        (["train", "--model", "resnet18", "--dataset", "imagenet"], {}, 2,
+         ["--dataset 'imagenet' needs --data-dir"]),
+        (["train", "--model", "cifar_resnet8", "--data-dir", files / "png"], {}, 2, ["--data-dir", "data_batch_1"]),
+        ([*train, "--step-epochs", "0"], {}, 2, ["--step-epochs must be", "received --step-epochs 0"]),
+        ([*train, "--patience", "-1"], {}, 2, ["--patience"]),
+        ([*train, "--min-lr", "-1"], {}, 2, ["--min-lr"]),
+        ([*train, "--min-delta", "nan"], {}, 2, ["--min-delta"]),
+        ([*train, "--validation-fraction", "1"], {}, 2, ["--validation-fraction must be in [0, 1)"]),
         (train, {"TF_CONFIG": "{not json"}, 2, ["TF_CONFIG"]),
         (train, {"TF_CONFIG": json.dumps([1, 2])}, 2, ["TF_CONFIG"]),
     ]
+
+
+def parameter_spellings(argv) -> re.Pattern:
+    """The library's spellings of the arguments of `keras-resnet ARGV` (`data_dir`, weights='x',
+    limit=0: each argument's Python name, and `model_file`), which its messages must not show."""
+    names = "|".join({*vars(cli.program.build_parser().parse_args([str(a) for a in argv])), "model_file"})
+    return re.compile(rf"`({names})`|(?<![\w'\"/.=-])({names})=")
 
 
 def test_every_failure_is_one_line_naming_the_cause(shared, files, tmp_path, capsys, monkeypatch):
@@ -197,6 +227,7 @@ def test_every_failure_is_one_line_naming_the_cause(shared, files, tmp_path, cap
         assert (code, len(lines)) == (status, 1), (argv, env, code, err[-3000:])
         assert lines[0].startswith(f"keras-resnet {argv[0]}: error: "), (argv, err)
         assert all(w in lines[0] for w in words), (argv, env, lines[0])
+        assert not parameter_spellings(argv).search(lines[0]), (argv, env, lines[0])  # the flag as typed
     assert {p: p.read_bytes() for p in files.rglob("*") if p.is_file()} == before
 
 
@@ -250,14 +281,50 @@ def test_file_names_that_are_not_utf8(files, tmp_path):
 def test_help_and_parsing_do_not_import_keras_or_tensorflow():
     """--help answers at once: the command parses its arguments before Keras and TensorFlow
     (seconds) load. Python's own import log (-X importtime) of the real console script shows it."""
-    for argv in (["--help"], ["train", "--help"], ["predict", "--help"], ["explain", "--help"],
+    for argv in (["--help"], ["train", "--help"], ["predict", "--help"], ["explain", "--help"], ["table", "--help"],
                  ["table", "--cifar", "0"]):
-        result = subprocess.run([keras_resnet_exe(), *argv], capture_output=True, text=True, timeout=120,
-                                env={**os.environ, "PYTHONPROFILEIMPORTTIME": "1"})
-        imported = {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in result.stderr.splitlines()
-                    if line.startswith("import time:")}
-        assert "keras_resnet" in imported and not imported & {"keras", "tensorflow", "jax", "torch"}, argv
+        result = _imports_of(*argv)
+        assert "keras_resnet" in result.imported and not result.imported & BACKENDS, argv
     assert "argument --cifar: must be an integer >= 1" in result.stderr
+
+
+BACKENDS = {"keras", "tensorflow", "jax", "torch"}
+
+
+def _imports_of(*argv) -> subprocess.CompletedProcess:
+    """The real console script run with Python's own import log (-X importtime): its result, and
+    the top-level modules it imported (`imported`)."""
+    result = subprocess.run([keras_resnet_exe(), *map(str, argv)], capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PYTHONPROFILEIMPORTTIME": "1"})
+    result.imported = {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in result.stderr.splitlines()
+                       if line.startswith("import time:")}
+    result.stderr = "".join(line + "\n" for line in result.stderr.splitlines() if not line.startswith("import time:"))
+    return result
+
+
+def test_mistakes_are_answered_before_keras_or_tensorflow_load(tmp_path):
+    """A missing image, a wrong model id, a wrong format, a training run's directory as MODEL,
+    data that is not there: each refused by the command's check, which runs before Keras and
+    TensorFlow are imported (seconds); `weights`, which only reads the registry, imports neither."""
+    (tmp_path / "runs" / "r20").mkdir(parents=True)
+    (tmp_path / "runs" / "r20" / "best.keras").write_bytes(b"PK")
+    for argv, said in [
+        (["predict", "cifar_resnet20", "--weights", "cifar10", tmp_path / "nothere.png"], "nothere.png' does not"),
+        (["predict", "cifar_resnt20", "--weights", "cifar10", "cat.png"], "Did you mean 'cifar_resnet20'"),
+        (["export", "cifar_resnet20", tmp_path / "m.bin", "--weights", "cifar10"], "--format cannot be told"),
+        (["explain", tmp_path / "runs" / "r20", "cat.png", "--output", tmp_path], "give its model file"),
+        (["evaluate", "cifar_resnet20", "--weights", "imagenet"], "not for 'cifar_resnet20'"),
+        (["train", "--model", "cifar_resnet8", "--data-dir", tmp_path], "missing ['data_batch_1'"),
+        (["convert", "x.pth", "y.h5", "--model", "resnet_50"], "Did you mean 'resnet50'"),
+        (["weights", "--model", "resnet51"], "Did you mean 'resnet50'"),
+    ]:
+        result = _imports_of(*argv)
+        assert result.returncode == 2 and result.stderr.count("\n") == 1 and said in result.stderr, (argv,
+                                                                                                    result.stderr)
+        assert not result.imported & BACKENDS, (argv, result.imported & BACKENDS)
+    result = _imports_of("weights")
+    assert result.returncode == 0 and "cifar_resnet20" in result.stdout and not result.imported & BACKENDS
+    assert list(tmp_path.iterdir()) == [tmp_path / "runs"]
 
 
 @pytest.mark.parametrize("module", ["keras_resnet", "keras_resnet.cli"])
@@ -286,17 +353,19 @@ def test_commands_print_only_their_own_lines_unless_verbose(tmp_path):
     """TensorFlow's import notices (oneDNN, absl) and C++ logs stay off stderr; --verbose shows them."""
     result = _without_log_level("table")
     assert result.returncode == 0 and "resnet152" in result.stdout and result.stderr == ""
-    missing = tmp_path / "missing.keras"
-    own = f"keras-resnet evaluate: error: `model_file` {str(missing)!r} does not exist"
-    result = _without_log_level("evaluate", str(missing))
-    assert result.returncode == 2 and result.stderr.startswith(own) and len(result.stderr.splitlines()) == 1
-    result = _without_log_level("evaluate", str(missing), "--verbose")
+    damaged = tmp_path / "damaged.keras"  # refused once Keras has loaded: its archive is read
+    damaged.write_text("not a zip archive")
+    own = f"keras-resnet evaluate: error: MODEL {str(damaged)!r} "
+    result = _without_log_level("evaluate", str(damaged))
+    assert result.returncode == 2 and result.stderr.startswith(own) and len(result.stderr.splitlines()) == 1, (
+        result.stderr)
+    result = _without_log_level("evaluate", str(damaged), "--verbose")
     assert result.returncode == 2 and own in result.stderr and len(result.stderr.splitlines()) > 1, result.stderr
 
 
 def test_offline_without_data_dir_is_one_line_naming_the_fix_and_leaves_nothing(shared, tmp_path):
     """No network (an unreachable proxy, an empty Keras cache): `train` and `evaluate` without
-    --data-dir say the download failed and give --data-dir DIR; `train` removes what it made."""
+    --data-dir say the download failed and name --data-dir; `train` removes what it made."""
     existing = tmp_path / "existing"
     existing.mkdir()
     out = run_python(f"""
@@ -318,7 +387,7 @@ print(json.dumps(results))
     for (code, err), command in zip(json.loads(out.strip().splitlines()[-1]), ("train", "train", "evaluate")):
         assert code == 1 and len(err.strip().splitlines()) == 1, err
         assert err.startswith(f"keras-resnet {command}: error: downloading CIFAR-10 (keras.datasets) failed: "), err
-        assert "--data-dir DIR" in err and "resume" not in err, err
+        assert "pass --data-dir: the folder" in err and "data_dir" not in err and "resume" not in err, err
     assert not (tmp_path / "new").exists() and list(existing.iterdir()) == []
 
 
@@ -336,7 +405,7 @@ def test_a_model_file_that_is_not_a_classifier_is_one_line_naming_it(tmp_path, c
                  ["explain", tmp_path / "maps.keras", tmp_path / "x.png", "--output", tmp_path / "out"]):
         result = keras_resnet_main(capsys, *argv)
         assert result.returncode == 2 and result.stdout == "", result.stderr
-        assert result.stderr == (f"keras-resnet {argv[0]}: error: `model` {str(tmp_path / 'maps.keras')!r} must be a "
+        assert result.stderr == (f"keras-resnet {argv[0]}: error: MODEL {str(tmp_path / 'maps.keras')!r} must be a "
                                  "classifier of one output of shape (batch, classes); its output shape is "
                                  "(None, 32, 32, 10).\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["maps.keras", "x.png"]

@@ -329,7 +329,7 @@ def test_export_command_errors(tmp_path, capsys):
     result = keras_resnet_main(capsys, "export", "cifar_resnet20", tmp_path / "m.onnx", "--format", "onnx",
                                "--images", tmp_path)
     assert result.returncode == 2
-    assert ("`images` " in result.stderr
+    assert ("--images " in result.stderr
             and "must be a CIFAR-10 directory (with test_batch) or a folder" in result.stderr)
     assert not (tmp_path / "m.onnx").exists()
 

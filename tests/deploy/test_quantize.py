@@ -150,8 +150,8 @@ def test_image_counts_below_one_are_refused(shared, count):
 
 
 @pytest.mark.parametrize("arguments, message", [
-    (["m", "--format", "savedmodel", "--quantize", "int8"], "`quantize` 'int8' needs `format` one of ['tflite', "
-     "'onnx']; received format='savedmodel' (a SavedModel keeps float weights)."),
+    (["m", "--format", "savedmodel", "--quantize", "int8"], "--quantize 'int8' needs --format one of ['tflite', "
+     "'onnx']; received --format 'savedmodel' (a SavedModel keeps float weights)."),
     (["m.tflite", "--quantize", "int8", "--images", "x"], "`--quantize int8` needs --calibration DIR"),
     (["m.tflite", "--quantize", "int8", "--calibration", "x"], "`--quantize int8` needs --calibration DIR"),
     (["m.onnx", "--quantize", "int8", "--calibration", "d", "--images", "d/val"], "overlap: calibrate on training"),

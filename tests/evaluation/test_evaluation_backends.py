@@ -44,7 +44,7 @@ def test_predict_refuses_a_model_that_gives_nan(cifar_test, tmp_path, capsys):
     (tmp_path / "0.png").write_bytes(tf.io.encode_png(cifar_test[0][0]).numpy())
     result = keras_resnet_main(capsys, "predict", tmp_path / "nan.keras", tmp_path / "0.png")
     assert result.returncode == 2 and "nan" not in result.stdout, result
-    assert result.stderr.startswith(f"keras-resnet predict: error: `model` '{tmp_path / 'nan.keras'}' gives NaN or "
+    assert result.stderr.startswith(f"keras-resnet predict: error: MODEL '{tmp_path / 'nan.keras'}' gives NaN or "
                                     "infinite class scores for 1 of the 1 images"), result.stderr
 
 

@@ -234,12 +234,12 @@ def test_pictures_refuse_an_unknown_class_and_a_foreign_file_writing_nothing(res
     from keras_resnet.explain.pictures import write_explanations
 
     names = [name for _, name in class_names("cifar10")]
-    with pytest.raises(ValueError, match=r"`--class` 'tiger' is not a class of the model; its classes are 'airplane'"):
+    with pytest.raises(ValueError, match=r"`class_name` 'tiger' is not a class of the model; its classes are 'airpl"):
         write_explanations(resnet20, images[0][:1], ["x.png"], names, tmp_path / "out", class_name="tiger")
     assert not (tmp_path / "out").exists()
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "y.png").write_text("notes")
-    with pytest.raises(ValueError, match=r"`--output` '.*out' already holds 'y.png'; explain writes only new files"):
+    with pytest.raises(ValueError, match=r"`output` '.*out' already holds 'y.png'; explain writes only new files"):
         write_explanations(resnet20, images[0][:2], ["x.png", "y.png"], names, tmp_path / "out")
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["y.png"]
 
@@ -253,7 +253,7 @@ def test_pictures_never_replace_a_file_they_did_not_write(resnet20, images, tmp_
     (written,) = write_explanations(resnet20, images[0][:1], ["cat.png"], names, tmp_path)
     before = written.read_bytes()
     with pytest.raises(ValueError, match=r"already holds 'cat.png'; explain writes only new files, never over one it "
-                                         r"did not write in this run .* choose another --output or move that file"):
+                                         r"did not write in this run .* choose another `output` or move that file"):
         write_explanations(resnet20, images[0][:1], ["elsewhere/cat.jpg"], names, tmp_path)
     with pytest.raises(ValueError, match=r"already holds 'cat.png'"):
         _save(written, np.zeros((4, 4, 3), np.uint8), "late")
@@ -281,7 +281,7 @@ def test_explain_never_writes_over_its_input(cifar_test, tmp_path, capsys):
     result = keras_resnet_main(capsys, "explain", "cifar_resnet20", "--weights", "cifar10", photo,
                                "--output", photo.parent)
     assert result.returncode == 2 and result.stdout == "", result.stderr
-    assert result.stderr == (f"keras-resnet explain: error: `--output` {str(photo.parent)!r} already holds "
+    assert result.stderr == (f"keras-resnet explain: error: --output {str(photo.parent)!r} already holds "
                              f"{photo.name!r}; explain writes only new files, never over one it did not write in "
                              "this run (an input image, an earlier picture): choose another --output or move that "
                              "file.\n")

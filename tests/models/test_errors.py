@@ -71,10 +71,16 @@ def test_input_tensor():
     assert model.predict(np.zeros((1, 48, 48, 3), "float32"), verbose=0).shape == (1, 512)
 
 
-@pytest.mark.parametrize("typed, meant", [("resnext50", "resnext50_32x4d"), ("resnet5O", "resnet50"),
-                                          ("cifar_resnet2O", "cifar_resnet20")])
-def test_a_misspelt_model_id_gets_the_named_model_it_resembles(typed, meant):
-    with pytest.raises(ValueError, match=rf"received model='{typed}'\. Did you mean '{meant}'\?$"):
+@pytest.mark.parametrize("typed, meant", [
+    ("resnext50", "resnext50_32x4d"), ("resnet5O", "resnet50"), ("cifar_resnet2O", "cifar_resnet20"),
+    ("resnet20", "cifar_resnet20"),  # the CIFAR net first: it holds what was typed
+    ("cifar_resnet21", "cifar_resnet20"), ("CifarResNet20", "cifar_resnet20"), ("cifar-resnet20", "cifar_resnet20"),
+])
+def test_a_misspelt_model_id_gets_the_named_models_it_resembles_best_first(typed, meant):
+    """Up to three ids, best first: the one spelt the same but for case and "_", else those that
+    hold what was typed, then the closest (a tie to the longer common start)."""
+    with pytest.raises(ValueError, match=rf"received model='{typed}'\. Did you mean '{meant}'(\?|, '[a-z0-9_]+' or "
+                                         r"'[a-z0-9_]+'\?)$"):
         kr.build_by_id(typed)
 
 

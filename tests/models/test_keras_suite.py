@@ -15,18 +15,13 @@ overwritten input become assertions that the input is unchanged.
 """
 
 import functools
-import hashlib
-import json
 import os
-from pathlib import Path
 from typing import NamedTuple
 
 import keras
 import numpy as np
 import pytest
-from conftest import SHARED as DATA_DIR
 from keras.applications import imagenet_utils
-from keras.src.applications import imagenet_utils as keras_imagenet_utils_internals
 from keras.src.utils import file_utils as keras_file_utils
 from references import shapes_only
 
@@ -50,12 +45,6 @@ requires_trainable_backend = pytest.mark.skipif(
 # ApplicationsTest's class decorator (with requires_trainable_backend)
 skip_applications = pytest.mark.skipif(os.environ.get("SKIP_APPLICATIONS_TESTS"), reason="Env variable set to skip.")
 
-# keras.applications' class index (decode_predictions downloads it into its cache) and ours,
-# byte-identical, in the shared data; file_hash as keras' decode_predictions checks it
-KERAS_CLASS_INDEX = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models" / "imagenet_class_index.json"
-SHARED = DATA_DIR.parent
-SHARED_CLASS_INDEX = (SHARED / "data" / "imagenet_class_index.json", SHARED / "imagenet_class_index.json")
-CLASS_INDEX_MD5 = "c2c37ea517e94d9795004a39431a14cb"
 # keras.applications on 4 or 5 input channels (which Keras' tests ask for)
 KERAS_CHANNELS_WARNING = "ignore:This model usually expects 1 or 3 input channels:UserWarning"
 
@@ -81,24 +70,6 @@ def mixed_float16():
         yield
     finally:
         keras.config.set_dtype_policy(previous)
-
-
-@pytest.fixture
-def keras_decode_predictions(monkeypatch):
-    """keras.applications' `decode_predictions`, never downloading: with its own cached class
-    index where keras has it, else with the shared copy of that file (the same bytes) loaded into
-    the global it caches the file in."""
-    if _md5(KERAS_CLASS_INDEX) == CLASS_INDEX_MD5:
-        return imagenet_utils.decode_predictions
-    for path in SHARED_CLASS_INDEX:
-        if _md5(path) == CLASS_INDEX_MD5:
-            monkeypatch.setattr(keras_imagenet_utils_internals, "CLASS_INDEX", json.loads(path.read_text()))
-            return imagenet_utils.decode_predictions
-    pytest.skip(f"keras' imagenet_class_index.json is neither cached at {KERAS_CLASS_INDEX} nor in {SHARED}")
-
-
-def _md5(path: Path) -> str | None:
-    return hashlib.md5(path.read_bytes()).hexdigest() if path.is_file() else None
 
 
 class Summary(NamedTuple):

@@ -82,7 +82,7 @@ def test_public_names_are_lazy_and_user_facing():
     state = json.loads(result.stdout.strip().splitlines()[-1])
     assert state["before"] == []
     assert "keras" in state["after"] and keras.backend.backend() in state["after"]
-    assert (state["home"], state["listed"]) == ("keras_resnet.models.resnet", True)
+    assert (state["home"], state["listed"]) == ("keras_resnet.models.networks", True)
     assert state["missing"] == "module 'keras_resnet' has no attribute 'IMAGENET'"
     import keras_resnet
 

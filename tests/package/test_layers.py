@@ -8,8 +8,11 @@ from pathlib import Path
 import keras_resnet
 
 LAYERS = ("core", "data", "pretrained", "models", "training", "evaluation", "deploy", "explain", "cli")
-# the two import-time guards beside `core`, and the package's own lazy front door on top
-TOP_LEVEL = {"_distribution": "core", "onednn": "core", "__init__": "cli", "__main__": "cli"}
+# the two import-time guards beside `core`; keras.applications' module names (`resnet`, `resnet50`,
+# `resnet_v2`), the networks under keras.applications' defaults, with `models`; and the package's
+# own lazy front door on top
+TOP_LEVEL = {"_distribution": "core", "onednn": "core", "resnet": "models", "resnet50": "models",
+             "resnet_v2": "models", "__init__": "cli", "__main__": "cli"}
 PACKAGE = Path(keras_resnet.__file__).parent
 
 

@@ -129,7 +129,7 @@ def test_a_folder_that_is_not_a_run_is_refused_untouched(shared, tmp_path, capsy
     result = keras_resnet_main(capsys, "train", "--model", "cifar_resnet8", "--data-dir", data, "--output", run,
                                "--epochs", "1", "--steps-per-epoch", "1", "--batch-size", "16", "--no-plot")
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-3000:]
-    named = f"`output` file '{run / 'config.json'}'" if "config.json" in contents else f"`output` directory '{run}'"
+    named = f"--output file '{run / 'config.json'}'" if "config.json" in contents else f"--output directory '{run}'"
     assert named in result.stderr, result.stderr
     assert words in result.stderr, result.stderr
     assert _files(tmp_path) == before
@@ -184,7 +184,7 @@ def test_a_run_that_never_started_leaves_nothing(shared, tmp_path):
 
 def test_command_line_reports_before_training(shared, tmp_path, capsys):
     for args, words in [
-        (["--model", "resnet51"], ["`model`"]),
+        (["--model", "resnet51"], ["--model must be", "received --model 'resnet51'. Did you mean 'resnet50'"]),
         (["--model", "cifar_resnet20", "--strategy", "horovod"], ["--strategy", "invalid choice"]),
         (["--model", "cifar_resnet20", "--dataset", "svhn"], ["--dataset", "invalid choice"]),
         (["--model", "cifar_resnet20", "--data-dir", str(tmp_path)], ["data_batch_1"]),

@@ -70,7 +70,8 @@ def test_divergence_stops_the_run_and_keeps_the_last_good_epoch(shared, tmp_path
     assert json.loads((output / "config.json").read_text())["changes"] == [
         {"epoch": 2, "learning_rate": 0.01, "was": 1e5, "because": "training diverged"}]
     again = keras_resnet_main(capsys, *train_args(shared, output, "--learning-rate", "0.001"))  # no divergence: refused
-    assert again.returncode == 2 and "holds a run with learning_rate=0.01; received learning_rate=0.001" in again.stderr
+    assert again.returncode == 2 and "holds a run with --learning-rate 0.01; received --learning-rate 0.001" in (
+        again.stderr)
 
 
 def cli(arguments: list[str]) -> str:
@@ -88,7 +89,7 @@ def test_full_or_read_only_disk_is_reported_before_training(shared, tmp_path, di
     result = in_namespace(f"mount -t tmpfs -o {disk} tmpfs {mount} && {cli(train_args(shared, mount / 'run'))}; "
                           f"echo exit=$?; ls -A {mount}/run 2>/dev/null | wc -l")
     assert "exit=2" in result.stdout and re.search(refusal, result.stderr), result.stdout + result.stderr[-3000:]
-    assert "`output` directory" in result.stderr and "Traceback" not in result.stderr
+    assert "--output directory" in result.stderr and "Traceback" not in result.stderr
     assert result.stdout.strip().endswith("0") and "Epoch 1/" not in result.stdout  # nothing written, not one step
 
 
@@ -279,8 +280,8 @@ def test_output_of_another_models_run_is_refused(finished_run, tmp_path, capsys)
     before = tree(output)
     result = keras_resnet_main(capsys, *tiny_args(config, output))
     assert result.returncode == 2, result.stderr
-    assert "holds a run with model='cifar_resnet20'; received model='cifar_resnet8'. Resume with the recorded values" \
-        in result.stderr and tree(output) == before
+    assert ("holds a run with --model 'cifar_resnet20'; received --model 'cifar_resnet8'. Resume with the recorded "
+            "values") in result.stderr and tree(output) == before
 
 
 @pytest.mark.parametrize("removed, words", [
@@ -299,8 +300,8 @@ def test_a_run_with_missing_parts_is_refused_not_restarted(finished_run, tmp_pat
     before = tree(output)
     result = keras_resnet_main(capsys, *tiny_args(config, output))
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-3000:]
-    assert (f"`output` directory '{output}' holds a run of 2 epochs whose files disagree: {words}. A run resumes only "
-            "from its own files: restore them, or start afresh with another `output`") in result.stderr, result.stderr
+    assert (f"--output directory '{output}' holds a run of 2 epochs whose files disagree: {words}. A run resumes only "
+            "from its own files: restore them, or start afresh with another --output") in result.stderr, result.stderr
     assert tree(output) == before and "Epoch 1/" not in result.stdout
 
 
@@ -351,10 +352,11 @@ def test_counts_read_back_are_checked_against_the_run(finished_run, tmp_path, ca
     ({"diverged": {"epoch": "2", "learning_rate": 0.0125}}, "`diverged`={'epoch': '2'"),
     ({"changes": [{"epoch": 1, "learning_rate": 0.0125, "was": 0.001, "because": "training diverged"}]},
      "are not lower learning rates, each after a divergence, ending at the run's 0.0125"),
-    ({"learning_rate": "0.1"}, "`learning_rate` must be a finite number > 0 or None; received learning_rate='0.1'"),
-    ({"epochs": 3.0}, "`epochs` must be a positive integer or None; received epochs=3.0"),
-    ({"seed": True}, "`seed` must be an integer in [0, 2**32 - 1]; received seed=True"),
-    ({"warmup": None}, "warmup=None is not a value a run records"),
+    # the record's values are named as the options that set them
+    ({"learning_rate": "0.1"}, "--learning-rate must be a finite number > 0 or None; received --learning-rate '0.1'"),
+    ({"epochs": 3.0}, "--epochs must be a positive integer or None; received --epochs 3.0"),
+    ({"seed": True}, "--seed must be an integer in [0, 2**32 - 1]; received --seed True"),
+    ({"warmup": None}, "--warmup None is not a value a run records"),
     ({"written_by": "another program"}, "`written_by` is 'another program', not 'keras-resnet train'"),
     ({"notes": "mine"}, "it has fields a run does not record: ['notes']"),
 ], ids=["divergence not at the backup", "divergence at another rate", "divergence epoch a string", "raised rate",
@@ -369,8 +371,8 @@ def test_a_forged_record_is_refused(finished_run, tmp_path, capsys, forged, word
     before = tree(output)
     result = keras_resnet_main(capsys, *tiny_args(config, output, "--epochs", "3"))
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-3000:]
-    assert (f"`output` file '{output / 'config.json'}' " in result.stderr and words in result.stderr
-            and "Restore it, or choose another `output`." in result.stderr), result.stderr
+    assert (f"--output file '{output / 'config.json'}' " in result.stderr and words in result.stderr
+            and "Restore it, or choose another --output." in result.stderr), result.stderr
     assert tree(output) == before
 
 
@@ -383,7 +385,7 @@ def test_after_a_divergence_only_a_lower_learning_rate_resumes(finished_run, tmp
     before = tree(output)
     result = keras_resnet_main(capsys, *tiny_args(config, output, "--epochs", "3", "--learning-rate", "0.1"))
     assert result.returncode == 2, result.stderr[-3000:]
-    assert ("holds a run with learning_rate=0.0125; received learning_rate=0.1. After its divergence, only a lower "
+    assert ("holds a run with --learning-rate 0.0125; received --learning-rate 0.1. After its divergence, only a lower "
             "learning rate resumes it.") in result.stderr and tree(output) == before
 
 
@@ -438,7 +440,7 @@ def test_a_lock_that_is_not_a_runs_is_refused_untouched(finished_run, tmp_path, 
         os.link(users, path)
     result = keras_resnet_main(capsys, *tiny_args(config, output))
     assert result.returncode == 2, result.stderr[-3000:]
-    assert f"`output` directory '{output}' holds '.lock', which is not the lock of a training run (" in result.stderr
+    assert f"--output directory '{output}' holds '.lock', which is not the lock of a training run (" in result.stderr
     assert users.read_text() == "the user's notes" and path.read_text() == "the user's notes"
     assert path.is_symlink() == (lock == "symbolic link")
 
