@@ -11,6 +11,10 @@ by 10 at 32k and 48k iterations, stop at 64k, 45k/5k split) this is the paper's 
 Re-running the same command resumes a killed run. Options: `keras-resnet train --help`.
 """
 
+from keras_resnet.core.quiet import quiet_tensorflow
+
+quiet_tensorflow()  # before TensorFlow loads: its start-up lines held back, as `keras-resnet` does
+
 import argparse
 
 from keras_resnet.cli import add_training_arguments, config_from_args

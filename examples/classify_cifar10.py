@@ -5,6 +5,10 @@ Table 6.
     python examples/classify_cifar10.py     # data: ../shared/data/cifar-10-batches-py beside the clone
 """
 
+from keras_resnet.core.quiet import quiet_tensorflow
+
+quiet_tensorflow()  # before TensorFlow loads: its start-up lines held back, as `keras-resnet` does
+
 import argparse
 from pathlib import Path
 

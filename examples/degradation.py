@@ -8,6 +8,10 @@ training images (test error tracked per epoch, as the figure plots it), then dra
 Each net is its own resumable run in `--output/<model>`: re-running continues where it stopped.
 """
 
+from keras_resnet.core.quiet import quiet_tensorflow
+
+quiet_tensorflow()  # before TensorFlow loads: its start-up lines held back, as `keras-resnet` does
+
 import argparse
 from pathlib import Path
 

@@ -14,6 +14,10 @@ looking at, over the test images:
 
 from __future__ import annotations
 
+from keras_resnet.core.quiet import quiet_tensorflow
+
+quiet_tensorflow()  # before TensorFlow loads: its start-up lines held back, as `keras-resnet` does
+
 import argparse
 from pathlib import Path
 

@@ -15,6 +15,10 @@ the fine-tuned net wins in every run: results/finetune_cifar10.md.
 
 from __future__ import annotations
 
+from keras_resnet.core.quiet import quiet_tensorflow
+
+quiet_tensorflow()  # before TensorFlow loads: its start-up lines held back, as `keras-resnet` does
+
 import argparse
 import sys
 from pathlib import Path

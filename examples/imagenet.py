@@ -11,6 +11,10 @@ testing on val/: centre crop, 10-crop and fully-convolutional multi-scale.
     python examples/imagenet.py --data-dir DATA --depth 34 --plain --schedule step   # /10 every 30 epochs
 """
 
+from keras_resnet.core.quiet import quiet_tensorflow
+
+quiet_tensorflow()  # before TensorFlow loads: its start-up lines held back, as `keras-resnet` does
+
 import argparse
 import json
 from pathlib import Path

@@ -4,6 +4,10 @@ or `keras-resnet train`, using the class names saved with the run:
     python examples/predict.py runs/cifar_resnet20/best.keras cat.png ship.jpg --top 3
 """
 
+from keras_resnet.core.quiet import quiet_tensorflow
+
+quiet_tensorflow()  # before TensorFlow loads: its start-up lines held back, as `keras-resnet` does
+
 import argparse
 
 from keras_resnet.evaluation.predict import predict_files

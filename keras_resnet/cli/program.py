@@ -6,7 +6,6 @@ names each argument as it was typed (--data-dir, MODEL), not as the library's pa
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import re
 import sys
@@ -14,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from keras_resnet.cli.commands import COMMANDS, CommandFailed
-from keras_resnet.deploy.artefacts import stderr_held_back
+from keras_resnet.core.quiet import quiet_tensorflow
 from keras_resnet.training.config import default_output
 
 # what Keras 3 reads from KERAS_BACKEND (keras/src/backend/__init__.py; an empty value: its default, tensorflow
@@ -92,23 +91,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "resume" if _run_started(args) else "nothing was written (outputs are replaced only when complete)")
         _fail(parser, args, 130, f"interrupted; {kept}.")
     return 0
-
-
-def quiet_tensorflow(verbose: bool) -> None:
-    """Unless `verbose`, keep TensorFlow's C++ and absl logs (the oneDNN notice, CPU features,
-    converter passes) off stderr: TF_CPP_MIN_LOG_LEVEL=3 (a value the user set is kept) before
-    TensorFlow loads, and what its import writes regardless of that level held back."""
-    if verbose or "tensorflow" in sys.modules:
-        return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    try:
-        with stderr_held_back():
-            importlib.import_module("tensorflow")
-    except ImportError:  # a Keras backend without TensorFlow: the commands that need it say so
-        return
-    from absl import logging as absl_logging  # TensorFlow's Python logs (the TFLite converter's)
-
-    absl_logging.set_verbosity(absl_logging.ERROR)
 
 
 def _run_output(args: argparse.Namespace) -> Path:

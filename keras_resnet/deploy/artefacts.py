@@ -18,17 +18,17 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-import sys
 import tempfile
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
 
 from keras_resnet.core.arguments import check_choice, is_integer
 from keras_resnet.core.atomic import check_replaceable, work_directory
+from keras_resnet.core.quiet import stderr_held_back
 from keras_resnet.data.cifar10 import load_cifar10
 from keras_resnet.data.image_folders import CROP, IMAGE_SUFFIXES, check_image_files, load_resized
 
@@ -352,30 +352,6 @@ def tflite_interpreter(path: str):
             warnings.simplefilter("ignore")
             return tf.lite.Interpreter(model_path=path)
     return Interpreter(model_path=path)
-
-
-@contextmanager
-def stderr_held_back() -> Iterator[None]:
-    """What native code (TensorFlow's C++, TFLite) writes to stderr in the block, which no
-    Python log level reaches, is kept back, and shown only if the block fails."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with tempfile.TemporaryFile() as held:
-            os.dup2(held.fileno(), 2)
-            try:
-                yield
-            except BaseException:
-                sys.stderr.flush()
-                os.dup2(saved, 2)
-                held.seek(0)
-                os.write(2, held.read())
-                raise
-            finally:
-                sys.stderr.flush()
-                os.dup2(saved, 2)
-    finally:
-        os.close(saved)
 
 
 def _require(module: str, format: str) -> None:

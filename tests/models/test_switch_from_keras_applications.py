@@ -8,11 +8,11 @@ The examples are the page's, for ResNets, with these differences, each the same 
 
 - The page's networks become ResNets, from each of the three modules: "Classify ImageNet classes
   with ResNet50" is as written (keras.applications.resnet50); "Extract features with VGG16"
-  uses ResNet101 (resnet); "... from an arbitrary intermediate layer with VGG19" ResNet50V2
+  uses ResNet50 (resnet); "... from an arbitrary intermediate layer with VGG19" ResNet50V2
   (resnet_v2) and its layer 'conv4_block6_out' for VGG19's 'block4_pool'; "Fine-tune InceptionV3
   on a new set of classes" ResNet50 (resnet), training its last stage: "the first 249 layers"
   (InceptionV3's top 2 inception blocks) become the first 143 (everything before conv5); "Build
-  InceptionV3 over a custom input tensor" ResNet101V2 (resnet_v2).
+  InceptionV3 over a custom input tensor" ResNet50V2 (resnet_v2): the cheapest net of each module.
 - Keras 3: the page imports `tensorflow.keras` (written for tf.keras), here `keras`; its
   `SGD(lr=0.0001, ...)` is `SGD(learning_rate=0.0001, ...)` (Keras 3 has no `lr`).
 - No network (tests never download): `weights='imagenet'` would fetch keras.applications' files
@@ -72,12 +72,12 @@ print('Predicted:', decode_predictions(preds, top=3)[0])
 """
 
 FEATURES = """
-from keras.applications.resnet import ResNet101
+from keras.applications.resnet import ResNet50
 from keras.preprocessing import image
 from keras.applications.resnet import preprocess_input
 import numpy as np
 
-model = ResNet101(weights='imagenet', include_top=False)
+model = ResNet50(weights='imagenet', include_top=False)
 
 img_path = 'elephant.jpg'
 img = image.load_img(img_path, target_size=(224, 224))
@@ -165,25 +165,25 @@ model.fit(...)
 """
 
 CUSTOM_INPUT = """
-from keras.applications.resnet_v2 import ResNet101V2
+from keras.applications.resnet_v2 import ResNet50V2
 from keras.layers import Input
 
 # this could also be the output a different Keras model or layer
 input_tensor = Input(shape=(224, 224, 3))
 
-model = ResNet101V2(input_tensor=input_tensor, weights='imagenet', include_top=True)
+model = ResNet50V2(input_tensor=input_tensor, weights='imagenet', include_top=True)
 """
 
 # example: (the network and whether with its classifier, for its weights file), what to compare
 EXAMPLES = {
     "classify": (CLASSIFY, "ResNet50", True, ("preds",)),
-    "features": (FEATURES, "ResNet101", False, ("features",)),
+    "features": (FEATURES, "ResNet50", False, ("features",)),
     "intermediate": (INTERMEDIATE, "ResNet50V2", True, ("conv4_block6_out_features",)),
     "fine_tune": (FINE_TUNE, "ResNet50", False, ()),
-    "custom_input": (CUSTOM_INPUT, "ResNet101V2", True, ()),
+    "custom_input": (CUSTOM_INPUT, "ResNet50V2", True, ()),
 }
 HEADLINE = "classify"  # the one torch and JAX run
-SLOW = ("features", "fine_tune", "custom_input")  # ResNet-101s, and two trainings: over ~10 s
+SLOW = ("features", "fine_tune", "custom_input")  # over ~10 s each (two trainings in fine_tune)
 FIT = "model.fit(x_train, y_train, batch_size=2, verbose=0)"
 MODULES = {"resnet50": resnet50, "resnet": resnet, "resnet_v2": resnet_v2}
 
