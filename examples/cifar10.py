@@ -11,27 +11,32 @@ by 10 at 32k and 48k iterations, stop at 64k, 45k/5k split) this is the paper's 
 Re-running the same command resumes a killed run. Options: `keras-resnet train --help`.
 """
 
-from keras_resnet.core.quiet import quiet_tensorflow
-
-quiet_tensorflow()  # before TensorFlow loads: its start-up lines held back, as `keras-resnet` does
-
 import argparse
 
-from keras_resnet.cli import add_training_arguments, config_from_args
-from keras_resnet.training.run import train
+from keras_resnet.cli import add_training_arguments, cifar_depth, config_from_args, refuse
+from keras_resnet.core.quiet import quiet_tensorflow
+from keras_resnet.training.datasets import check_arguments
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--depth", type=int, default=20, help="6n+2: 20, 32, 44, 56, 110, 1202, ...")
+    parser.add_argument("--depth", type=cifar_depth, default=20, help="6n+2: 20, 32, 44, 56, 110, 1202, ...")
     parser.add_argument("--plain", action="store_true", help="the plain twin (no shortcuts)")
     add_training_arguments(parser)
     args = parser.parse_args()
     model = f"cifar_{'plainnet' if args.plain else 'resnet'}{args.depth}"
     try:
-        _, results = train(config_from_args(args, model, "cifar10"))
+        config = config_from_args(args, model, "cifar10")
+        check_arguments(config)
     except ValueError as e:
-        parser.error(str(e))
+        refuse(parser, e)
+    quiet_tensorflow()  # after the checks, so --help, a mistyped flag and a bad value answer before TensorFlow loads
+    from keras_resnet.training.run import train
+
+    try:
+        _, results = train(config)
+    except ValueError as e:
+        refuse(parser, e)
     print(f"{model}: test error {100 * results['test_error']:.2f}% after {results['iterations']} iterations "
           f"({results['epochs']} epochs); run files in {args.output or 'runs/' + model}")
 

@@ -5,10 +5,6 @@ Table 6.
     python examples/classify_cifar10.py     # data: ../shared/data/cifar-10-batches-py beside the clone
 """
 
-from keras_resnet.core.quiet import quiet_tensorflow
-
-quiet_tensorflow()  # before TensorFlow loads: its start-up lines held back, as `keras-resnet` does
-
 import argparse
 from pathlib import Path
 
@@ -16,6 +12,7 @@ import numpy as np
 
 import keras_resnet as kr
 from keras_resnet.core.architectures import PAPER_CIFAR10
+from keras_resnet.core.quiet import quiet_tensorflow
 from keras_resnet.data.cifar10 import load_cifar10
 from keras_resnet.pretrained.registry import entries
 
@@ -32,6 +29,7 @@ def main() -> None:
         images, labels = load_cifar10(args.data_dir, "test")
     except ValueError as e:
         parser.exit(2, f"{parser.prog}: error: {e} Pass --data-dir DIR, a folder of CIFAR-10 python batches.\n")
+    quiet_tensorflow()  # after the data loads, so --help, a mistyped flag and a bad --data-dir answer before TensorFlow
     published = {e.model: e.accuracy.results for e in entries() if e.name == "cifar10"}
     print(f"{len(labels)} CIFAR-10 test images from {args.data_dir}; raw uint8 RGB into the models")
     print(f"{'model':<12}{'error %':>9}{'published %':>13}{'paper %':>9}"

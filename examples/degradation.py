@@ -8,23 +8,21 @@ training images (test error tracked per epoch, as the figure plots it), then dra
 Each net is its own resumable run in `--output/<model>`: re-running continues where it stopped.
 """
 
-from keras_resnet.core.quiet import quiet_tensorflow
-
-quiet_tensorflow()  # before TensorFlow loads: its start-up lines held back, as `keras-resnet` does
-
 import argparse
 from pathlib import Path
 
+from keras_resnet.cli import cifar_depth, refuse
 from keras_resnet.core.atomic import write_text
-from keras_resnet.training.callbacks import read_log
+from keras_resnet.core.quiet import quiet_tensorflow
+from keras_resnet.training.config import TrainConfig
+from keras_resnet.training.datasets import check_arguments
 from keras_resnet.training.plots import plot_error_curves
-from keras_resnet.training.run import TrainConfig, train
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", default=None, help="CIFAR-10 python batches (default: download)")
-    parser.add_argument("--depths", type=int, nargs="+", default=[20, 56])
+    parser.add_argument("--depths", type=cifar_depth, nargs="+", default=[20, 56])
     parser.add_argument("--epochs", type=int, default=None, help="default: the paper's 64k iterations")
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--output", default="runs/degradation")
@@ -32,16 +30,25 @@ def main() -> None:
     parser.add_argument("--mixed-precision", action="store_true", help="bfloat16 on CPU (fast with AVX512_BF16/AMX)")
     args = parser.parse_args()
     output = Path(args.output)
+    configs = [
+        TrainConfig(model=f"cifar_{family}{depth}", dataset="cifar10", data_dir=args.data_dir,
+                    output=str(output / f"cifar_{family}{depth}"), epochs=args.epochs, batch_size=args.batch_size,
+                    validation_fraction=0.0, seed=args.seed, mixed_precision=args.mixed_precision)
+        for family in ("plainnet", "resnet") for depth in args.depths
+    ]
+    try:
+        for config in configs:
+            check_arguments(config)
+    except ValueError as e:
+        refuse(parser, e)
+    quiet_tensorflow()  # after the checks, so --help, a mistyped flag and a bad value answer before TensorFlow loads
+    from keras_resnet.training.callbacks import read_log
+    from keras_resnet.training.run import train
+
     finals = {}
-    for family in ("plainnet", "resnet"):
-        for depth in args.depths:
-            model = f"cifar_{family}{depth}"
-            _, results = train(TrainConfig(
-                model=model, dataset="cifar10", data_dir=args.data_dir, output=str(output / model),
-                epochs=args.epochs, batch_size=args.batch_size, validation_fraction=0.0, seed=args.seed,
-                mixed_precision=args.mixed_precision,
-            ))
-            finals[model] = (read_log(output / model / "log.csv"), results)
+    for config in configs:
+        _, results = train(config)
+        finals[config.model] = (read_log(Path(config.output) / "log.csv"), results)
     lines = ["| net | final training error | test error | best test error (epoch) |", "|---|---|---|---|"]
     for model, (rows, results) in finals.items():
         best = min(rows, key=lambda r: r["val_error"])

@@ -14,21 +14,19 @@ looking at, over the test images:
 
 from __future__ import annotations
 
-from keras_resnet.core.quiet import quiet_tensorflow
-
-quiet_tensorflow()  # before TensorFlow loads: its start-up lines held back, as `keras-resnet` does
-
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import keras
 import numpy as np
 
 import keras_resnet as kr
 from keras_resnet.core.atomic import replacing
+from keras_resnet.core.quiet import quiet_tensorflow
 from keras_resnet.data.cifar10 import load_cifar10
-from keras_resnet.explain import grad_cam, overlay
-from keras_resnet.models.preprocessing import class_names
+
+if TYPE_CHECKING:
+    import keras
 
 SHARED_CIFAR10 = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar-10-batches-py"
 FIGURE = Path(__file__).resolve().parent / "results" / "explain_cifar10.png"
@@ -38,6 +36,8 @@ SIDE = 32  # CIFAR image side; the canvas is twice as wide and high
 
 def quadrant_share(images: np.ndarray, labels: np.ndarray, fill: np.ndarray) -> tuple[int, int]:
     """(canvases classified correctly, of them those whose map peaks in the pasted quadrant)."""
+    from keras_resnet.explain import grad_cam
+
     model = kr.CifarResNet20(weights="cifar10", input_shape=(2 * SIDE, 2 * SIDE, 3))
     canvas = np.empty((len(images), 2 * SIDE, 2 * SIDE, 3), "float32")
     canvas[:] = fill
@@ -66,6 +66,10 @@ def average_ranks(values: np.ndarray) -> np.ndarray:
 def randomisation_correlation(model: keras.Model, images: np.ndarray) -> tuple[float, int]:
     """(mean Spearman correlation between trained and re-initialised maps, maps left out as
     constant: a re-initialised net can give an all-zero map, which has no ranks)."""
+    import keras
+
+    from keras_resnet.explain import grad_cam
+
     keras.utils.set_random_seed(0)
     randomised = keras.models.clone_model(model)  # the same layers with freshly initialised weights
     classes = np.asarray(model.predict_on_batch(images)).argmax(-1)
@@ -78,6 +82,8 @@ def randomisation_correlation(model: keras.Model, images: np.ndarray) -> tuple[f
 def draw_grid(images: np.ndarray, maps: np.ndarray, titles: list[str], path: Path) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+
+    from keras_resnet.explain import overlay
 
     figure = Figure(figsize=(16, 8.6), dpi=80)
     FigureCanvasAgg(figure)
@@ -108,6 +114,10 @@ def main() -> None:
         train, _ = load_cifar10(args.data_dir, "train")
     except ValueError as e:
         parser.exit(2, f"{parser.prog}: error: {e} Pass --data-dir DIR, a folder of CIFAR-10 python batches.\n")
+    quiet_tensorflow()  # after the data loads, so --help, a mistyped flag and a bad --data-dir answer before TensorFlow
+    from keras_resnet.explain import grad_cam
+    from keras_resnet.models.preprocessing import class_names
+
     images, labels = images[:args.count].astype("float32"), labels[:args.count]
     model = kr.CifarResNet20(weights="cifar10")
     names = [name for _, name in class_names("cifar10")]

@@ -15,19 +15,19 @@ the fine-tuned net wins in every run: results/finetune_cifar10.md.
 
 from __future__ import annotations
 
-from keras_resnet.core.quiet import quiet_tensorflow
-
-quiet_tensorflow()  # before TensorFlow loads: its start-up lines held back, as `keras-resnet` does
-
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import keras
 import numpy as np
 
 import keras_resnet as kr
+from keras_resnet.core.quiet import quiet_tensorflow
 from keras_resnet.data.cifar10 import load_cifar10
+
+if TYPE_CHECKING:
+    import keras
 
 ANGLES = (0, 90, 180, 270)
 SHARED_CIFAR10 = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar-10-batches-py"
@@ -40,6 +40,8 @@ def rotations(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def classifier(pretrained: bool) -> keras.Model:
+    import keras
+
     base = kr.CifarResNet(
         3, weights="cifar10" if pretrained else None, include_top=False, pooling="avg", include_preprocessing="torch"
     )
@@ -51,6 +53,8 @@ def classifier(pretrained: bool) -> keras.Model:
 
 def train_and_test(pretrained: bool, train, test, epochs: int, seed: int) -> float:
     """Test accuracy after `epochs` of SGD (momentum 0.9, as in the paper) on `train`."""
+    import keras
+
     keras.utils.set_random_seed(seed)
     model = classifier(pretrained)
     model.compile(keras.optimizers.SGD(0.01, momentum=0.9), "sparse_categorical_crossentropy", metrics=["accuracy"])
@@ -78,6 +82,7 @@ def main(argv=None) -> dict[str, float]:
         test_images, _ = load_cifar10(args.data_dir, "test")
     except ValueError as e:
         parser.exit(2, f"{parser.prog}: error: {e} Pass --data-dir DIR, a folder of CIFAR-10 python batches.\n")
+    quiet_tensorflow()  # after the data loads, so --help, a mistyped flag and a bad --data-dir answer before TensorFlow
     train, test = rotations(train_images[: args.train_images]), rotations(test_images)
     print(f"rotation task: {len(train[1])} training and {len(test[1])} test images, chance 25%")
     result = {}

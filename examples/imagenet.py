@@ -11,18 +11,14 @@ testing on val/: centre crop, 10-crop and fully-convolutional multi-scale.
     python examples/imagenet.py --data-dir DATA --depth 34 --plain --schedule step   # /10 every 30 epochs
 """
 
-from keras_resnet.core.quiet import quiet_tensorflow
-
-quiet_tensorflow()  # before TensorFlow loads: its start-up lines held back, as `keras-resnet` does
-
 import argparse
 import json
 from pathlib import Path
 
-from keras_resnet.cli import add_training_arguments, config_from_args
+from keras_resnet.cli import add_training_arguments, config_from_args, refuse
 from keras_resnet.core.atomic import write_text
-from keras_resnet.evaluation.methods import METHODS, evaluate_folder
-from keras_resnet.training.run import train
+from keras_resnet.core.quiet import quiet_tensorflow
+from keras_resnet.training.datasets import check_arguments
 
 
 def main() -> None:
@@ -35,9 +31,17 @@ def main() -> None:
     model_id = f"{'plainnet' if args.plain else 'resnet'}{args.depth}"
     try:
         config = config_from_args(args, model_id, "imagenet")
+        check_arguments(config)
+    except ValueError as e:
+        refuse(parser, e)
+    quiet_tensorflow()  # after the checks, so --help, a mistyped flag and a bad value answer before TensorFlow loads
+    from keras_resnet.evaluation.methods import METHODS, evaluate_folder
+    from keras_resnet.training.run import train
+
+    try:
         model, results = train(config)
     except ValueError as e:
-        parser.error(str(e))
+        refuse(parser, e)
     for method in METHODS:
         results[method] = evaluate_folder(model, Path(config.data_dir) / "val", method, limit=args.test_limit)
         print(f"{model_id} {method}: top-1 error {100 * results[method]['top1_error']:.2f}%, "

@@ -4,13 +4,10 @@ or `keras-resnet train`, using the class names saved with the run:
     python examples/predict.py runs/cifar_resnet20/best.keras cat.png ship.jpg --top 3
 """
 
-from keras_resnet.core.quiet import quiet_tensorflow
-
-quiet_tensorflow()  # before TensorFlow loads: its start-up lines held back, as `keras-resnet` does
-
 import argparse
 
-from keras_resnet.evaluation.predict import predict_files
+from keras_resnet.cli import refuse
+from keras_resnet.core.quiet import quiet_tensorflow
 
 
 def main() -> None:
@@ -19,10 +16,13 @@ def main() -> None:
     parser.add_argument("images", nargs="+")
     parser.add_argument("--top", type=int, default=3, help="classes shown per image, most likely first (default: 3)")
     args = parser.parse_args()
+    quiet_tensorflow()  # after parsing, so --help and a mistyped flag answer before TensorFlow loads
+    from keras_resnet.evaluation.predict import predict_files
+
     try:
         predictions = predict_files(args.model_file, args.images, args.top)
     except ValueError as e:
-        parser.error(str(e))
+        refuse(parser, e)
     for path, top in zip(args.images, predictions):
         print(path)
         for name, score in top:

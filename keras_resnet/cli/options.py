@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 
+from keras_resnet.core.architectures import cifar_by_depth
 from keras_resnet.training.config import SCHEDULES, STRATEGIES, TrainConfig, default_output
 
 
@@ -58,3 +59,12 @@ def add_image_arguments(parser: argparse.ArgumentParser) -> None:
     """The image files of `predict` and `explain`."""
     parser.add_argument("images", nargs="+", metavar="IMAGE",
                         help="JPEG/PNG files, any size (resized as the model's evaluation does)")
+
+
+def cifar_depth(text: str) -> int:
+    """An argparse type: a CIFAR-10 net's depth, 6n+2 layers."""
+    try:
+        return cifar_by_depth(int(text)).depth
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be 6n+2 for an integer n >= 1 (20, 32, 44, 56, 110, 1202, ...); "
+                                         f"received {text!r}") from None

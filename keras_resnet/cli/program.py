@@ -11,6 +11,7 @@ import re
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from keras_resnet.cli.commands import COMMANDS, CommandFailed
 from keras_resnet.core.quiet import quiet_tensorflow
@@ -60,6 +61,11 @@ def as_typed(text: str, typed: Mapping[str, str]) -> str:
     text = re.sub(r"`(\w+)`", lambda m: typed.get(m[1], m[0]), text)
     # name=value, not inside a quoted path ('a/b=c.png'), a URL's query (?a=b&c=d) nor a comparison (==)
     return re.sub(r"(?<![\w'\"/.=?&-])(\w+)=(?!=)", lambda m: f"{typed[m[1]]} " if m[1] in typed else m[0], text)
+
+
+def refuse(parser: argparse.ArgumentParser, error: BaseException | str) -> NoReturn:
+    """Exit 2 with `error` (a library's message) naming the arguments as `parser`'s user typed them."""
+    parser.error(as_typed(str(error), typed_names(parser)))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -2,7 +2,7 @@
 /10 at 1/2 and 3/4 of the run, augmentation, weight decay), shortened to a few epochs on
 the shared CIFAR-10 subset, gets well below the 90% error of an untrained net. The examples
 that default to the shared data find it from any working directory, and say in one line when
-it is missing."""
+it is missing. Every example answers --help and a mistyped flag before TensorFlow or Keras loads."""
 
 import json
 import re
@@ -96,3 +96,49 @@ def test_examples_without_data_say_so_in_one_line_naming_data_dir(name, tmp_path
     assert exit_.value.code == 2 and err.count("\n") == 1, err
     assert (err.startswith(f"{name}.py: error: `data_dir` {str(tmp_path)!r} is not a CIFAR-10")
             and "--data-dir DIR" in err)
+
+
+# an example run as `python examples/NAME.py ARGS...` would (sys.argv, __main__), then how it exited
+# and which of Keras and its backends it imported, as JSON on the last line
+RUN_AND_LIST_IMPORTS = """
+import json, runpy, sys
+sys.argv = sys.argv[1:]
+code = None
+try:
+    runpy.run_path(sys.argv[0], run_name="__main__")
+except SystemExit as e:
+    code = e.code
+print(json.dumps({"code": code, "loaded": [m for m in ("keras", "tensorflow", "jax", "torch") if m in sys.modules]}))
+"""
+POSITIONALS = {"predict.py": ["model.keras", "cat.png"]}  # so that the flag, not a missing argument, is refused
+
+
+def _run_example(name: str, *argv: str) -> tuple[int | None, list[str], str, str]:
+    """(exit code, Keras and backends imported, stdout before the JSON line, stderr) of an example."""
+    result = subprocess.run([sys.executable, "-c", RUN_AND_LIST_IMPORTS, str(EXAMPLES / name), *argv],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]  # the example raised, past its own argument checks
+    *printed, last = result.stdout.splitlines(keepends=True)
+    state = json.loads(last)
+    return state["code"], state["loaded"], "".join(printed), result.stderr
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in EXAMPLES.glob("*.py")))
+def test_examples_answer_help_and_a_mistyped_flag_before_tensorflow_or_keras_loads(name):
+    """Each example parses its arguments before TensorFlow, Keras or a backend (seconds) load:
+    --help and a mistyped flag answer at once, as `keras-resnet` does."""
+    code, loaded, out, err = _run_example(name, "--help")
+    assert (code, loaded) == (0, []) and out.startswith(f"usage: {name} "), (out, err)
+    code, loaded, out, err = _run_example(name, *POSITIONALS.get(name, []), "--no-such-flag")
+    assert (code, loaded) == (2, []) and f"{name}: error: unrecognized arguments: --no-such-flag" in err, (out, err)
+
+
+@pytest.mark.parametrize(("name", "argv", "named"), [
+    ("cifar10.py", ["--depth", "21"], "argument --depth: must be 6n+2"),
+    ("cifar10.py", ["--epochs", "0"], "--epochs must be a positive integer"),
+    ("degradation.py", ["--depths", "20", "21"], "argument --depths: must be 6n+2"),
+    ("degradation.py", ["--batch-size", "0"], "--batch-size must be a positive integer"),
+])
+def test_examples_refuse_a_bad_value_naming_the_flag_before_tensorflow_loads(name, argv, named):
+    code, loaded, out, err = _run_example(name, *argv)
+    assert (code, loaded) == (2, []) and f"{name}: error: {named}" in err, (out, err)
