@@ -24,6 +24,8 @@ _ENTRIES = (
     "CifarPlainNet56", "CifarPlainNet110", "CifarPreActResNet",
     "ResNet50V2", "ResNet101V2", "ResNet152V2", "ResNeXt50_32x4d", "ResNeXt101_32x8d", "ResNeXt101_64x4d",
     "WideResNet50_2", "WideResNet101_2", "ResNet50D",
+    "ResNet18D", "ResNet34D", "ResNet26", "ResNet26D", "ResNet101D", "ResNet152D", "ResNet200D", "ResNet10T",
+    "ResNet26T", "ResNeXt101_32x4d", "ResNeXt101_32x16d", "ResNet50C", "ResNet50S",
 )
 # public name -> the module that defines it
 _HOMES = {

@@ -8,15 +8,24 @@
 # slow tests first, tests/conftest.py's order, so both workers end together): most tests spend
 # their time in one Python thread, so four processes keep two cores busy. Arguments go to every
 # pytest run (`-n 0` runs TensorFlow's in one process); the backend runs always select `-m backends`.
+# The references the tests compare with (timm, keras-hub: scripts/setup-references.sh) install beside
+# .venv, at once (both mostly unpack wheels from disk).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+bash scripts/setup-references.sh > "$logs/references.log" 2>&1 &
+references=$!
 bash scripts/setup.sh
+wait "$references" || { cat "$logs/references.log" >&2; echo "scripts/setup-references.sh failed" >&2; exit 1; }
 .venv/bin/ruff check --quiet .  # lint first (pyproject.toml [tool.ruff]): seconds, and CI fails on it too
 cd tests
 export KERAS_RESNET_EXPECT_INSTALLED=1 TF_CPP_MIN_LOG_LEVEL=3
+# the references, which the tests against timm and keras-hub run as subprocesses
+if [ "${KERAS_RESNET_NO_TIMM:-}" != 1 ]; then
+  export KERAS_RESNET_TIMM_PYTHON="$PWD/../.venv-timm/bin/python" KERAS_RESNET_KERAS_HUB_PATH="$PWD/../.keras-hub"
+fi
 pytest=(../.venv/bin/python -m pytest -q -p no:cacheprovider)
-logs=$(mktemp -d)
-trap 'rm -rf "$logs"' EXIT
 for backend in torch jax; do
   (KERAS_BACKEND=$backend "${pytest[@]}" "$@" -m backends > "$logs/$backend.log" 2>&1; echo $? > "$logs/$backend.rc") &
 done

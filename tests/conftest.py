@@ -1,4 +1,5 @@
 import collections
+import contextlib
 import gc
 import hashlib
 import json
@@ -6,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import keras
@@ -194,10 +196,11 @@ def randomise_batchnorm(model, seed: int = 0, spread: float = 0.2):
     return model
 
 
-def torch_state_dict(model, deep_stem: bool = False, avg_down: bool = False) -> dict[str, np.ndarray]:
+def torch_state_dict(model, deep_stem: bool = False, avg_down: bool = False, value=np.asarray) -> dict[str, np.ndarray]:
     """`model`'s weights under torchvision's state-dict names and axis orders (timm's for
     ResNet-D: `deep_stem` conv1.0/.1/.3/.4/.6 + bn1, and `avg_down` downsample.1/.2 after the
-    pool), spelled out here from their module names, as a PyTorch file would hold them."""
+    pool), spelled out here from their module names, as a PyTorch file would hold them.
+    `value(variable)`: its array (for a model built with `references.shapes_only`, made up)."""
     deep = {"conv1_1_conv": "conv1.0", "conv1_1_bn": "conv1.1", "conv1_2_conv": "conv1.3", "conv1_2_bn": "conv1.4",
             "conv1_3_conv": "conv1.6", "conv1_3_bn": "bn1"}
     stem = deep if deep_stem else {"conv1_conv": "conv1", "conv1_bn": "bn1"}
@@ -211,7 +214,7 @@ def torch_state_dict(model, deep_stem: bool = False, avg_down: bool = False) -> 
             prefix = f"layer{int(stage[4:]) - 1}.{int(block[5:]) - 1}"
             index = (0 if kind == "conv" else 1) + int(avg_down)
             name = f"{prefix}.downsample.{index}" if unit == "0" else f"{prefix}.{kind}{unit}"
-        w = [np.asarray(v) for v in layer.weights]
+        w = [value(v) for v in layer.weights]
         if isinstance(layer, keras.layers.Conv2D):
             state[f"{name}.weight"] = w[0].transpose(3, 2, 0, 1).copy()
         elif isinstance(layer, keras.layers.Dense):
@@ -219,3 +222,55 @@ def torch_state_dict(model, deep_stem: bool = False, avg_down: bool = False) -> 
         else:
             state.update(dict(zip((f"{name}.{k}" for k in ("weight", "bias", "running_mean", "running_var")), w)))
     return state
+
+
+TIMM_PYTHON = "KERAS_RESNET_TIMM_PYTHON"
+TIMM_REFERENCE = Path(__file__).with_name("timm_reference.py")
+
+
+@pytest.fixture(scope="session")
+def timm_python() -> str:
+    """The interpreter of the timm environment ($KERAS_RESNET_TIMM_PYTHON: scripts/setup-references.sh
+    makes `.venv-timm`, scripts/test.sh sets it), which runs tests/timm_reference.py: timm needs a torch
+    that cannot share this environment. Where the suite runs as CI runs it (CI or
+    KERAS_RESNET_EXPECT_INSTALLED set) a missing one fails the tests against timm rather than
+    skipping them, unless KERAS_RESNET_NO_TIMM=1 says it was left out on purpose."""
+    python = os.environ.get(TIMM_PYTHON, "")
+    if python and os.path.isfile(python) and os.access(python, os.X_OK):
+        return python
+    why = f"${TIMM_PYTHON} is {repr(python) + ', not an executable' if python else 'not set'}"
+    if os.environ.get("KERAS_RESNET_NO_TIMM") == "1":
+        pytest.skip(f"KERAS_RESNET_NO_TIMM=1: no timm environment on purpose ({why})")
+    if os.environ.get("CI") or os.environ.get("KERAS_RESNET_EXPECT_INSTALLED"):
+        pytest.fail(f"the tests against timm cannot run: {why} (bash scripts/setup-references.sh makes .venv-timm; "
+                    "KERAS_RESNET_NO_TIMM=1 skips them on purpose)")
+    pytest.skip(f"{why}: no timm environment to compare with")
+
+
+@contextlib.contextmanager
+def timm_reference(python: str):
+    """tests/timm_reference.py serving in one process of the timm environment (torch and timm import
+    once, seconds): yields `run(*jobs)`, each job `(command, *args)`, which returns their answers."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}  # its own packages only
+    with tempfile.TemporaryFile("w+") as errors, subprocess.Popen(
+            [python, str(TIMM_REFERENCE), "serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
+            text=True, env={**env, "HF_HUB_OFFLINE": "1"}) as process:
+        def run(*jobs: tuple) -> list[dict]:
+            answers = []
+            for command, *args in jobs:
+                process.stdin.write(json.dumps({"command": command, "args": [str(a) for a in args]}) + "\n")
+                process.stdin.flush()
+                line = process.stdout.readline()
+                if not line:
+                    errors.seek(0)
+                    pytest.fail(f"tests/timm_reference.py ended (exit {process.wait()}): {errors.read()[-3000:]}")
+                answer = json.loads(line)
+                assert "error" not in answer, f"timm, on {command} {args}:\n{answer.get('error')}"
+                answers.append(answer)
+            return answers
+
+        try:
+            yield run
+        finally:
+            process.stdin.close()
+            process.wait(timeout=60)

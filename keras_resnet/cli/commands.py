@@ -10,7 +10,7 @@ import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from keras_resnet.cli.formatting import format_table, format_weights
+from keras_resnet.cli.formatting import format_hub_tags, format_table, format_weights
 from keras_resnet.cli.options import (
     add_image_arguments,
     add_model_arguments,
@@ -25,12 +25,15 @@ from keras_resnet.deploy.artefacts import (
     MAX_ACCURACY_DROP,
     MIN_AGREEMENT,
     QUANTIZE_MODES,
+    TIMM,
     TOLERANCE,
     check_output,
     check_quantize,
     output_format,
     verification_images,
 )
+from keras_resnet.deploy.timm_export import timm_architecture
+from keras_resnet.evaluation.sources import is_model_file
 from keras_resnet.training.config import DATASET_NAMES, default_output
 
 FLOAT_COUNT = 100  # images an export is verified on by default
@@ -83,8 +86,9 @@ def weights_options(parser: argparse.ArgumentParser) -> None:
 
 def weights_check(args: argparse.Namespace) -> None:
     from keras_resnet.pretrained.registry import entries
+    from keras_resnet.pretrained.timm_tags import hub_tags
 
-    models = sorted({e.model for e in entries()})
+    models = sorted({e.model for e in entries()} | {t.model for t in hub_tags()})
     if args.model is not None and args.model not in models:  # refused naming the models that have weights
         raise ValueError(f"`model` must be one of {', '.join(models)}; received model={args.model!r}."
                          + did_you_mean(args.model, models))
@@ -92,10 +96,21 @@ def weights_check(args: argparse.Namespace) -> None:
 
 def run_weights(args: argparse.Namespace) -> None:
     from keras_resnet.pretrained.registry import list_weights
+    from keras_resnet.pretrained.timm_tags import hub_tags
 
-    print(format_weights(list_weights(args.model)))
-    print("Pass `weights=<weights>` to the model's builder (where a name has both variants, `variant=\"v1.5\"` "
-          "picks torchvision's); accuracy on ImageNet-1k validation or CIFAR-10 test as published (`source`).")
+    rows, tags = list_weights(args.model), hub_tags(args.model)
+    if rows:
+        print(format_weights(rows))
+        print("Pass `weights=<weights>` to the model's builder (where a name has both variants, `variant=\"v1.5\"` "
+              "picks torchvision's); accuracy on ImageNet-1k validation or CIFAR-10 test as published (`source`).")
+    if args.model is None:
+        print(f"\nAnd {len(tags)} timm checkpoints on the Hugging Face Hub (weights=\"hf://timm/...\"): "
+              "`keras-resnet weights --model ID` lists a model's.")
+    elif tags:
+        print(f"{chr(10) if rows else ''}timm's checkpoints of {args.model} on the Hugging Face Hub (the `hub` extra; "
+              "downloaded on first use, no hash of ours; timm's eval transform with include_preprocessing=True):")
+        print(format_hub_tags(tags))
+        print("top-1: timm's published ImageNet-1k accuracy (results-imagenet.csv), at image size/crop `at`.")
 
 
 def convert_options(parser: argparse.ArgumentParser) -> None:
@@ -194,9 +209,11 @@ def run_predict(args: argparse.Namespace) -> None:
 
 def export_options(parser: argparse.ArgumentParser) -> None:
     add_model_arguments(parser)
-    parser.add_argument("output", metavar="OUTPUT", help="SavedModel directory, .onnx or .tflite file to write")
-    parser.add_argument("--format", choices=EXPORT_FORMATS, default=None,
-                        help="default: by the output's name (.onnx, .tflite; no suffix: savedmodel)")
+    parser.add_argument("output", metavar="OUTPUT",
+                        help="SavedModel directory, .onnx or .tflite file, or timm folder to write")
+    parser.add_argument("--format", choices=(*EXPORT_FORMATS, TIMM), default=None,
+                        help="default: by the output's name (.onnx, .tflite; no suffix: savedmodel); timm: a folder "
+                             "timm loads (model.safetensors, config.json), written as it is, not run")
     parser.add_argument("--no-preprocessing", dest="preprocessing", action="store_false",
                         help="with registry --weights: leave their normalisation (and an ImageNet model's centre "
                              "crop, which ONNX and TFLite cannot express) out; the export then takes preprocessed "
@@ -229,7 +246,9 @@ def export_check(args: argparse.Namespace) -> None:
     from keras_resnet.evaluation.sources import check_model
 
     format = output_format(args.output, args.format)
-    if args.quantize is not None:
+    if format == TIMM:
+        _timm_check(args)
+    elif args.quantize is not None:
         check_quantize(args.quantize, format)
         if args.calibration is None or args.images is None:
             raise ValueError("`--quantize int8` needs --calibration DIR (training images to calibrate on) and "
@@ -242,12 +261,29 @@ def export_check(args: argparse.Namespace) -> None:
     check_model(args.model, args.weights)
 
 
+def _timm_check(args: argparse.Namespace) -> None:
+    """A timm folder holds the weights as they are and is not run here: the options of a verified
+    or int8 export are refused; a model id must be one timm builds."""
+    given = {"--quantize": args.quantize is not None, "--calibration": args.calibration is not None,
+             "--fold-batchnorm": args.fold_batchnorm, "--images": args.images is not None,
+             "--count": args.count is not None, "--tolerance": args.tolerance != TOLERANCE}
+    unused = [flag for flag, present in given.items() if present]
+    if unused:
+        raise ValueError(f"{', '.join(unused)}: not for --format timm, whose folder holds the weights as they are "
+                         "(BatchNorm unfolded, float32) and is not run here; leave them out.")
+    if not is_model_file(args.model):
+        timm_architecture(args.model)
+
+
 def run_export(args: argparse.Namespace) -> None:
     """A float export, or with --quantize an int8 one (`export_check` passed)."""
     from keras_resnet.deploy.export import export_model
     from keras_resnet.evaluation.predict import model_from
 
     format = output_format(args.output, args.format)
+    if format == TIMM:
+        _export_timm(args)
+        return
     if args.quantize is not None:
         _export_int8(args, format)
         return
@@ -279,6 +315,22 @@ def _export_int8(args: argparse.Namespace, format: str) -> None:
     print(f"wrote {args.output} (int8 {format}, {check['int8_bytes'] / check['float_bytes']:.2f}x the float "
           f"file's size): {accuracy}top-1 agreement {check['top1_agreement']:.1%} on {check['images']} images, "
           f"calibrated on {check['calibration_images']}")
+
+
+def _export_timm(args: argparse.Namespace) -> None:
+    """`export --format timm` (`export_check` passed): a model id without weights or with registry
+    weights is built as timm's net, variant v1.5 (which picks torchvision's weights where a name has
+    both); weights from a file keep the placement they were trained with, which `save_timm` checks."""
+    from keras_resnet.deploy.timm_export import save_timm
+    from keras_resnet.evaluation.predict import model_from
+    from keras_resnet.pretrained.registry import check_weights
+
+    model_id = None if is_model_file(args.model) else args.model
+    as_timm = model_id is not None and check_weights(args.weights) in (None, "registry")
+    model = model_from(args.model, args.weights, preprocessing=args.preprocessing, variant="v1.5" if as_timm else None)
+    save_timm(model, args.output, architecture=model_id)
+    print(f"wrote {args.output} (timm: config.json, model.safetensors); in PyTorch: "
+          f"timm.create_model('local-dir:{args.output}', pretrained=True)")
 
 
 def explain_options(parser: argparse.ArgumentParser) -> None:
@@ -327,8 +379,8 @@ COMMANDS = {  # in the order `keras-resnet --help` lists them
                         evaluate_options, run_evaluate, evaluate_check),
     "predict": Command("top classes of image files (JPEG/PNG) by a trained model or pretrained weights",
                        predict_options, run_predict, classify_check),
-    "export": Command("SavedModel, ONNX or TFLite, verified against the Keras model", export_options, run_export,
-                      export_check),
+    "export": Command("SavedModel, ONNX or TFLite, verified against the Keras model; or a timm folder",
+                      export_options, run_export, export_check),
     "explain": Command("Grad-CAM heat maps of image files: where the model looked for a class",
                        explain_options, run_explain, classify_check),
 }

@@ -30,3 +30,15 @@ def format_weights(rows: list[dict]) -> str:
         lines.append(f"{r['weights']:<12}{r['model']:<18}{r['variant']:<8}{r['license']:<14}{size:>7}{top1:>8}"
                      f"{top5:>8}  {r['check']:<16}{r['here']:<8}{r['source']}")
     return "\n".join(lines)
+
+
+def format_hub_tags(tags) -> str:
+    """`keras_resnet.pretrained.timm_tags.HubTag`s: the handle, timm's eval transform, the licence
+    timm states, timm's published top-1 with the image size it was measured at ("-": none)."""
+    head = f"{'weights':<52}{'size':>5}{'crop':>6}  {'resize':<9}{'license':<14}{'top-1':>7}  at"
+    lines = [head, "-" * len(head)]
+    for t in tags:
+        top1, at = (f"{t.top1:.2f}", f"{t.top1_img_size}/{t.top1_crop_pct:g}") if t.top1 is not None else ("-", "")
+        lines.append(f"{t.handle:<52}{t.input_size:>5}{t.crop_pct:>6g}  {t.interpolation:<9}{t.license or '-':<14}"
+                     f"{top1:>7}  {at}")
+    return "\n".join(lines)

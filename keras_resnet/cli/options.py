@@ -51,8 +51,9 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", metavar="MODEL",
                         help="a .keras file (e.g. RUN/best.keras from train) or a model id such as cifar_resnet20")
     parser.add_argument("--weights", default=None,
-                        help="for a model id: registry weights (e.g. cifar10, imagenet; their input normalisation "
-                             "is built in, so the model takes raw 0-255 RGB images) or a weights file")
+                        help="for a model id: registry weights (e.g. cifar10, imagenet) or a timm repository on the "
+                             "Hugging Face Hub (hf://timm/resnet50.a1_in1k): their input normalisation is built in, "
+                             "so the model takes raw 0-255 RGB images; or a weights file")
 
 
 def add_image_arguments(parser: argparse.ArgumentParser) -> None:

@@ -22,7 +22,7 @@ from keras_resnet.training.config import default_output
 KERAS_BACKENDS = ("tensorflow", "jax", "torch", "numpy", "openvino")
 
 # library parameters named otherwise than the argument (its `dest`) that the command passes them
-ALIASES = {"model_file": "model"}
+ALIASES = {"model_file": "model", "architecture": "model"}  # library parameters that MODEL feeds
 
 DESCRIPTION = """`keras-resnet` command line: `table` (the paper's Table 1 from the built models, and the
 family beside its references), `weights` (the registry), `convert` (published weights),

@@ -3,8 +3,11 @@
 Table 1 of He et al. (2015) for the ImageNet nets and Section 4.2 for the CIFAR-10 nets; then
 the family built on them, each a few fields of the same row: pre-activation (He et al. 2016,
 "Identity Mappings"; keras.applications' V2), ResNeXt (grouped 3x3, torchvision), Wide ResNet
-(wider 3x3, torchvision) and ResNet-D (deep stem, average-pool shortcut; timm, keras-hub "vd").
-Everything the builder needs to know about a network lives here, nowhere else.
+(wider 3x3, torchvision) and timm's ResNets named by the letters of "Bag of Tricks" (He et al.
+2019): b (the stride in the 3x3, torchvision's v1.5, which all of them have), c (a deep 3x3
+stem), d (c and an average-pool shortcut; keras-hub "vd"), s (a deep stem twice as wide) and t (a
+tiered deep stem and d's shortcut). Everything the builder needs to know about a network lives
+here, nowhere else.
 """
 
 from __future__ import annotations
@@ -40,13 +43,15 @@ class Architecture:
     default_classes: int
     family: str  # "imagenet" (Table 1: option B, centre crop) or "cifar" (Section 4.2: option A)
     series: str = "resnet"  # resnet (the paper's; the only one with plain twins), resnet_v2, resnext,
-    # wide_resnet, resnet_d or preact: which names the model (`model_id`)
+    # resnext_d, wide_resnet, resnet_b/c/d/s/t (timm's, by their letter) or preact: which names the model (`model_id`)
     preact: bool = False  # BN-ReLU before each conv, nothing after the addition (He et al. 2016)
     groups: int = 1  # ResNeXt's cardinality: the 3x3 conv in `groups` groups
     width_per_group: int = 64  # a bottleneck's inner width is filters * width_per_group / 64 * groups
     downsample: str = "first"  # the block of a stage that strides: "first", or "last" (keras' V2)
     shortcuts: tuple[str, ...] = ()  # the options accepted, the first the default; (): the paper's A, B, C
     variant: str | None = None  # stride placement fixed by the published net; None: the argument's
+    stem_widths: tuple[int, int, int] = (32, 32, 64)  # the deep stem's convs (timm's "deep"; "s" and "t" change
+    # them), the last what conv2_x takes: an "s" stem's 128 channels get a projection in conv2_block1
 
     @property
     def expansion(self) -> int:
@@ -131,9 +136,10 @@ def _family(series: str, kind: str, blocks: tuple[int, ...], **fields) -> Archit
 
 
 def model_id(arch: Architecture, residual: bool = True) -> str:
-    """The network's name (registry key, command-line id, default model name): resnet50,
-    plainnet34, cifar_resnet20, resnet50v2, resnext50_32x4d, wide_resnet50_2, resnet50d,
-    cifar_preact_resnet164, cifar_preact_resnet110_basic, ..."""
+    """The network's name (registry key, command-line id, default model name; timm's for the
+    nets timm has): resnet50, plainnet34, cifar_resnet20, resnet50v2, resnext50_32x4d,
+    wide_resnet50_2, resnet26, resnet50d, resnet10t, resnext50d_32x4d, cifar_preact_resnet164,
+    cifar_preact_resnet110_basic, ..."""
     depth, series = arch.depth, arch.series
     if series == "resnet":
         return f"{'cifar_' if arch.family == 'cifar' else ''}{'resnet' if residual else 'plainnet'}{depth}"
@@ -143,13 +149,30 @@ def model_id(arch: Architecture, residual: bool = True) -> str:
     return {
         "resnet_v2": f"resnet{depth}v2",
         "resnext": f"resnext{depth}_{arch.groups}x{arch.width_per_group}d",
+        "resnext_d": f"resnext{depth}d_{arch.groups}x{arch.width_per_group}d",
         "wide_resnet": f"wide_resnet{depth}_{arch.width_per_group // 64}",
-        "resnet_d": f"resnet{depth}d",
+        **{f"resnet_{letter}": f"resnet{depth}{letter}" for letter in "cdst"},
+        "resnet_b": f"resnet{depth}",  # timm's depths beyond the paper's, named as the paper names its nets
         "preact": f"cifar_preact_resnet{depth}{'_basic' if arch.kind == 'basic' else ''}",
     }[series]
 
 
 _BOTTLENECK_50_101_152 = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
+# timm's stages by depth: the paper's, and the depths only timm has
+_STAGES: dict[int, tuple[str, tuple[int, ...]]] = {
+    **{depth: (arch.kind, arch.blocks) for depth, arch in IMAGENET.items()},
+    10: ("basic", (1, 1, 1, 1)), 14: ("bottleneck", (1, 1, 1, 1)), 26: ("bottleneck", (2, 2, 2, 2)),
+    200: ("bottleneck", (3, 24, 36, 3)),
+}
+# What each of timm's letters changes in the row (stem_type, stem_width, avg_down of timm's resnet.py),
+# and the depths timm builds with it; all stride in the 3x3 (b), as timm's.
+_TIMM_LETTERS: dict[str, tuple[dict, tuple[int, ...]]] = {
+    "resnet_b": ({"shortcuts": ("B", "C")}, (26, 200)),
+    "resnet_c": ({"stem": "deep", "shortcuts": ("B", "C")}, (50, 101, 152)),
+    "resnet_d": ({"stem": "deep", "shortcuts": ("D",)}, (18, 26, 34, 50, 101, 152, 200)),
+    "resnet_s": ({"stem": "deep", "stem_widths": (64, 64, 128), "shortcuts": ("B", "C")}, (50, 101, 152)),
+    "resnet_t": ({"stem": "deep", "stem_widths": (24, 32, 64), "shortcuts": ("D",)}, (10, 14, 26, 50)),
+}
 FAMILY: dict[str, Architecture] = {
     model_id(arch): arch
     for arch in (
@@ -161,7 +184,12 @@ FAMILY: dict[str, Architecture] = {
         _family("resnext", "bottleneck", (3, 4, 23, 3), groups=64, width_per_group=4, shortcuts=("B", "C")),
         _family("wide_resnet", "bottleneck", (3, 4, 6, 3), width_per_group=128, shortcuts=("B", "C")),
         _family("wide_resnet", "bottleneck", (3, 4, 23, 3), width_per_group=128, shortcuts=("B", "C")),
-        _family("resnet_d", "bottleneck", (3, 4, 6, 3), stem="deep", shortcuts=("D",)),
+        # timm's (resnet.py): its ResNeXt-101 widths, ResNeXt-50-D, and the ResNets of each letter
+        *(_family("resnext", "bottleneck", (3, 4, 23, 3), groups=32, width_per_group=w, shortcuts=("B", "C"))
+          for w in (4, 16, 32)),
+        _family("resnext_d", "bottleneck", (3, 4, 6, 3), groups=32, width_per_group=4, stem="deep", shortcuts=("D",)),
+        *(_family(series, *_STAGES[depth], **fields)
+          for series, (fields, depths) in _TIMM_LETTERS.items() for depth in depths),
     )
 }
 
@@ -175,7 +203,16 @@ REFERENCES: dict[str, dict] = {
     "resnext101_64x4d": {"params": 83_455_272, "gmacs": 15.46, "source": "torchvision"},
     "wide_resnet50_2": {"params": 68_883_240, "gmacs": 11.398, "source": "torchvision"},
     "wide_resnet101_2": {"params": 126_886_696, "gmacs": 22.753, "source": "torchvision"},
-    "resnet50d": {"params": 25_576_264, "gmacs": None, "source": "timm resnet50d"},
+    **{name: {"params": params, "gmacs": None, "source": f"timm {name}"} for name, params in {
+        # sum(p.numel() for p in timm.create_model(name).parameters()), timm 1.0.29
+        "resnext101_32x4d": 44_177_704, "resnext101_32x16d": 194_026_792, "resnext101_32x32d": 468_530_472,
+        "resnext50d_32x4d": 25_048_136, "resnet26": 15_995_176, "resnet200": 64_673_832, "resnet50d": 25_576_264,
+        "resnet50c": 25_576_264, "resnet101c": 44_568_392, "resnet152c": 60_212_040,
+        "resnet18d": 11_708_744, "resnet34d": 21_816_904, "resnet26d": 16_014_408, "resnet101d": 44_568_392,
+        "resnet152d": 60_212_040, "resnet200d": 64_693_064,
+        "resnet50s": 25_680_808, "resnet101s": 44_672_936, "resnet152s": 60_316_584,
+        "resnet10t": 5_435_488, "resnet14t": 10_081_632, "resnet26t": 16_011_872, "resnet50t": 25_573_728,
+    }.items()},
 }
 # He et al. (2016), Table: CIFAR-10 pre-activation nets' parameters (millions).
 PAPER_PREACT_CIFAR10: dict[str, float] = {

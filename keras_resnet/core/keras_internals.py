@@ -10,6 +10,9 @@ one fails here (tests/core/test_keras_internals.py) and not deep inside a build 
   `_run_through_graph`, and a Sequential's `_functional`), layer by layer into nested models.
 - `weights_file_bytes` makes `model.save_weights`' file in memory (`keras.src.saving.saving_lib`:
   `H5IOStore` on an `io.BytesIO`, `_save_state`), which `save_weights` offers only on a path.
+- `resize` is the backend's image resize (`keras.src.backend.image.resize`), which takes a size
+  known only when the graph runs (TensorFlow tensors); `keras.ops.image.resize` compares the size
+  with 0 in Python first, which a graph tensor refuses.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from dataclasses import dataclass
 
 import keras
 from keras import tree
+from keras.src import backend
 from keras.src.backend.common import global_state
 from keras.src.ops.function import Function
 from keras.src.saving import saving_lib
@@ -146,3 +150,10 @@ def weights_file_bytes(model: keras.Model) -> bytes:
     saving_lib._save_state(model, weights_store=store, assets_store=None, inner_path="", visited_saveables=set())
     store.h5_file.close()  # the store's own close() would close `buffer` too
     return buffer.getvalue()
+
+
+def resize(images, size: tuple, *, interpolation: str, antialias: bool, data_format: str):
+    """`keras.ops.image.resize` of a batch of images to `size`, whose sides may be tensors of a
+    TensorFlow graph (an image size known only at run time)."""
+    return backend.image.resize(images, size, interpolation=interpolation, antialias=antialias,
+                                data_format=data_format)

@@ -49,6 +49,10 @@ MAX_ASPECT = 4
 PCA_EIGVAL = (0.2175, 0.0188, 0.0045)
 PCA_EIGVEC = ((-0.5675, 0.7192, 0.4009), (-0.5808, -0.0045, -0.8140), (-0.5836, -0.6948, 0.4203))
 PCA_STD = 0.1
+# the ImageNet training images' RGB mean and standard deviation (pixels in [0, 1]): torchvision's
+# normalisation, keras.applications' "torch" mode, timm's and keras-hub's ResNets'
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def list_images(directory: str | os.PathLike) -> tuple[list[str], np.ndarray, list[str]]:

@@ -9,13 +9,15 @@ a temporary folder beside the output and moved into place only when it passes, s
 export or a kill leaves an existing output untouched and nothing half-written. An existing
 output is replaced only when it is an earlier export of the same format (checked before
 converting and again before the move), so no file or folder of the user's (a training run) is
-ever lost. Kept free of Keras: the command line reads its choices from here before Keras loads.
+ever lost; the timm folder (`timm_export`), written as it is and not run here, is kept the same way.
+Kept free of Keras: the command line reads its choices from here before Keras loads.
 """
 
 
 from __future__ import annotations
 
 import errno
+import json
 import os
 import shutil
 import tempfile
@@ -34,6 +36,11 @@ from keras_resnet.data.image_folders import CROP, IMAGE_SUFFIXES, check_image_fi
 
 EXPORT_FORMATS = ("savedmodel", "onnx", "tflite")
 SUFFIXES = {".onnx": "onnx", ".tflite": "tflite"}  # a SavedModel is a directory: no suffix
+# timm's Hub layout (`timm_export`): the weights for PyTorch, written as they are (nothing to run here), in a
+# directory of the files timm's `save_for_hf(safe_serialization=True)` writes
+TIMM = "timm"
+TIMM_FILES = ("config.json", "model.safetensors")
+DIRECTORY_FORMATS = ("savedmodel", TIMM)
 TOLERANCE = 1e-4  # largest absolute difference of (softmax) outputs accepted
 ONNX_OPSET = 17
 RUN_BATCH = 32  # images an exported model runs on at once while it is verified
@@ -164,7 +171,7 @@ def build_verified(model, path: str | os.PathLike, format: str, images: Images,
             ) from e
         check = verify(got, expected)
         check_output(path, format)  # again: the conversion took a while
-        _move_into_place(artefact, path, work)
+        move_into_place(artefact, path, work)
     return check
 
 
@@ -189,10 +196,10 @@ def output_format(path: str | os.PathLike, format: str | None = None) -> str:
                              "without a suffix (a SavedModel directory), or give `format`, one of "
                              f"{list(EXPORT_FORMATS)}.")
         return named
-    if format in SUFFIXES.values() and suffix != f".{format}" or format == "savedmodel" and suffix in SUFFIXES:
+    if format in SUFFIXES.values() and suffix != f".{format}" or format in DIRECTORY_FORMATS and suffix in SUFFIXES:
         raise ValueError(f"`format` {format!r} does not match the output {str(path)!r}: onnx exports are named "
-                         "*.onnx, tflite *.tflite, savedmodel a directory without those suffixes; rename the "
-                         "output, or leave `format` out to follow its name.")
+                         "*.onnx, tflite *.tflite, savedmodel and timm ones are directories without those suffixes; "
+                         "rename the output, or leave `format` out to follow its name.")
     return format
 
 
@@ -234,7 +241,25 @@ def _is_tflite(path: Path) -> bool:
         return f.read(8)[4:] == TFLITE_IDENTIFIER
 
 
-IS_EXPORT = {"savedmodel": _is_savedmodel, "onnx": _is_onnx, "tflite": _is_tflite}
+def _is_timm_export(path: Path) -> bool:
+    """A directory of only `TIMM_FILES` (or empty), its config.json a small JSON object naming an
+    `architecture`: a timm folder (`timm_export.save_timm`, timm's `save_for_hf`)."""
+    if not path.is_dir():
+        return False
+    entries = {p.name for p in path.iterdir()}
+    config = path / "config.json"
+    if not entries:
+        return True
+    if not entries <= set(TIMM_FILES) or not config.is_file() or config.stat().st_size > 1 << 20:
+        return False
+    try:
+        found = json.loads(config.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):  # JSONDecodeError is a ValueError
+        return False
+    return isinstance(found, dict) and "architecture" in found
+
+
+IS_EXPORT = {"savedmodel": _is_savedmodel, "onnx": _is_onnx, "tflite": _is_tflite, TIMM: _is_timm_export}
 
 
 def _raise_if_environment(error: Exception, format: str, path: Path, work: Path) -> None:
@@ -255,7 +280,7 @@ def _chain(error: BaseException):
         error = error.__cause__ or error.__context__
 
 
-def _move_into_place(artefact: Path, path: Path, work: Path) -> None:
+def move_into_place(artefact: Path, path: Path, work: Path) -> None:
     """Rename (atomic on one filesystem); an earlier SavedModel directory is first moved aside
     into `work`, which is deleted afterwards."""
     if path.is_dir():

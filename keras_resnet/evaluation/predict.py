@@ -41,16 +41,18 @@ def load_trained(model_file: str | os.PathLike):
         raise model_refused(f"`model_file` {str(model_file)!r}", e) from e
 
 
-def model_from(model: str | os.PathLike, weights: str | None = None, *, preprocessing: bool = True):
+def model_from(model: str | os.PathLike, weights: str | None = None, *, preprocessing: bool = True,
+               variant: str | None = None):
     """A .keras file (`load_trained`), or a registry model id (e.g. cifar_resnet20) built with
-    `weights`: registry weights (cifar10, imagenet) with, if `preprocessing`, their input
-    normalisation built in, so that the model takes raw 0-255 RGB images; or a weights file.
-    Both are checked first (`sources.check_model`)."""
+    `weights` (and `variant`, the builders' argument): registry weights (cifar10, imagenet) or a Hub
+    repository's with, if `preprocessing`, their input normalisation built in, so that the model takes raw 0-255 RGB
+    images; or a weights file. Both are checked first (`sources.check_model`)."""
     check_model(model, weights)
     if is_model_file(model):
         return load_trained(model)
-    registry_weights = weights in registry.names()
-    return build_by_id(str(model), weights=weights, include_preprocessing=preprocessing and registry_weights)
+    known_input = registry.check_weights(weights) in ("registry", "hub")
+    return build_by_id(str(model), weights=weights, include_preprocessing=preprocessing and known_input,
+                       variant=variant)
 
 
 def classifier(model: str | os.PathLike, weights: str | None):

@@ -68,6 +68,7 @@ def build_resnet(
     classes = _check_arguments(arch, include_top, pooling, classifier_activation, classes, input_tensor)
     with (resolve_weights(weights, default_name, variant=variant, shortcut=shortcut, kind=arch.kind) as source,
           graph_depth(14 * sum(arch.blocks))):  # <= 13 layers a block, plus stem and head
+        _check_weights_network(source, default_name)
         variant = _weights_variant(arch, variant, source)
         custom = include_preprocessing if isinstance(include_preprocessing, layers.Layer) else None
         preprocessing = _preprocessing(include_preprocessing, source, arch) if custom is None else None
@@ -123,6 +124,18 @@ def _variant(arch: Architecture, variant: str | None) -> str | None:
             f"{arch.variant!r}; received variant={variant!r}."
         )
     return arch.variant or variant
+
+
+def _check_weights_network(source: WeightsSource | None, model: str) -> None:
+    """Weights that say which network they are (a timm config's architecture) build that one
+    only: refused naming its builder."""
+    if source is None or source.model in (None, model):
+        return
+    from keras_resnet.models.networks import ENTRIES  # networks is built on this module
+
+    entry = f"keras_resnet.{ENTRIES[source.model]}(weights=...) or " if source.model in ENTRIES else ""
+    raise ValueError(f"weights={source.argument!r} are for {source.model}, not {model}: build it with "
+                     f"{entry}keras_resnet.build_by_id({source.model!r}, weights=...).")
 
 
 def _weights_variant(arch: Architecture, variant: str | None, source: WeightsSource | None) -> str:
@@ -189,7 +202,9 @@ def _input_shape(arch: Architecture, input_shape: tuple | None, source: WeightsS
     """The model's input shape, checked: images of any size where the model crops them, and
     the network behind the crop fit for the registry weights."""
     crop = preprocessing is not None and preprocessing.crop_fraction is not None
-    input_shape = check_input_shape(input_shape, arch.default_size, include_top and not crop)
+    trained = source.preprocessing if source is not None and source.preprocessing is not None else None
+    default_size = arch.default_size if trained is None else trained.size  # a timm config's input_size
+    input_shape = check_input_shape(input_shape, default_size, include_top and not crop)
     channels = input_shape[0 if channel_axis() == 1 else -1]
     if preprocessing is not None and channels != 3:
         raise ValueError(
@@ -208,20 +223,23 @@ def _channels_last(shape: tuple) -> tuple:
 
 def _preprocess(x, preprocessing: Preprocessing | None):
     """Raw RGB 0-255 images into what the network expects: centre-cropped (ImageNet, any size;
-    `CentreCrop` says why that one is the package's layer) and normalised (stock layers)."""
+    `CentreCrop` says why that one is the package's layer) and normalised (stock layers); for a
+    timm config, as `timm.data.create_transform` evaluates."""
     if preprocessing is None:
         return x
     if preprocessing.crop_fraction is not None:
-        x = CentreCrop(preprocessing.size, preprocessing.crop_fraction, name="preprocessing_crop")(x)
-    return normalize(x, preprocessing.mode, "preprocessing_normalization")
+        x = CentreCrop(preprocessing.size, preprocessing.crop_fraction, preprocessing.interpolation,
+                       resize_first=preprocessing.resize_first, name="preprocessing_crop")(x)
+    return normalize(x, preprocessing.mode, "preprocessing_normalization", preprocessing.mean, preprocessing.std)
 
 
 def _stem(x, arch: Architecture):
     """The paper's (conv-BN-ReLU), or for pre-activation nets a conv alone (with a bias, as
     keras' V2), whose BN-ReLU the first block applies."""
-    if arch.stem == "deep":  # ResNet-D: three 3x3 convs (32, 32, 64), the first strided
-        for i, (filters, stride) in enumerate(((32, 2), (32, 1), (64, 1)), start=1):
-            x = layers.Activation("relu", name=f"{STEM}_{i}{RELU}")(conv_bn(x, filters, 3, stride, f"{STEM}_{i}"))
+    if arch.stem == "deep":  # timm's ResNet-C/D/S/T: three 3x3 convs of the row's widths, the first strided
+        for i, filters in enumerate(arch.stem_widths, start=1):
+            unit = f"{STEM}_{i}"
+            x = layers.Activation("relu", name=unit + RELU)(conv_bn(x, filters, 3, 2 if i == 1 else 1, unit))
     elif arch.preact:
         x = conv(x, *((64, 7, 2) if arch.stem == "imagenet" else (arch.filters[0], 3, 1)), STEM, use_bias=True)
     elif arch.stem == "imagenet":

@@ -13,7 +13,9 @@ The family (`core.architectures.FAMILY`) takes the keras.applications arguments,
 those its published net accepts and `include_preprocessing`; its stride placement is the
 published one. ResNet50V2/101V2/152V2 are keras.applications' (pre-activation, He et al.
 2016); ResNeXt and Wide ResNet torchvision's; ResNet50D timm's (deep stem, average-pool
-shortcut, shortcut="D"); `CifarPreActResNet(n, bottleneck)` the Identity Mappings paper's
+shortcut, shortcut="D"), and the other nets of timm's with ImageNet weights in common use (its
+ResNets by Bag of Tricks letter, ResNeXt-101 32x4d and 32x16d; every timm net built here has a
+model id, `build_by_id`); `CifarPreActResNet(n, bottleneck)` the Identity Mappings paper's
 CIFAR-10 nets (ResNet-164: n=18, ResNet-1001: n=111, ResNet-110: n=18 and bottleneck=False).
 """
 
@@ -41,9 +43,10 @@ ARGUMENTS = {
     "n": "blocks per stage: the 6n+2-layer net (n=3: ResNet-20, n=200: the 1202-layer net); any n >= 1.",
     "bottleneck": "True: bottleneck blocks, 9n+2 layers (ResNet-164: n=18); False: basic blocks, 6n+2.",
     "include_top": "whether to end in the global average pool and the `classes`-way classifier (`predictions`).",
-    "weights": "None (random He initialisation), a registry name (below; `keras_resnet.list_weights()`) or the "
+    "weights": "None (random He initialisation), a registry name (below; `keras_resnet.list_weights()`), the "
                "path to a weights file: ours or keras.applications' `.h5`, a torchvision/timm `.safetensors` or "
-               "`.pth` state dict. Registry files are downloaded once and verified by SHA-256.",
+               "`.pth` state dict, or a timm repository on the Hugging Face Hub, 'hf://<owner>/<repo>[@<revision>]' "
+               "(the `hub` extra). Registry files are downloaded once and verified by SHA-256.",
     "input_tensor": "optional Keras tensor (the output of `keras.Input()`) to use as the model's input.",
     "input_shape": "optional (height, width, channels), or (channels, height, width) under channels_first "
                    "(`keras.config.image_data_format()`); at least 32x32; height and width may be None with "
@@ -66,12 +69,16 @@ ARGUMENTS = {
 }
 
 
+ENTRIES: dict[str, str] = {}  # model id: the name of its entry (`_documented` fills it), for messages
+
+
 def _documented(model: str, first: str = ""):
     """Append the shared text of the entry's arguments, its model's registry weights and a
     three-line example to its docstring, so that `help(keras_resnet.ResNet50)` says it all.
     `first`: the leading positional arguments of the example's call (CifarResNet's n)."""
 
     def document(entry):
+        ENTRIES[model] = entry.__name__
         arguments = "\n".join(textwrap.fill(f"{a}: {ARGUMENTS[a]}", 100, initial_indent="    ",
                                              subsequent_indent="        ") for a in inspect.signature(entry).parameters)
         offered = {e.name: e for e in entries() if e.model == model}
@@ -415,6 +422,138 @@ def ResNet50D(
 ) -> keras.Model:
     """ResNet-50-D, timm's resnet50d (Bag of Tricks, He et al. 2019): deep 3x3 stem, average-pool shortcut."""
     return build_resnet(FAMILY["resnet50d"], residual=True, **locals())
+
+
+@_documented("resnet18d")
+def ResNet18D(
+    include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
+    pooling: str | None = None, classes: int = 1000, classifier_activation: Activation = "softmax",
+    name: str | None = None, shortcut: str | None = None, include_preprocessing: InputPreprocessing = None,
+) -> keras.Model:
+    """ResNet-18-D, timm's resnet18d: ResNet-18 with ResNet-50-D's deep stem and average-pool shortcut."""
+    return build_resnet(FAMILY["resnet18d"], residual=True, **locals())
+
+
+@_documented("resnet34d")
+def ResNet34D(
+    include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
+    pooling: str | None = None, classes: int = 1000, classifier_activation: Activation = "softmax",
+    name: str | None = None, shortcut: str | None = None, include_preprocessing: InputPreprocessing = None,
+) -> keras.Model:
+    """ResNet-34-D, timm's resnet34d: ResNet-34 with ResNet-50-D's deep stem and average-pool shortcut."""
+    return build_resnet(FAMILY["resnet34d"], residual=True, **locals())
+
+
+@_documented("resnet26")
+def ResNet26(
+    include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
+    pooling: str | None = None, classes: int = 1000, classifier_activation: Activation = "softmax",
+    name: str | None = None, shortcut: str | None = None, include_preprocessing: InputPreprocessing = None,
+) -> keras.Model:
+    """ResNet-26, timm's resnet26: two bottleneck blocks a stage, the stride in the 3x3 (v1.5)."""
+    return build_resnet(FAMILY["resnet26"], residual=True, **locals())
+
+
+@_documented("resnet26d")
+def ResNet26D(
+    include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
+    pooling: str | None = None, classes: int = 1000, classifier_activation: Activation = "softmax",
+    name: str | None = None, shortcut: str | None = None, include_preprocessing: InputPreprocessing = None,
+) -> keras.Model:
+    """ResNet-26-D, timm's resnet26d: ResNet-26 with a deep stem and average-pool shortcut."""
+    return build_resnet(FAMILY["resnet26d"], residual=True, **locals())
+
+
+@_documented("resnet101d")
+def ResNet101D(
+    include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
+    pooling: str | None = None, classes: int = 1000, classifier_activation: Activation = "softmax",
+    name: str | None = None, shortcut: str | None = None, include_preprocessing: InputPreprocessing = None,
+) -> keras.Model:
+    """ResNet-101-D, timm's resnet101d: deep 3x3 stem, average-pool shortcut."""
+    return build_resnet(FAMILY["resnet101d"], residual=True, **locals())
+
+
+@_documented("resnet152d")
+def ResNet152D(
+    include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
+    pooling: str | None = None, classes: int = 1000, classifier_activation: Activation = "softmax",
+    name: str | None = None, shortcut: str | None = None, include_preprocessing: InputPreprocessing = None,
+) -> keras.Model:
+    """ResNet-152-D, timm's resnet152d: deep 3x3 stem, average-pool shortcut."""
+    return build_resnet(FAMILY["resnet152d"], residual=True, **locals())
+
+
+@_documented("resnet200d")
+def ResNet200D(
+    include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
+    pooling: str | None = None, classes: int = 1000, classifier_activation: Activation = "softmax",
+    name: str | None = None, shortcut: str | None = None, include_preprocessing: InputPreprocessing = None,
+) -> keras.Model:
+    """ResNet-200-D, timm's resnet200d: 3, 24, 36 and 3 bottlenecks, deep stem, average-pool shortcut."""
+    return build_resnet(FAMILY["resnet200d"], residual=True, **locals())
+
+
+@_documented("resnet10t")
+def ResNet10T(
+    include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
+    pooling: str | None = None, classes: int = 1000, classifier_activation: Activation = "softmax",
+    name: str | None = None, shortcut: str | None = None, include_preprocessing: InputPreprocessing = None,
+) -> keras.Model:
+    """ResNet-10-T, timm's resnet10t: one basic block a stage, a tiered deep stem (24, 32, 64),
+    average-pool shortcut."""
+    return build_resnet(FAMILY["resnet10t"], residual=True, **locals())
+
+
+@_documented("resnet26t")
+def ResNet26T(
+    include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
+    pooling: str | None = None, classes: int = 1000, classifier_activation: Activation = "softmax",
+    name: str | None = None, shortcut: str | None = None, include_preprocessing: InputPreprocessing = None,
+) -> keras.Model:
+    """ResNet-26-T, timm's resnet26t: ResNet-26 with a tiered deep stem (24, 32, 64) and average-pool shortcut."""
+    return build_resnet(FAMILY["resnet26t"], residual=True, **locals())
+
+
+@_documented("resnext101_32x4d")
+def ResNeXt101_32x4d(
+    include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
+    pooling: str | None = None, classes: int = 1000, classifier_activation: Activation = "softmax",
+    name: str | None = None, shortcut: str | None = None, include_preprocessing: InputPreprocessing = None,
+) -> keras.Model:
+    """ResNeXt-101 (32x4d), timm's: 32 groups of width 4 per 64 filters."""
+    return build_resnet(FAMILY["resnext101_32x4d"], residual=True, **locals())
+
+
+@_documented("resnext101_32x16d")
+def ResNeXt101_32x16d(
+    include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
+    pooling: str | None = None, classes: int = 1000, classifier_activation: Activation = "softmax",
+    name: str | None = None, shortcut: str | None = None, include_preprocessing: InputPreprocessing = None,
+) -> keras.Model:
+    """ResNeXt-101 (32x16d), timm's (Facebook's weakly supervised nets): 32 groups of width 16 per 64 filters."""
+    return build_resnet(FAMILY["resnext101_32x16d"], residual=True, **locals())
+
+
+@_documented("resnet50c")
+def ResNet50C(
+    include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
+    pooling: str | None = None, classes: int = 1000, classifier_activation: Activation = "softmax",
+    name: str | None = None, shortcut: str | None = None, include_preprocessing: InputPreprocessing = None,
+) -> keras.Model:
+    """ResNet-50-C, timm's resnet50c: ResNet-50 (v1.5) with the deep 3x3 stem (32, 32, 64) and projection shortcuts."""
+    return build_resnet(FAMILY["resnet50c"], residual=True, **locals())
+
+
+@_documented("resnet50s")
+def ResNet50S(
+    include_top: bool = True, weights: str | None = None, input_tensor=None, input_shape: tuple | None = None,
+    pooling: str | None = None, classes: int = 1000, classifier_activation: Activation = "softmax",
+    name: str | None = None, shortcut: str | None = None, include_preprocessing: InputPreprocessing = None,
+) -> keras.Model:
+    """ResNet-50-S, timm's resnet50s: ResNet-50 (v1.5) with a deep stem twice as wide (64, 64, 128) and
+    projection shortcuts."""
+    return build_resnet(FAMILY["resnet50s"], residual=True, **locals())
 
 
 @_documented("cifar_preact_resnet164", "18")

@@ -9,24 +9,28 @@ CIFAR-10 checkpoints'; "tf": [-1, 1]); the layers bake the same into a model
 from __future__ import annotations
 
 import json
+import math
 import numbers
 from functools import cache
 
 import keras
 import numpy as np
 
+from keras_resnet.core import keras_internals
 from keras_resnet.core.arguments import check_choice, check_top, is_integer
 from keras_resnet.data.cifar10 import CIFAR10_CLASSES
-from keras_resnet.data.image_folders import CROP, EVAL_SIZE
+from keras_resnet.data.image_folders import CROP, EVAL_SIZE, IMAGENET_MEAN, IMAGENET_STD, MAX_ASPECT
 from keras_resnet.models.layers import channel_axis
 from keras_resnet.pretrained.download import weights_dir
 
 MODES = ("caffe", "torch", "tf")
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 CLASS_NAMES = ("imagenet", "cifar10")
 CROP_FRACTION = CROP / EVAL_SIZE  # 224 of 256: the paper's and torchvision's evaluation crop
+# CentreCrop(resize_first=True) resizes the whole image before cropping: its shorter side to at most this
+# (timm's ResNets evaluate at 416 at most), its longer to 4x that, 48 MiB of float32 RGB, beside what a
+# `.keras` file's activations are counted (`formats.ACTIVATION_BUDGET`), which cannot see inside the layer
+MAX_RESIZED_SIDE = 1024
 
 
 DATA_FORMATS = ("channels_last", "channels_first")
@@ -154,15 +158,18 @@ def _check_batch(images, channels: int | None, layer: str, data_format: str) -> 
         )
 
 
-def normalize(x, mode: str, name: str):
+def normalize(x, mode: str, name: str, mean: tuple[float, ...] | None = None, std: tuple[float, ...] | None = None):
     """`preprocess_input(x, mode)` in stock Keras layers (a `.keras` file with them loads with
     Keras alone): a per-channel `Normalization`, after the RGB to BGR flip for "caffe".
-    The same values as `preprocess_input` up to float32 round-off (the "caffe" mode exactly)."""
+    The same values as `preprocess_input` up to float32 round-off (the "caffe" mode exactly).
+    `mean` and `std` of [0, 1] values replace ImageNet's in the "torch" mode (a timm config's)."""
+    if (mean is not None or std is not None) and mode != "torch":
+        raise ValueError(f"`mean` and `std` apply to mode 'torch' (of [0, 1] values); received mode={mode!r}.")
     if mode == "caffe":
         x = _flip_channels(x, name)
         mean, std = CAFFE_MEAN_BGR, (1.0, 1.0, 1.0)
     elif mode == "torch":
-        mean, std = tuple(255.0 * m for m in IMAGENET_MEAN), tuple(255.0 * s for s in IMAGENET_STD)
+        mean, std = tuple(255.0 * m for m in mean or IMAGENET_MEAN), tuple(255.0 * s for s in std or IMAGENET_STD)
     else:
         mean, std = (127.5,) * 3, (127.5,) * 3
     layer = keras.layers.Normalization(axis=channel_axis(), mean=mean, variance=[s * s for s in std], name=name)
@@ -190,7 +197,13 @@ def _flip_channels(x, name: str):
 class CentreCrop(keras.layers.Layer):
     """ImageNet evaluation crop for images of any size: the central square of side
     `crop_fraction` x the shorter side, resized to `size` x `size`; the same region as
-    torchvision's Resize(size / crop_fraction) + CenterCrop(size).
+    torchvision's Resize(size / crop_fraction) + CenterCrop(size), resampled from the crop alone.
+    `resize_first=True` takes torchvision's and timm's order itself (`timm.data.create_transform`
+    at evaluation): the image resized, aspect kept, so that its shorter side is
+    floor(size / crop_fraction), then its central `size` x `size` pixels, offsets rounded as
+    torchvision's CenterCrop rounds them; the two differ by the floor's rounding of the region
+    (<= 1 pixel) and by resampling at the crop's edges. As it resizes whole images, it takes RGB
+    ones only, to a shorter side of at most MAX_RESIZED_SIDE.
 
     The one layer of the package's models that is not stock Keras, so a model built with it
     (`include_preprocessing` on an ImageNet net) needs keras_resnet to load. Keras' own
@@ -200,21 +213,30 @@ class CentreCrop(keras.layers.Layer):
     changes the outputs and the moving statistics."""
 
     def __init__(self, size: int = CROP, crop_fraction: float = CROP_FRACTION, interpolation: str = "bilinear",
-                 data_format: str | None = None, **kwargs):
+                 data_format: str | None = None, resize_first: bool = False, **kwargs):
         super().__init__(**kwargs)
         if not is_integer(size) or size < 1:
             raise ValueError(f"`size` must be an integer >= 1 (the output's side in pixels); received size={size!r}.")
         if not (isinstance(crop_fraction, numbers.Real) and not isinstance(crop_fraction, bool)
                 and 0 < crop_fraction <= 1):  # NaN fails the comparison
             raise ValueError(f"`crop_fraction` must be a number in (0, 1]; received crop_fraction={crop_fraction!r}.")
+        check_choice("resize_first", resize_first, (False, True))
+        if resize_first and math.floor(size / crop_fraction) > MAX_RESIZED_SIDE:
+            raise ValueError(f"With resize_first=True the shorter side is first resized to floor(`size` / "
+                             f"`crop_fraction`), at most {MAX_RESIZED_SIDE} pixels; received size={size!r} and "
+                             f"crop_fraction={crop_fraction!r}: {math.floor(size / crop_fraction)}.")
         self.size, self.crop_fraction, self.interpolation = int(size), float(crop_fraction), interpolation
+        self.resize_first = bool(resize_first)
         self.data_format = _data_format(data_format)
         self.channels = None
 
     def build(self, input_shape):
         self.channels = input_shape[_layer_axis(self.data_format)]  # images of another depth: another model's
+        if self.resize_first and self.channels != 3:  # what it resizes whole is then bounded (MAX_RESIZED_SIDE)
+            raise ValueError(f"Layer {self.name!r} (resize_first=True) takes RGB images, 3 channels; received input "
+                             f"shape {tuple(input_shape)} ({self.data_format}).")
         spatial = input_shape[2:4] if self.data_format == "channels_first" else input_shape[1:3]
-        if None not in spatial:
+        if None not in spatial and not self.resize_first:
             self._check_crop(min(spatial))
 
     def _check_crop(self, shorter: int) -> None:
@@ -230,20 +252,51 @@ class CentreCrop(keras.layers.Layer):
         first = self.data_format == "channels_first"
         shape = keras.ops.shape(images)
         height, width = (shape[2], shape[3]) if first else (shape[1], shape[2])
+        if self.resize_first:
+            return self._resize_then_crop(images, height, width)
         side = keras.ops.cast(
             keras.ops.floor(keras.ops.cast(keras.ops.minimum(height, width), "float32") * self.crop_fraction), "int32"
         )
         if not _symbolic(side):  # sizes known only now (built for any size); in a compiled graph they are not
             self._check_crop(int(keras.ops.convert_to_numpy(keras.ops.minimum(height, width))))
         top, left = (height - side) // 2, (width - side) // 2
-        if first:
-            crop = images[:, :, top : top + side, left : left + side]
-        else:
-            crop = images[:, top : top + side, left : left + side, :]
         return keras.ops.image.resize(
-            keras.ops.cast(crop, self.compute_dtype), (self.size, self.size), interpolation=self.interpolation,
-            antialias=True, data_format=self.data_format,
+            keras.ops.cast(self._crop(images, top, left, side, side), self.compute_dtype), (self.size, self.size),
+            interpolation=self.interpolation, antialias=True, data_format=self.data_format,
         )
+
+    def _resize_then_crop(self, images, height, width):
+        """torchvision's Resize(floor(size / crop_fraction)) (the longer side int(scale x longer /
+        shorter), exactly, in integers) then CenterCrop(size) (offsets round((side - size) / 2),
+        half to even as Python's round). A side longer than MAX_ASPECT shorter sides is first
+        cropped about its centre to that, as `image_folders.resize_shorter` does (a panorama is
+        2-4), so the resized image holds at most MAX_RESIZED_SIDE x 4 x that pixels whatever the
+        input's shape. Sizes known now are Python ints (eager, JAX), else tensors."""
+        scale = math.floor(self.size / self.crop_fraction)  # timm's scale_size, in Python's float64
+        known = isinstance(height, int) and isinstance(width, int)
+        shorter = min(height, width) if known else keras.ops.minimum(height, width)
+        kept = [min(side, MAX_ASPECT * shorter) if known else keras.ops.minimum(side, MAX_ASPECT * shorter)
+                for side in (height, width)]
+        images = self._crop(images, (height - kept[0]) // 2, (width - kept[1]) // 2, *kept)
+        resized_height, resized_width = (scale * kept[0]) // shorter, (scale * kept[1]) // shorter
+
+        def offset(side):
+            if known:
+                return round((side - self.size) / 2)
+            return keras.ops.cast(keras.ops.round(keras.ops.cast(side - self.size, "float32") / 2), "int32")
+
+        resized = keras_internals.resize(keras.ops.cast(images, self.compute_dtype), (resized_height, resized_width),
+                                         interpolation=self.interpolation, antialias=True, data_format=self.data_format)
+        crop = self._crop(resized, offset(resized_height), offset(resized_width), self.size, self.size)
+        if known or self.channels is None:
+            return crop
+        # in a graph, the crop's size too: TensorFlow cannot infer it from tensor offsets
+        return keras.ops.reshape(crop, self.compute_output_shape((-1, self.channels, self.channels, self.channels)))
+
+    def _crop(self, images, top, left, height, width):
+        if self.data_format == "channels_first":
+            return images[:, :, top : top + height, left : left + width]
+        return images[:, top : top + height, left : left + width, :]
 
     def compute_output_shape(self, input_shape):
         if self.data_format == "channels_first":
@@ -252,7 +305,8 @@ class CentreCrop(keras.layers.Layer):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "size": self.size, "crop_fraction": self.crop_fraction,
-                "interpolation": self.interpolation, "data_format": self.data_format}
+                "interpolation": self.interpolation, "data_format": self.data_format,
+                "resize_first": self.resize_first}
 
 
 def pixel_mean(mean: np.ndarray, name: str = "pixel_mean") -> keras.layers.Normalization:

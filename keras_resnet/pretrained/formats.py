@@ -8,7 +8,8 @@ outputs as the original to float rounding.
   `:0` when Keras 2 wrote them, without when Keras 3's legacy writer did.
 - "torch": torchvision/timm state dicts (`conv1`, `bn1`, `layer{s}.{b}.conv{i}`,
   `downsample.0/1`, `fc`), also Idelbayev's CIFAR nets (`linear`), from `.safetensors` (no
-  PyTorch needed) or `.pth`/`.th` (PyTorch, `weights_only=True`).
+  PyTorch needed) or `.pth`/`.th` (PyTorch, `weights_only=True`); and back
+  (`to_torch_state_dict`, for `deploy.timm_export`), by the same names.
 
 A file is read in two steps, so that a small file cannot make us read or allocate much:
 `open_weights` lists each weight's name, shape and dtype (reading no data), the loader compares
@@ -26,7 +27,7 @@ import math
 import os
 import re
 import zipfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -70,7 +71,7 @@ _KEY = re.compile(
     r"|layer(?P<s>\d+)\.(?P<b>\d+)\.(?:(?:conv|bn)(?P<i>\d+)|downsample\.(?P<d>[012])))\."
     r"(?P<param>weight|bias|running_mean|running_var|num_batches_tracked)$"
 )
-# timm's deep stem (ResNet-D): conv1.0/.1, .3/.4 and .6 with bn1 are conv-BN units 1-3 (ReLUs between)
+# timm's deep stems (ResNet-C/D/S/T): conv1.0/.1, .3/.4 and .6 with bn1 are conv-BN units 1-3 (ReLUs between)
 _DEEP_STEM = {"0": ("1", CONV), "1": ("1", BN), "3": ("2", CONV), "4": ("2", BN), "6": ("3", CONV)}
 
 
@@ -312,8 +313,8 @@ def from_keras_applications(layers: Mapping[str, list[Weight]], source: str) -> 
 
 def torch_layer_name(key: str, deep_stem: bool = False, avg_down: bool = False) -> str:
     """Our layer name for a PyTorch state-dict key: layer2.0.conv1.weight -> conv3_block1_1_conv.
-    timm's ResNet-D has a three-conv stem (`deep_stem`), and its shortcuts' `downsample.0` is
-    the average pool (`avg_down`), so `.1` is the conv and `.2` the BN."""
+    timm's ResNet-C, -D, -S and -T have a three-conv stem (`deep_stem`), and the shortcuts of -D
+    and -T have the average pool as `downsample.0` (`avg_down`), so `.1` is the conv and `.2` the BN."""
     m = _KEY.match(key)
     if not m or (m["stem"] is not None and m["stem"] not in _DEEP_STEM):
         raise ValueError(f"State-dict key {key!r} is not of the torchvision ResNet layout.")
@@ -367,6 +368,43 @@ def from_torch_state_dict(state_dict: Mapping[str, Weight]) -> Layout:
         else:
             layout[name] = [_transposed(p["weight"], (2, 3, 1, 0))]
     return layout
+
+
+def to_torch_state_dict(layers: Mapping[str, Sequence[np.ndarray]], blocks: Sequence[int], avg_down: bool = False
+                        ) -> dict[str, np.ndarray]:
+    """Our layout (`{layer: its weights in layer.weights order}`) as a torchvision/timm state
+    dict, the inverse of `from_torch_state_dict`: each key a net of `blocks` per stage could hold
+    is named by `torch_layer_name` (a deep stem where `layers` has one, the shortcuts' conv after
+    the pool with `avg_down`) and kept where `layers` has its layer; kernels back to PyTorch's axis
+    order, float32, and each BatchNorm's `num_batches_tracked` an int64 0, as PyTorch saves it. A
+    layer no key names raises, naming it."""
+    deep_stem = f"{STEM}_1{CONV}" in layers
+    stem = [*(f"conv1.{i}" for i in _DEEP_STEM), "bn1"] if deep_stem else ["conv1", "bn1"]
+    shortcut = ("1", "2") if avg_down else ("0", "1")
+    units = [*(f"{kind}{i}" for i in range(1, 4) for kind in ("conv", "bn")), *(f"downsample.{d}" for d in shortcut)]
+    modules = [*stem, *(f"layer{s}.{b}.{unit}" for s, n in enumerate(blocks, 1) for b in range(n) for unit in units),
+               "fc"]
+    state, named = {}, set()
+    for module in modules:
+        layer = torch_layer_name(f"{module}.weight", deep_stem, avg_down)
+        if layer not in layers:
+            continue
+        named.add(layer)
+        values = [np.asarray(value, np.float32) for value in layers[layer]]
+        if layer.endswith(BN):
+            state |= {f"{module}.{param}": value for param, value in zip(_TORCH_BN, values, strict=True)}
+            state[f"{module}.num_batches_tracked"] = np.zeros((), np.int64)
+        elif layer == CLASSIFIER:
+            kernel, bias = values
+            state |= {f"{module}.weight": kernel.T, f"{module}.bias": bias}
+        else:
+            (kernel,) = values
+            state[f"{module}.weight"] = kernel.transpose(3, 2, 0, 1)
+    unnamed = [layer for layer in layers if layer not in named]
+    if unnamed:
+        raise ValueError(f"layers {', '.join(unnamed[:4])}{', ...' if len(unnamed) > 4 else ''} have no name in the "
+                         "torchvision/timm ResNet layout.")
+    return {key: np.asarray(value, order="C") for key, value in state.items()}  # ascontiguousarray makes 0-d 1-d
 
 
 def _check_one_prefix(state_dict: Mapping[str, Weight]) -> None:

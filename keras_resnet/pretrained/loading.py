@@ -25,7 +25,7 @@ def save_weights(model: keras.Model, path: str | os.PathLike) -> None:
     # built in memory: on a full disk HDF5's own writes fail in its destructors (and crash);
     # Python's write below raises an OSError instead
     with h5py.File(path.name, "w", driver="core", backing_store=False) as f:
-        variant = _stride_placement(model)
+        variant = stride_placement(model)
         if variant is not None:  # read back by `formats.open_weights`, so the file builds its own network
             f.attrs[formats.VARIANT_ATTRIBUTE] = variant
         for layer in model.layers:
@@ -40,7 +40,7 @@ def save_weights(model: keras.Model, path: str | os.PathLike) -> None:
     write_bytes(path, image)
 
 
-def _stride_placement(model: keras.Model) -> str | None:
+def stride_placement(model: keras.Model) -> str | None:
     """"v1" or "v1.5" for a bottleneck net (by where its conv3_x's first block strides), None
     for basic blocks (the same network either way) and models not built by keras_resnet."""
     layers = {layer.name: layer for layer in model.layers}

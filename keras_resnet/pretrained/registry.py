@@ -16,17 +16,27 @@ from types import MappingProxyType
 
 from keras_resnet.core.architectures import parse_model_id
 from keras_resnet.core.arguments import did_you_mean
+from keras_resnet.pretrained import hub
 from keras_resnet.pretrained.download import WeightsFile, local_copy, weights_dir
+
+KAGGLE_SCHEME = "kaggle://"  # Kaggle Models handles, as keras-hub's `from_preset` takes them
 
 
 @dataclass(frozen=True)
 class Preprocessing:
     """The input the weights were trained on: `preprocess_input` mode, and for ImageNet the
-    evaluation centre crop (`crop_fraction` of the shorter side, resized to `size`)."""
+    evaluation centre crop (`crop_fraction` of the shorter side, resized to `size`). A timm
+    config (`timm_configs`) also gives its resampling `interpolation`, its `mean` and `std` of
+    [0, 1] RGB values (mode "torch"; None: ImageNet's) and timm's order (`resize_first`: the
+    shorter side resized to floor(size / crop_fraction), then the central size x size)."""
 
     mode: str
     size: int
     crop_fraction: float | None = None
+    interpolation: str = "bilinear"
+    mean: tuple[float, float, float] | None = None
+    std: tuple[float, float, float] | None = None
+    resize_first: bool = False
 
 
 @dataclass(frozen=True)
@@ -67,16 +77,23 @@ class Weights:
 
     def check_fits(self, *, include_top: bool, classes: int, input_shape: tuple) -> None:
         """Refuse, before building, arguments that these weights cannot serve."""
-        if input_shape[-1] != 3:
-            raise ValueError(
-                f"weights={self.name!r} were trained on RGB images: the input must have 3 "
-                f"channels; received input_shape={input_shape!r}."
-            )
-        if include_top and classes != self.classes:
-            raise ValueError(
-                f"weights={self.name!r} with include_top=True need classes={self.classes}; "
-                f"received classes={classes}. Use include_top=False for a new classifier."
-            )
+        check_serves(self.name, self.classes, include_top=include_top, classes=classes, input_shape=input_shape)
+
+
+def check_serves(weights: str, weights_classes: int, *, include_top: bool, classes: int, input_shape: tuple) -> None:
+    """Refuse, before building, arguments that ImageNet-style weights of `weights_classes`
+    classes cannot serve: an input of other than 3 channels, another number of classes with
+    the classifier."""
+    if input_shape[-1] != 3:
+        raise ValueError(
+            f"weights={weights!r} were trained on RGB images: the input must have 3 "
+            f"channels; received input_shape={input_shape!r}."
+        )
+    if include_top and classes != weights_classes:
+        raise ValueError(
+            f"weights={weights!r} with include_top=True need classes={weights_classes}; "
+            f"received classes={classes}. Use include_top=False for a new classifier."
+        )
 
 
 def _weights(raw: dict) -> Weights:
@@ -147,18 +164,29 @@ def shown_variant(entry: Weights) -> str:
 
 
 def check_weights(weights) -> str | None:
-    """What a `weights=` value names: None, "registry" (one of `names()`) or "file" (an existing
-    file, read by `formats.open_weights`); anything else is refused naming what is accepted.
-    Reads no file, so the command line checks --weights with it before Keras loads."""
+    """What a `weights=` value names: None, "registry" (one of `names()`), "hub" (a Hugging Face
+    Hub handle, `hub.parse_handle`; a malformed one is refused here), "file" (an existing file,
+    read by `formats.open_weights`), "directory" (an existing one: a keras-hub preset,
+    `keras_hub_presets`) or "kaggle" (a `kaggle://` handle of one); anything else is refused
+    naming what is accepted. Reads no file and asks no server, so the command line checks
+    --weights with it before Keras loads."""
     if weights is None:
         return None
     if isinstance(weights, str) and weights in names():
         return "registry"
+    if isinstance(weights, str) and weights.startswith(KAGGLE_SCHEME):
+        return "kaggle"
+    if hub.is_handle(weights):
+        hub.parse_handle(weights)
+        return "hub"
     if isinstance(weights, (str, os.PathLike)) and Path(weights).is_file():
         return "file"
+    if isinstance(weights, (str, os.PathLike)) and Path(weights).is_dir():
+        return "directory"
     raise ValueError(
-        f"`weights` must be None, a registry name ({', '.join(names())}) or the path to an existing weights file "
-        f"(.h5, .safetensors, .pth); received weights={weights!r}." + did_you_mean(weights, names())
+        f"`weights` must be None, a registry name ({', '.join(names())}), the path to an existing weights file "
+        f"(.h5, .safetensors, .pth) or keras-hub preset directory, a Hugging Face Hub handle ({hub.HANDLE_FORM}) "
+        f"or a {KAGGLE_SCHEME} handle; received weights={weights!r}." + did_you_mean(weights, names())
     )
 
 

@@ -14,7 +14,7 @@ import pytest
 from conftest import keras_resnet_cli, keras_resnet_exe, keras_resnet_main, run_python
 
 from keras_resnet import cli
-from keras_resnet.pretrained import registry
+from keras_resnet.pretrained import registry, timm_tags
 
 PAPER = {"resnet18": 1.8, "resnet34": 3.6, "resnet50": 3.8, "resnet101": 7.6, "resnet152": 11.3}
 
@@ -37,7 +37,8 @@ def test_table_prints_paper_table_1(capsys):
 def test_weights_lists_the_registry(capsys):
     result = keras_resnet_main(capsys, "weights")
     assert result.returncode == 0, result.stderr
-    rows = [line.split() for line in result.stdout.splitlines()[2:-1]]
+    lines = result.stdout.splitlines()
+    rows = [line.split() for line in lines[2:next(i for i, line in enumerate(lines) if line.startswith("Pass"))]]
     listed = [tuple(r[:3]) for r in rows]
     assert [(name, model) for name, model, _ in listed] == [(e.name, e.model) for e in registry.entries()]
     assert {model: variant for _, model, variant in listed if model.endswith("v2")} == dict.fromkeys(
@@ -46,9 +47,19 @@ def test_weights_lists_the_registry(capsys):
     shipped = next(r for r in rows if r[1] == "cifar_resnet20")
     assert shipped[4:9] == ["1.2", "91.73", "-", "sha256", "shipped"]  # 8.27% error published with the checkpoint
     assert next(r for r in rows if r[1] == "resnext50_32x4d")[5:9] == ["77.62", "93.70", "sha256[:8]+pin", "no"]
+    assert lines[-1] == (f"And {len(timm_tags.hub_tags())} timm checkpoints on the Hugging Face Hub "
+                         "(weights=\"hf://timm/...\"): `keras-resnet weights --model ID` lists a model's.")
+    result = keras_resnet_main(capsys, "weights", "--model", "resnet50")  # beside the registry, timm's on the Hub
+    assert result.returncode == 0, result.stderr
+    listed = {line.split()[0]: line.split()[-2:] for line in result.stdout.splitlines() if line.startswith("hf://")}
+    assert listed == {t.handle: [f"{t.top1:.2f}", f"{t.top1_img_size}/{t.top1_crop_pct:g}"]
+                      for t in timm_tags.hub_tags("resnet50")}
+    assert listed["hf://timm/resnet50.a1h_in1k"] == ["80.68", "224/1"]  # timm's results-imagenet.csv: 80.676
+    result = keras_resnet_main(capsys, "weights", "--model", "resnet10t")  # only on the Hub
+    assert result.returncode == 0 and "hf://timm/resnet10t.c3_in1k" in result.stdout, result.stderr
     result = keras_resnet_main(capsys, "weights", "--model", "resnet51")
     assert result.returncode == 2 and "--model must be one of cifar_resnet20" in result.stderr
-    assert result.stderr.endswith("received --model 'resnet51'. Did you mean 'resnet50', 'resnet18' or 'resnet50d'?\n")
+    assert result.stderr.endswith("received --model 'resnet51'. Did you mean 'resnet50', 'resnet18' or 'resnet50c'?\n")
 
 
 def test_bad_arguments_are_reported():
@@ -312,6 +323,9 @@ def test_mistakes_are_answered_before_keras_or_tensorflow_load(tmp_path):
         (["predict", "cifar_resnet20", "--weights", "cifar10", tmp_path / "nothere.png"], "nothere.png' does not"),
         (["predict", "cifar_resnt20", "--weights", "cifar10", "cat.png"], "Did you mean 'cifar_resnet20'"),
         (["export", "cifar_resnet20", tmp_path / "m.bin", "--weights", "cifar10"], "--format cannot be told"),
+        (["export", "plainnet18", tmp_path / "t", "--format", "timm"], "MODEL must be a model id that timm builds"),
+        (["export", "resnet18", tmp_path / "t", "--format", "timm", "--quantize", "int8"],
+         "--quantize: not for --format timm"),
         (["explain", tmp_path / "runs" / "r20", "cat.png", "--output", tmp_path], "give its model file"),
         (["evaluate", "cifar_resnet20", "--weights", "imagenet"], "not for 'cifar_resnet20'"),
         (["train", "--model", "cifar_resnet8", "--data-dir", tmp_path], "missing ['data_batch_1'"),

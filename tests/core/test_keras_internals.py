@@ -79,3 +79,22 @@ def test_weights_file_bytes_are_the_file_save_weights_writes(tmp_path):
     clone.load_weights(tmp_path / "ours.weights.h5")
     assert int(clone.optimizer.iterations) == 1
     assert all(np.array_equal(a, b) for a, b in zip(clone.get_weights(), model.get_weights()))
+
+
+def test_resize_takes_a_size_known_only_when_the_graph_runs():
+    """CentreCrop(resize_first=True) resizes to a size computed from the images' own; in a
+    TensorFlow graph that size is a tensor, which `keras.ops.image.resize` refuses."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("graph tensors as sizes are TensorFlow's")
+    import numpy as np
+    import tensorflow as tf
+
+    @tf.function(input_signature=[tf.TensorSpec((1, None, None, 3))])
+    def halve(images):
+        shape = tf.shape(images)
+        return keras_internals.resize(images, (shape[1] // 2, shape[2] // 2), interpolation="bilinear",
+                                      antialias=True, data_format="channels_last")
+
+    halved = halve(tf.ones((1, 8, 6, 3)))
+    assert tuple(halved.shape) == (1, 4, 3, 3), f"{CHANGED}: backend.image.resize"
+    np.testing.assert_allclose(halved.numpy(), 1.0, rtol=1e-6)

@@ -73,7 +73,7 @@ def test_input_tensor():
 
 @pytest.mark.parametrize("typed, meant", [
     ("resnext50", "resnext50_32x4d"), ("resnet5O", "resnet50"), ("cifar_resnet2O", "cifar_resnet20"),
-    ("resnet20", "cifar_resnet20"),  # the CIFAR net first: it holds what was typed
+    ("resnet56", "cifar_resnet56"),  # the CIFAR net first: it holds what was typed (resnet20: timm's resnet200)
     ("cifar_resnet21", "cifar_resnet20"), ("CifarResNet20", "cifar_resnet20"), ("cifar-resnet20", "cifar_resnet20"),
 ])
 def test_a_misspelt_model_id_gets_the_named_models_it_resembles_best_first(typed, meant):

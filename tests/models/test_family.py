@@ -32,7 +32,15 @@ TORCHVISION = {
     "wide_resnet50_2": (68_883_240, 11.398),
     "wide_resnet101_2": (126_886_696, 22.753),
 }
-TIMM_RESNET50D_PARAMS = 25_576_264  # timm.create_model("resnet50d"), all trainable
+# sum(p.numel() for p in timm.create_model(id).parameters()), timm 1.0.29; all trainable
+TIMM_PARAMS = {
+    "resnet18d": 11_708_744, "resnet34d": 21_816_904, "resnet26": 15_995_176, "resnet26d": 16_014_408,
+    "resnet50d": 25_576_264, "resnet101d": 44_568_392, "resnet152d": 60_212_040, "resnet200": 64_673_832,
+    "resnet200d": 64_693_064, "resnet50c": 25_576_264, "resnet101c": 44_568_392, "resnet152c": 60_212_040,
+    "resnet50s": 25_680_808, "resnet101s": 44_672_936, "resnet152s": 60_316_584, "resnet10t": 5_435_488,
+    "resnet14t": 10_081_632, "resnet26t": 16_011_872, "resnet50t": 25_573_728, "resnext50d_32x4d": 25_048_136,
+    "resnext101_32x4d": 44_177_704, "resnext101_32x16d": 194_026_792, "resnext101_32x32d": 468_530_472,
+}
 KERAS_V2_PARAMS = {"resnet50v2": 25_568_360, "resnet101v2": 44_577_896, "resnet152v2": 60_236_904}
 # He et al. (2016), Table 3 (CIFAR-10): parameters of the pre-activation nets, in millions
 PAPER_PREACT = {(18, False): 1.7, (18, True): 1.7, (111, True): 10.2}
@@ -58,13 +66,14 @@ def test_v2_has_keras_applications_layers_and_weights(depth):
 @pytest.mark.slow
 def test_table_lists_the_family_beside_its_references():
     """`keras-resnet table --family`: each net's parameters and multiply-adds as built, equal
-    to torchvision's published ones, keras.applications' and timm's."""
+    to torchvision's published ones, keras.applications' and timm's (every timm net we build)."""
     rows = {r["model"]: r for r in paper_table("v1", False, [], family=True)}
     for name, (params, gflops) in TORCHVISION.items():
         assert rows[name]["params"] == params and f"{params:,} torchvision" == rows[name]["reference"]
         assert abs(rows[name]["gmacs"] - gflops) <= 0.01
-    for name, params in {**KERAS_V2_PARAMS, "resnet50d": TIMM_RESNET50D_PARAMS}.items():
+    for name, params in {**KERAS_V2_PARAMS, **TIMM_PARAMS}.items():
         assert rows[name]["params"] == params and rows[name]["reference"].startswith(f"{params:,} ")
+    assert set(rows) >= set(FAMILY)
     assert rows["cifar_preact_resnet164"]["layers"] == 164 and rows["cifar_preact_resnet1001"]["paper_params_m"] == 10.2
     assert {"resnet50", "resnet152"} <= set(rows)
 
@@ -77,6 +86,30 @@ def test_resnet50d_is_timms_resnet50d():
     assert model.get_layer("conv3_block1_0_pool").pool_size == (2, 2)
     assert model.get_layer("conv3_block1_0_conv").strides == (1, 1)
     assert "conv2_block1_0_pool" not in [layer.name for layer in model.layers]  # stride 1: no pool (timm)
+
+
+TIMM_STEMS = {  # timm's resnet.py: stem_width 32 ("deep"), 64 ("s"), 32 as "deep_tiered" (3 * 32 // 4 first)
+    "resnet50c": ((32, 32, 64), "B"), "resnet50s": ((64, 64, 128), "B"), "resnet10t": ((24, 32, 64), "D"),
+    "resnet26t": ((24, 32, 64), "D"), "resnet18d": ((32, 32, 64), "D"), "resnext50d_32x4d": ((32, 32, 64), "D"),
+}
+
+
+@pytest.mark.parametrize("model", TIMM_STEMS)
+def test_timm_letters_have_timms_stems_and_shortcuts(model):
+    """The deep stem's widths (the first conv strided), and the shortcut: B a strided 1x1
+    projection, D an average pool then a stride-1 projection (none at stride 1, as timm's
+    Identity); the stride in the 3x3 (v1.5) as every timm net."""
+    widths, shortcut = TIMM_STEMS[model]
+    net = shapes_only(kr.build_by_id, model)
+    assert [net.get_layer(f"conv1_{i}_conv").filters for i in (1, 2, 3)] == list(widths)
+    assert net.get_layer("conv1_1_conv").strides == (2, 2) and net.get_layer("conv1_2_conv").strides == (1, 1)
+    names = {layer.name for layer in net.layers}
+    assert ("conv3_block1_0_pool" in names) == (shortcut == "D") and "conv2_block1_0_pool" not in names
+    assert net.get_layer("conv3_block1_0_conv").strides == ((1, 1) if shortcut == "D" else (2, 2))
+    assert net.get_layer("conv3_block1_2_conv" if "conv3_block1_3_conv" in names else "conv3_block1_1_conv").strides \
+        == (2, 2)
+    if "conv2_block1_0_conv" in names:  # bottlenecks: a projection from the stem's channels
+        assert net.get_layer("conv2_block1_0_conv").input.shape[-1] == widths[-1]
 
 
 @pytest.mark.parametrize(("n", "bottleneck"), [pytest.param(*key, marks=pytest.mark.slow) if key[0] > 100 else key
@@ -103,6 +136,10 @@ def test_unsupported_combinations_name_the_argument():
         kr.ResNet50D(shortcut="B")
     with pytest.raises(ValueError, match=r"`shortcut` must be one of \['A', 'B', 'C'\] for resnet50; .*'D'"):
         kr.ResNet50(shortcut="D")
+    with pytest.raises(ValueError, match=r"`shortcut` must be one of \['B', 'C'\] for resnet50c .*'D'"):
+        kr.ResNet50C(shortcut="D")
+    with pytest.raises(ValueError, match=r"`model` must be .*received model='plainnet26'"):
+        kr.build_by_id("plainnet26")  # timm's depths have no plain twins
     with pytest.raises(ValueError, match=r"`variant` must be None or 'v1.5'; received variant='v1'"):
         kr.build_resnet(FAMILY["wide_resnet50_2"], variant="v1")
     with pytest.raises(ValueError, match="`residual` must be True"):

@@ -85,6 +85,31 @@ def test_centre_crop_takes_the_central_region():
     np.testing.assert_allclose(keras.ops.convert_to_numpy(kr.CentreCrop(224, 1.0)(square)), square, atol=1e-3)
 
 
+@pytest.mark.backends
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_timms_crop_resizes_the_shorter_side_then_takes_torchvisions_centre(data_format):
+    """resize_first (timm's eval transform, resnet50.a1h_in1k's 176 at crop 0.9): the shorter side
+    to floor(176 / 0.9) = 195, here already so, then the central 176 x 176 at torchvision's
+    CenterCrop offsets, int(round((side - 176) / 2.0)): 9.5 rounds to 10, half to even."""
+    image = RNG.uniform(0, 255, (1, 195, 260, 3)).astype("float32")
+    top, left = int(round((195 - 176) / 2.0)), int(round((260 - 176) / 2.0))
+    crop = kr.CentreCrop(176, 0.9, "bicubic", data_format=data_format, resize_first=True)
+    first = data_format == "channels_first"
+    out = keras.ops.convert_to_numpy(crop(image.transpose(0, 3, 1, 2) if first else image))
+    out = out.transpose(0, 2, 3, 1) if first else out
+    np.testing.assert_allclose(out, image[:, top : top + 176, left : left + 176], atol=1e-3)
+    inputs = keras.Input((3, None, None) if first else (None, None, 3))  # any size, in a compiled graph too
+    tall = RNG.uniform(0, 255, (2, 301, 97, 3)).astype("float32")
+    shape = keras.Model(inputs, crop(inputs)).predict(tall.transpose(0, 3, 1, 2) if first else tall, verbose=0).shape
+    assert shape == ((2, 3, 176, 176) if first else (2, 176, 176, 3))
+    # a side beyond 4 shorter sides is cut about its centre first: a 40 x 1000 strip crops as its central 40 x 160
+    crop = kr.CentreCrop(40, 1.0, "bilinear", data_format=data_format, resize_first=True)
+    strip = RNG.uniform(0, 255, (1, 40, 1000, 3)).astype("float32")
+    ends, middle = (keras.ops.convert_to_numpy(crop(x.transpose(0, 3, 1, 2) if first else x))
+                    for x in (strip, strip[:, :, 420:580]))
+    np.testing.assert_array_equal(ends, middle)
+
+
 def test_centre_crop_refuses_a_crop_of_no_pixel_in_a_model_of_any_size():
     """Built for any size, the crop is checked when the images come: 1% of 60 pixels is none."""
     inputs = keras.Input((None, None, 3))
@@ -146,6 +171,13 @@ def test_decode_cifar10_predictions(cifar_test):
         (lambda: kr.CentreCrop(224, crop_fraction=1e-6)(IMAGES),  # was a traceback from inside the resize
          r"`crop_fraction` 1e-06 of layer .* crops images whose shorter side is 40 pixels to 0 pixels; it needs at "
          r"least 1/40 \(= 0.025\)"),
+        (lambda: kr.CentreCrop(224, crop_fraction=0.1, resize_first=True),  # a 2240-pixel side, then the crop
+         r"With resize_first=True the shorter side is first resized to floor\(`size` / `crop_fraction`\), at most "
+         r"1024 pixels; received size=224 and crop_fraction=0.1: 2240"),
+        (lambda: kr.CentreCrop(64, resize_first=True)(np.zeros((1, 80, 80, 8), "float32")),
+         r"Layer 'centre_crop.*' \(resize_first=True\) takes RGB images, 3 channels; received input shape "
+         r"\(1, 80, 80, 8\)"),
+        (lambda: kr.CentreCrop(64, resize_first="yes"), r"`resize_first` must be one of \[False, True\]"),
     ],
 )
 def test_bad_arguments(call, match):

@@ -22,6 +22,7 @@ import keras_resnet as kr
 FIXED = dict(derandomize=True, database=None, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 IMAGENET_CHANNELS = {18: 512, 34: 512, 50: 2048, 101: 2048, 152: 2048}
+TIMM_DEPTHS = (26, 200)  # timm's resnet26 and resnet200: residual only (no plain twins)
 IMAGENET_BUILDERS = [(getattr(kr, f"{family}{depth}"), depth, family == "ResNet")
                      for depth in IMAGENET_CHANNELS for family in ("ResNet", "PlainNet")]
 CIFAR10_N = (3, 5, 7, 9)  # the shipped cifar10 weights: ResNet-20/32/44/56, shortcut A
@@ -261,7 +262,7 @@ def test_imagenet_weights_refused_before_download(call):
 
 cifar_depths = st.one_of(st.integers(-10, 1300), st.integers(1190, 10**6), st.booleans(), st.floats(), st.none(),
                          st.text("abcxyz-_. ", max_size=3))
-imagenet_depths = st.one_of(st.sampled_from(list(IMAGENET_CHANNELS)), cifar_depths)
+imagenet_depths = st.one_of(st.sampled_from([*IMAGENET_CHANNELS, *TIMM_DEPTHS]), cifar_depths)
 
 
 @settings(max_examples=150, **FIXED)
@@ -271,14 +272,14 @@ imagenet_depths = st.one_of(st.sampled_from(list(IMAGENET_CHANNELS)), cifar_dept
     st.tuples(st.just(None), st.one_of(st.none(), st.integers(), st.floats())),  # no string at all
 ))
 def test_model_ids(family_depth):
-    """`build_by_id` takes exactly resnet|plainnet{18,34,50,101,152} and
+    """`build_by_id` takes exactly resnet|plainnet{18,34,50,101,152}, timm's resnet{26,200} and
     cifar_resnet|cifar_plainnet{6n+2, n >= 1} up to the paper's 1202 layers (an id is text from
     anywhere: a deeper one would build for minutes). A bad `pooling` makes every call fail before
     building: a valid id is then refused for its pooling, an invalid one for itself."""
     family, depth = family_depth
     model = depth if family is None else f"{family}{depth}"
     if family in ("resnet", "plainnet"):
-        valid = is_int(depth) and depth in IMAGENET_CHANNELS
+        valid = is_int(depth) and (depth in IMAGENET_CHANNELS or family == "resnet" and depth in TIMM_DEPTHS)
     else:
         valid = family is not None and is_int(depth) and 8 <= depth <= 1202 and (depth - 2) % 6 == 0
     with pytest.raises(ValueError, match="`pooling`" if valid else "`model`"):

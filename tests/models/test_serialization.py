@@ -27,6 +27,19 @@ def test_keras_file_round_trip(tmp_path, build):
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
 
 
+def test_timms_crop_round_trip(tmp_path):
+    """timm's order of the crop (`resize_first`, as `weights="hf://..."` bakes it) saves and loads,
+    and takes images of any size and aspect, in a compiled graph too."""
+    model = kr.CifarResNet(1, input_shape=(None, None, 3),
+                           include_preprocessing=kr.CentreCrop(32, 0.9, "bicubic", resize_first=True))
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras", safe_mode=True)
+    assert loaded.get_layer(model.layers[1].name).get_config() == model.layers[1].get_config()
+    for shape in ((2, 40, 52, 3), (1, 61, 35, 3)):
+        x = np.random.default_rng(0).uniform(0, 255, shape).astype("float32")
+        np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
 FAMILY = ("resnext50_32x4d", "resnet50v2", "resnet50d")  # with one block a stage: their layers, not their depth
 
 

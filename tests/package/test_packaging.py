@@ -34,8 +34,9 @@ def test_sdist_carries_weights(tmp_path):
         if entry.file.url is None:
             assert f"weights/{entry.file.name}" in names
             assert f"weights/{entry.license_file}" in names
-    assert {"weights/registry.json", "weights/imagenet_class_index.json", "setup.py", "pyproject.toml", "README.md",
-            "LICENSE", ".ci/run", "SECURITY.md", "CHANGELOG.md", "CONTRIBUTING.md", "docs/reliability.md"} <= names
+    assert {"weights/registry.json", "weights/timm_tags.json", "weights/imagenet_class_index.json", "setup.py",
+            "pyproject.toml", "README.md", "LICENSE", ".ci/run", "SECURITY.md", "CHANGELOG.md", "CONTRIBUTING.md",
+            "docs/reliability.md"} <= names
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +54,8 @@ def test_wheel_carries_weights_and_metadata(wheel):
     modules = {f"keras_resnet/{path.relative_to(REPO / 'keras_resnet').as_posix()}"
                for path in (REPO / "keras_resnet").rglob("*.py")}  # every subpackage, listed in pyproject.toml
     assert {"keras_resnet/cli/__init__.py", "keras_resnet/core/architectures.py"} <= modules <= files
-    assert {"keras_resnet/weights/registry.json", "keras_resnet/weights/imagenet_class_index.json"} <= files
+    assert {"keras_resnet/weights/registry.json", "keras_resnet/weights/timm_tags.json",
+            "keras_resnet/weights/imagenet_class_index.json"} <= files
     for entry in registry.entries():
         if entry.file.url is None:
             assert f"keras_resnet/weights/{entry.file.name}" in files
@@ -64,7 +66,7 @@ def test_wheel_carries_weights_and_metadata(wheel):
     assert meta["Name"] == "keras3-resnet"
     assert (meta["Version"], meta["Requires-Python"]) == (keras_resnet.__version__, ">=3.10")
     assert meta["License-Expression"] == "MIT" and meta["Summary"] and meta.get_all("Classifier")
-    extras = {"tensorflow", "tensorflow-cpu", "torch", "jax", "train", "export", "test"}
+    extras = {"tensorflow", "tensorflow-cpu", "torch", "jax", "train", "export", "test", "hub"}
     assert set(meta.get_all("Provides-Extra")) == extras
     assert "keras>=3.14" in meta.get_all("Requires-Dist")
     entry_points = zipfile.ZipFile(wheel).read(f"{dist_info}/entry_points.txt").decode()

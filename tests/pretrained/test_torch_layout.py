@@ -4,6 +4,7 @@ PyTorch, .pth only as tensors (weights_only), and parity with torchvision itself
 import numpy as np
 import pytest
 from conftest import RunsCode, keras_resnet_main, randomise_batchnorm, run_python, torch_state_dict
+from references import miniature
 
 import keras_resnet as kr
 from keras_resnet.pretrained import registry
@@ -11,6 +12,19 @@ from keras_resnet.pretrained import registry
 torch = pytest.importorskip("torch")
 safetensors_numpy = pytest.importorskip("safetensors.numpy")
 RESNET20 = "pretrained/akamaster-cifar10/resnet20-12fca82f.th"
+# timm's state dicts (timm 1.0.29, `timm.create_model(id).state_dict()`): the stem's and first shortcuts'
+# kernels of each stem and shortcut kind, and whether the shortcut is the average-pool one (`downsample.1/.2`)
+TIMM_LAYOUTS = {
+    "resnet10t": ({"conv1.0.weight": (24, 3, 3, 3), "conv1.3.weight": (32, 24, 3, 3), "conv1.6.weight": (64, 32, 3, 3),
+                   "layer2.0.downsample.1.weight": (128, 64, 1, 1)}, True),  # tiered stem, basic blocks
+    "resnet18d": ({"conv1.0.weight": (32, 3, 3, 3), "conv1.3.weight": (32, 32, 3, 3), "conv1.6.weight": (64, 32, 3, 3),
+                   "layer2.0.downsample.1.weight": (128, 64, 1, 1)}, True),
+    "resnet50c": ({"conv1.0.weight": (32, 3, 3, 3), "conv1.6.weight": (64, 32, 3, 3),
+                   "layer1.0.downsample.0.weight": (256, 64, 1, 1), "layer2.0.downsample.0.weight": (512, 256, 1, 1)},
+                  False),
+    "resnet50s": ({"conv1.0.weight": (64, 3, 3, 3), "conv1.3.weight": (64, 64, 3, 3), "conv1.6.weight": (128, 64, 3, 3),
+                   "layer1.0.downsample.0.weight": (256, 128, 1, 1)}, False),  # 128 channels into conv2_x
+}
 
 
 @pytest.fixture
@@ -111,3 +125,18 @@ def test_torchvision_parity(depth, tmp_path):
             weights=str(tmp_path / name), variant="v1.5", input_shape=(96, 96, 3), classifier_activation=None
         )
         np.testing.assert_allclose(ours.predict(x, verbose=0), expected, rtol=0, atol=1e-4)
+
+
+@pytest.mark.parametrize("model", list(TIMM_LAYOUTS))
+def test_timm_stems_and_shortcuts_load(model, tmp_path):
+    """Each of timm's deep stems (c and d: 32-32-64; s: 64-64-128; t: 24-32-64) and shortcuts
+    (plain `downsample.0/.1`; d's and t's `downsample.1/.2` after the pool), under timm's names and
+    shapes, loads into the net of that model id (one block a stage), each tensor where timm has it."""
+    shapes, avg_down = TIMM_LAYOUTS[model]
+    source = randomise_batchnorm(miniature(model, input_shape=(64, 64, 3)))
+    state = torch_state_dict(source, deep_stem=True, avg_down=avg_down)
+    assert {key: state[key].shape for key in shapes} == shapes
+    safetensors_numpy.save_file(state, tmp_path / "timm.safetensors")
+    loaded = miniature(model, input_shape=(64, 64, 3), weights=str(tmp_path / "timm.safetensors"))
+    for a, b in zip(loaded.weights, source.weights, strict=True):
+        np.testing.assert_array_equal(a, b)
