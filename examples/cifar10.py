@@ -15,7 +15,6 @@ import argparse
 
 from keras_resnet.cli import add_training_arguments, cifar_depth, config_from_args, refuse
 from keras_resnet.core.quiet import quiet_tensorflow
-from keras_resnet.training.datasets import check_arguments
 
 
 def main() -> None:
@@ -27,7 +26,6 @@ def main() -> None:
     model = f"cifar_{'plainnet' if args.plain else 'resnet'}{args.depth}"
     try:
         config = config_from_args(args, model, "cifar10")
-        check_arguments(config)
     except ValueError as e:
         refuse(parser, e)
     quiet_tensorflow()  # after the checks, so --help, a mistyped flag and a bad value answer before TensorFlow loads

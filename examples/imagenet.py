@@ -18,7 +18,6 @@ from pathlib import Path
 from keras_resnet.cli import add_training_arguments, config_from_args, refuse
 from keras_resnet.core.atomic import write_text
 from keras_resnet.core.quiet import quiet_tensorflow
-from keras_resnet.training.datasets import check_arguments
 
 
 def main() -> None:
@@ -31,7 +30,6 @@ def main() -> None:
     model_id = f"{'plainnet' if args.plain else 'resnet'}{args.depth}"
     try:
         config = config_from_args(args, model_id, "imagenet")
-        check_arguments(config)
     except ValueError as e:
         refuse(parser, e)
     quiet_tensorflow()  # after the checks, so --help, a mistyped flag and a bad value answer before TensorFlow loads

@@ -144,9 +144,7 @@ def train_options(parser: argparse.ArgumentParser) -> None:
 
 
 def train_check(args: argparse.Namespace) -> None:
-    from keras_resnet.training.datasets import check_arguments
-
-    check_arguments(config_from_args(args, args.model, args.dataset))
+    config_from_args(args, args.model, args.dataset)
 
 
 def run_train(args: argparse.Namespace) -> None:

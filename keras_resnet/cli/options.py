@@ -7,6 +7,7 @@ import argparse
 
 from keras_resnet.core.architectures import cifar_by_depth
 from keras_resnet.training.config import SCHEDULES, STRATEGIES, TrainConfig, default_output
+from keras_resnet.training.datasets import check_arguments
 
 
 def add_training_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,9 +42,14 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace, model: str, dataset: str) -> TrainConfig:
-    """The run that `add_training_arguments`' options describe, of `model` on `dataset`."""
+    """The run that `add_training_arguments`' options describe, of `model` on `dataset`, its
+    values and data arguments checked (`training.datasets.check_arguments`: no data read, no
+    Keras loaded), so that a mistake is answered at once."""
     fields = {k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__}
-    return TrainConfig(**{**fields, "model": model, "dataset": dataset, "output": args.output or default_output(model)})
+    config = TrainConfig(**{**fields, "model": model, "dataset": dataset,
+                            "output": args.output or default_output(model)})
+    check_arguments(config)
+    return config
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
