@@ -345,7 +345,7 @@ def run_explain(args: argparse.Namespace) -> None:
     from keras_resnet.explain.pictures import write_explanations
 
     model, names = named_classifier(args.model, args.weights)
-    images = model_inputs(model, args.images)
+    images = model_inputs(model, args.images, own_crop=False)  # the pictures show what was given
     pictures = write_explanations(model, images, args.images, names, args.output, args.class_name)
     for path, picture in zip(args.images, pictures):
         print(f"{path} -> {picture}")

@@ -263,6 +263,12 @@ def load_for_evaluation(path: str | os.PathLike) -> np.ndarray:
     return np.asarray(eval_transform(decode_file(path, (EVAL_SIZE, EVAL_SIZE))))
 
 
+def load_shorter(path: str | os.PathLike, side: int) -> np.ndarray:
+    """The image file with its shorter side resized to `side` (`resize_shorter`), float32 0-255
+    RGB: for a model that crops its input itself."""
+    return np.asarray(resize_shorter(decode_file(path, (side, side)), side), np.float32)
+
+
 def decode(path):
     """A JPEG/PNG file (checked by `list_images`) as a uint8 RGB image: the transforms resize it to
     float32, so no full-size float32 copy is made (4 bytes a pixel a channel, 1 GB at MAX_PIXELS)."""

@@ -5,6 +5,7 @@ built here with their weights' preprocessing, take raw 0-255 RGB images."""
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,12 +14,12 @@ import keras
 import numpy as np
 
 from keras_resnet.core.arguments import check_top, display_path
-from keras_resnet.data.image_folders import CROP, check_image_files, load_for_evaluation, load_resized
+from keras_resnet.data.image_folders import CROP, check_image_files, load_for_evaluation, load_resized, load_shorter
 from keras_resnet.evaluation.sources import check_model, check_model_file, is_model_file
 from keras_resnet.models import layers
 from keras_resnet.models.builder import build_by_id
 from keras_resnet.models.layers import graph_depth, use_fused_batchnorm
-from keras_resnet.models.preprocessing import class_names
+from keras_resnet.models.preprocessing import CentreCrop, class_names
 from keras_resnet.pretrained import registry
 from keras_resnet.pretrained.formats import check_keras_archive, model_refused
 from keras_resnet.training import recipe
@@ -91,18 +92,26 @@ def named_classifier(model: str | os.PathLike, weights: str | None) -> tuple[ker
     return built, class_names_for(model if is_model_file(model) else None, built.output_shape[-1])
 
 
-def model_inputs(built: keras.Model, paths) -> Iterator[np.ndarray]:
+def model_inputs(built: keras.Model, paths, own_crop: bool = True) -> Iterator[np.ndarray]:
     """Each image file brought to `built`'s input as in its evaluation, one at a time: resized to
-    a small fixed input (CIFAR), or shorter side 256 and centre 224 crop (ImageNet, and an open input); float32 0-255
+    a small fixed input (CIFAR), shorter side 256 and centre 224 crop (ImageNet, and an open input), or
+    for a model with its own crop (`CentreCrop`) the shorter side that crop takes; float32 0-255
     RGB, as numpy arrays (TensorFlow decodes them; a model on JAX or torch takes no TensorFlow
-    tensor). Every file is checked from its header first, so a bad one is refused before any work;
-    a JPEG is decoded at the smallest scale that holds the input, and only input-sized images are kept."""
+    tensor). `own_crop=False` gives a model with its own crop the ImageNet crop too (Grad-CAM's
+    pictures, whose maps cover the image given). Every file is checked from its header first, so
+    a bad one is refused before any work; a JPEG is decoded at the smallest scale that holds the
+    input, and only input-sized images are kept."""
     check_image_files(paths)
     size = built.input_shape[1:3]
+    crop = next((layer for layer in built.layers if isinstance(layer, CentreCrop)), None) if own_crop else None
     for path in paths:
-        # an open input (a fully-convolutional model) gets the ImageNet crop too: the size its file
-        # was checked at (`formats.OPEN_SIDE`), where the whole image would cost up to 89 megapixels' activations
-        if size == (CROP, CROP) or None in size:
+        # a model that crops itself (include_preprocessing) gets the shorter side its crop takes,
+        # not a crop of a crop; an open input (a fully-convolutional model) gets the ImageNet crop: the
+        # size its file was checked at (`formats.OPEN_SIDE`), where the whole image would cost up to 89
+        # megapixels' activations
+        if crop is not None:
+            yield load_shorter(path, math.floor(crop.size / crop.crop_fraction))
+        elif size == (CROP, CROP) or None in size:
             yield load_for_evaluation(path)
         else:
             yield load_resized(path, size)

@@ -2,14 +2,19 @@
 backends`): the images are decoded and cropped by TensorFlow, and the model runs on the backend
 Keras uses, so what reaches it must be numpy, and what comes back is read the backend's way."""
 
+import math
+
 import keras
 import numpy as np
 import pytest
 from conftest import keras_resnet_main
 from references import miniature
 
-from keras_resnet.data.image_folders import decode_file, eval_transform, list_images
+import keras_resnet as kr
+from keras_resnet.data.image_folders import CROP, decode_file, eval_transform, list_images, resize_shorter
 from keras_resnet.evaluation.methods import METHODS, predict_image
+from keras_resnet.evaluation.predict import model_inputs
+from keras_resnet.models.preprocessing import CROP_FRACTION, CentreCrop
 
 pytestmark = pytest.mark.backends
 
@@ -68,3 +73,24 @@ def test_evaluate_a_folder_by_each_of_the_papers_methods(image_folder, classifie
     image = decode_file(list_images(image_folder / "val")[0][0])
     expected = keras.ops.convert_to_numpy(model(np.asarray(eval_transform(image))[None], training=False))[0]
     np.testing.assert_allclose(predict_image(model, image, "centre"), expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("preprocessing", ["torch", "timm"])
+def test_a_model_that_crops_itself_is_given_the_image_its_crop_takes(image_folder, preprocessing):
+    """`predict` brings a photo to a model with its own crop (include_preprocessing) as that
+    crop's evaluation wants it, the shorter side resized only: the model then sees the centre crop
+    the paper's evaluation (or timm's transform) gives, not a crop of a crop."""
+    photo = sorted((image_folder / "val" / "cat").glob("*.jpg"))[0]
+    if preprocessing == "torch":  # the registry's rule: 224 of the shorter side at 256
+        model, size = kr.ResNet18(include_preprocessing="torch", classes=3), CROP
+    else:  # timm's resnet50.a1h_in1k: shorter side to floor(176 / 0.9) = 195, then the centre 176
+        size = 176
+        crop = CentreCrop(size, 0.9, interpolation="bicubic", resize_first=True)
+        model = kr.ResNet18(include_preprocessing=crop, input_shape=(None, None, 3), classes=3)
+    (given,) = list(model_inputs(model, [photo]))
+    assert min(given.shape[:2]) == math.floor(size / (CROP_FRACTION if preprocessing == "torch" else 0.9))
+    crop_layer = next(layer for layer in model.layers if isinstance(layer, CentreCrop))
+    seen = keras.ops.convert_to_numpy(crop_layer(given[None]))[0]
+    shorter = np.asarray(resize_shorter(decode_file(photo, (size, size)), min(given.shape[:2])))
+    top, left = (round((d - size) / 2) for d in shorter.shape[:2])  # torchvision's centre (timm, CentreCrop)
+    np.testing.assert_allclose(seen, shorter[top:top + size, left:left + size], atol=1.0)  # 0-255: resampling
