@@ -38,10 +38,6 @@ INTERPOLATIONS = {"bilinear": "bilinear", "bicubic": "bicubic", "nearest": "near
 PREPROCESSING = "a centre crop and a per-channel mean and std"  # what a pretrained_cfg describes of the inputs
 
 
-def timm_model_ids() -> list[str]:
-    return list(supported_architectures())
-
-
 def timm_architecture(architecture: str) -> Architecture:
     """The row of a model id that is also a timm architecture; anything else raises, naming
     `architecture` and the ids accepted."""
@@ -52,7 +48,7 @@ def timm_architecture(architecture: str) -> Architecture:
     if arch is None or not in_timm(arch, residual):
         why = " (timm has no plain, CIFAR-10 or pre-activation nets)" if arch is not None else ""
         raise ValueError(f"`architecture` must be a model id that timm builds too, one of "
-                         f"{', '.join(timm_model_ids())}; received architecture={architecture!r}{why}.")
+                         f"{', '.join(supported_architectures())}; received architecture={architecture!r}{why}.")
     return arch
 
 
