@@ -45,6 +45,7 @@ _HOMES = {
     "count_trainable_params": "keras_resnet.models.flops",
     "freeze_batchnorm": "keras_resnet.training.finetune",
     "fold_batchnorm": "keras_resnet.deploy.folding",
+    "use_fast_kernels": "keras_resnet.models.layers",
 }
 __all__ = sorted(_HOMES)
 

@@ -12,7 +12,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from keras_resnet.models.layers import graph_depth
+from keras_resnet.models.layers import graph_depth, use_fast_kernels
 
 # Layers whose kernel's last axis is the output channel axis (the data format moves only the activations').
 FOLDABLE = (layers.Conv1D, layers.Conv2D, layers.Conv3D, layers.Dense)
@@ -53,7 +53,7 @@ def fold_batchnorm(model: keras.Model) -> keras.Model:
             layer.set_weights(_folded_weights(originals[layer.name], pairs[layer.name]))
         elif layer.weights:
             layer.set_weights(originals[layer.name].get_weights())
-    return folded
+    return use_fast_kernels(folded)
 
 
 def _foldable_pairs(model: keras.Model) -> dict[str, layers.BatchNormalization]:

@@ -17,7 +17,7 @@ from keras_resnet.data.image_folders import (
     list_images,
     resize_shorter,
 )
-from keras_resnet.models.layers import graph_depth
+from keras_resnet.models.layers import graph_depth, use_fast_kernels
 from keras_resnet.models.preprocessing import PixelMean
 from keras_resnet.pretrained.formats import batch_for, peak_activations
 
@@ -59,7 +59,7 @@ def fully_convolutional(model):
         original = model.get_layer(layer.name)
         if layer.weights and type(layer) is type(original):  # a converted mean came with its mean
             layer.set_weights(original.get_weights())
-    return fcn
+    return use_fast_kernels(fcn)
 
 
 def check_multiscale(fcn: keras.Model, scales) -> None:

@@ -18,7 +18,7 @@ from keras_resnet.data.image_folders import CROP, check_image_files, load_for_ev
 from keras_resnet.evaluation.sources import check_model, check_model_file, is_model_file
 from keras_resnet.models import layers
 from keras_resnet.models.builder import build_by_id
-from keras_resnet.models.layers import graph_depth, use_fused_batchnorm
+from keras_resnet.models.layers import graph_depth, use_fast_kernels
 from keras_resnet.models.preprocessing import CentreCrop, class_names
 from keras_resnet.pretrained import registry
 from keras_resnet.pretrained.formats import check_keras_archive, model_refused
@@ -37,7 +37,7 @@ def load_trained(model_file: str | os.PathLike):
     check_keras_archive(model_file)
     try:
         with graph_depth():
-            return use_fused_batchnorm(keras.models.load_model(model_file, safe_mode=True))
+            return use_fast_kernels(keras.models.load_model(model_file, safe_mode=True))
     except Exception as e:  # Keras raises ValueError, TypeError, KeyError, ... by what is wrong
         raise model_refused(f"`model_file` {str(model_file)!r}", e) from e
 

@@ -21,7 +21,7 @@ from keras_resnet.core.architectures import (
 from keras_resnet.core.arguments import check_choice, check_classes, is_integer
 from keras_resnet.core.names import CLASSIFIER, POST, RELU, STEM, block_name
 from keras_resnet.models.blocks import block, bn_relu, conv, conv_bn
-from keras_resnet.models.layers import channel_axis, graph_depth, use_fused_batchnorm
+from keras_resnet.models.layers import channel_axis, graph_depth, use_fast_kernels
 from keras_resnet.models.preprocessing import CROP_FRACTION, MODES, CentreCrop, normalize
 from keras_resnet.pretrained.registry import Preprocessing
 from keras_resnet.pretrained.request import WeightsSource, resolve_weights
@@ -87,7 +87,7 @@ def build_resnet(
         model = keras.Model(model_inputs, x, name=name or default_name)
         if source is not None:
             source.load_into(model, include_top=include_top)
-        return use_fused_batchnorm(model)
+        return use_fast_kernels(model)
 
 
 def build_by_id(model: str, **kwargs) -> keras.Model:

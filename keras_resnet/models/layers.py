@@ -1,8 +1,8 @@
 """Layout and graph helpers for the models the package builds.
 
 Models the package builds are stock Keras layers only, so that a saved `.keras` file loads
-with `safe_mode=True` wherever Keras is installed (no keras_resnet, no `Lambda`); TensorFlow's
-fused BatchNorm kernel is attached to instances (`core.keras_internals.use_fused_batchnorm`)."""
+with `safe_mode=True` wherever Keras is installed (no keras_resnet, no `Lambda`); faster kernels
+of the backend are attached to instances (`use_fast_kernels`)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from contextlib import contextmanager
 
 import keras
 
+from keras_resnet.core import torch_kernels
 from keras_resnet.core.keras_internals import fuse_batchnorm
 
 DEEPEST_LAYERS = 14 * 3 * 200  # CifarResNet(200), the paper's 1202-layer net: its layers, with room
@@ -36,13 +37,19 @@ def graph_depth(layers_count: int = DEEPEST_LAYERS) -> Iterator[None]:
         sys.setrecursionlimit(previous)
 
 
-def use_fused_batchnorm(model: keras.Model) -> keras.Model:
-    """Train `model`'s BatchNormalization layers (nested models' too) with TensorFlow's fused
-    kernel (`core.keras_internals.fuse_batchnorm`); on other backends, a no-op. Returns `model`."""
-    if keras.backend.backend() == "tensorflow":
-        for layer in all_layers(model):
-            if type(layer) is keras.layers.BatchNormalization:
-                fuse_batchnorm(layer)
+def use_fast_kernels(model: keras.Model) -> keras.Model:
+    """Run `model`'s layers (nested models' too) on the backend's faster kernels, where they give
+    keras' outputs: TensorFlow's fused BatchNormalization in training
+    (`core.keras_internals.fuse_batchnorm`); PyTorch's convolution without Keras' copies and its
+    BatchNormalization (`core.torch_kernels`). JAX: none (XLA fuses BN itself). Returns `model`.
+    The package's builders and loaders call it; public (`kr.use_fast_kernels`) for a model loaded
+    with Keras' own `load_model`."""
+    backend = keras.backend.backend()
+    for layer in all_layers(model):
+        if backend == "tensorflow" and type(layer) is keras.layers.BatchNormalization:
+            fuse_batchnorm(layer)
+        elif backend == "torch":
+            torch_kernels.attach(layer)
     return model
 
 
