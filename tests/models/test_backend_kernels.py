@@ -232,6 +232,7 @@ print(compiled.as_text().count(" convolution("))
 """
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow",
                     reason="runs JAX processes of its own: once, in TensorFlow's session")
 def test_jax_recipe_runs_xlas_ynnpack_dots_with_the_same_outputs(tmp_path):
