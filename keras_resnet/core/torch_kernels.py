@@ -1,14 +1,15 @@
 """PyTorch's own kernels for stock Conv2D and BatchNormalization instances on Keras' torch
 backend: same layers, config and saved files, the same outputs (convolution bit for bit,
-BatchNormalization up to round-off), a third less time (BENCHMARKS.md, "Keras backends").
+BatchNormalization up to round-off), 1.5x faster at ResNet-50 batch 32 (BENCHMARKS.md, "Keras backends").
 
-Where the time went (torch.profiler, ResNet-50 inference b32 channels-last, Keras 3.15): 29% in
-`aten::copy_`. Keras' torch `conv` makes the NHWC input a contiguous NCHW copy, then copies it
-back to channels-last memory for oneDNN; but NHWC memory seen as NCHW *is* channels-last, so
-`_convolution` passes that view (and the kernel in channels-last memory, as Keras does) and
-permutes the result back: no copy of an activation. Keras computes BatchNormalization as three
-element-wise passes (`sub`, `mul_`, `add_`; in training also its moments and their gradients);
-`torch.nn.functional.batch_norm` is one pass each way.
+Where the time went (`benchmarks/backend_profiles.py`: torch.profiler, ResNet-50 inference b32
+channels-last, Keras 3.15): 32% in `aten::copy_`. Keras' torch `conv` makes the NHWC input a
+contiguous NCHW copy, then copies it back to channels-last memory for oneDNN; but NHWC memory
+seen as NCHW *is* channels-last, so `_convolution` passes that view (and the kernel in
+channels-last memory, as Keras does) and permutes the result back: no copy of an activation.
+Keras computes BatchNormalization as three element-wise passes (`sub`, `mul_`, `add_`; in
+training also its moments and their gradients); `torch.nn.functional.batch_norm` is one pass
+each way.
 
 Inputs these kernels do not cover take the layer's own Keras path: other backends, ranks or
 paddings; masks, renorm, synchronised BN, a BN in float16/bfloat16 (mixed precision), a batch
@@ -54,21 +55,23 @@ def _convolution(self, cache: dict, inputs, kernel):
 
 def _torch_kernel(cache: dict, kernel, channels_last: bool):
     """The HWIO kernel as torch's OIHW, in channels-last memory for channels-last inputs (as
-    Keras gives oneDNN). That copy of every kernel is a third of ResNet-50's inference time at
-    batch 1, so without autograd (`predict`, `no_grad`) it is kept until the kernel changes:
+    Keras gives oneDNN). That copy of every kernel weighs most at batch 1, so without autograd
+    (`predict`, `no_grad`) it is kept until the kernel changes:
     the same tensor (held, so its memory is not reused), at the same version (torch counts
     in-place writes: Keras' `assign`, `set_weights`)."""
     import torch
 
     keep = not torch.is_grad_enabled()
-    if keep and cache.get("source") is kernel and cache["version"] == kernel._version:
-        return cache["kernel"]
+    kept = cache.get("kept")  # one (source, version, converted) entry, read and written whole: threads share it
+    if keep and kept is not None and kept[0] is kernel and kept[1] == kernel._version:
+        return kept[2]
     converted = kernel.permute(3, 2, 0, 1)
     if channels_last:
         converted = converted.contiguous(memory_format=torch.channels_last)
-    cache.clear()
     if keep:
-        cache.update(source=kernel, version=kernel._version, kernel=converted)
+        cache["kept"] = (kernel, kernel._version, converted)
+    else:
+        cache.pop("kept", None)
     return converted
 
 
